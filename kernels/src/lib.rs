@@ -5,5 +5,11 @@
 //!
 //! * [`features`]: the paper's log-mel front end (shared with training).
 //! * [`weights`]: the unfolded float description of a trained network (the export hand-off).
+//! * [`isa`]: run-time choice of the bit kernels' instruction set (scalar, AVX2, AVX-512, NEON).
+//! * [`bitpack`]: sign-bit packing of weights and the dual-plane activation binariser.
+//! * [`gemm`]: XOR-popcount products of bit rows (plain and masked), one module per ISA family.
+pub mod bitpack;
 pub mod features;
+pub mod gemm;
+pub mod isa;
 pub mod weights;

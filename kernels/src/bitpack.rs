@@ -1,0 +1,535 @@
+//! Bit packing: weights to sign bits, activations to the two dual-scale bit planes.
+//!
+//! Convention everywhere (file, kernels, inspection): **bit = 1 means -1**, bit = 0 means +1,
+//! i.e. the bit is the sign bit of `sgn(u)` with `sgn(u) = +1 if u >= 0 else -1` (NaN counts as
+//! -1, the same as `!(u >= 0)`). Element `i` of a row lives in word `i / 64`, bit `i % 64`
+//! (least significant bit first); padding bits past the end of a row are always 0 so that
+//! XOR-popcount products need no masking except where a layer pads with *zeros* (conv2).
+//!
+//! [`binarize_row`] is the activation micro-kernel: one threshold compare for plane 1
+//! (`b1 = sgn(x - tau0)`), the residual `r = (x - b1) - tau1`, a second compare for plane 2
+//! (`b2 = sgn(r)`), and the sum of `|r|` for the dual scale `s2`. That sum uses one fixed order
+//! on every ISA (eight lane sums, lane `i % 8`, combined by [`reduce8`]) so that the whole binary
+//! forward is bit-identical across scalar, AVX2, AVX-512 and NEON.
+
+use crate::isa::Isa;
+
+/// Rows of [`BitRows`] are allocated in multiples of this (the kernels' register block).
+pub const ROW_BLOCK: usize = 4;
+
+/// Words needed for `bits` bits.
+pub const fn words_for(bits: usize) -> usize {
+    bits.div_ceil(64)
+}
+
+/// Row stride in words: rounded up to 128 bits so that NEON/SSE loads never split a word pair.
+pub const fn stride_for(bits: usize) -> usize {
+    words_for(bits).next_multiple_of(2)
+}
+
+/// The sign bit of `sgn(v)`: true (bit 1) when `sgn(v) = -1`.
+#[inline(always)]
+pub fn sign_bit(v: f32) -> bool {
+    !(v >= 0.0)
+}
+
+/// Read bit `i` of a little-endian word array.
+#[inline]
+pub fn get_bit(words: &[u64], i: usize) -> bool {
+    (words[i / 64] >> (i % 64)) & 1 == 1
+}
+
+/// Set bit `i` of a little-endian word array to `v`.
+#[inline]
+pub fn set_bit(words: &mut [u64], i: usize, v: bool) {
+    let m = 1u64 << (i % 64);
+    if v {
+        words[i / 64] |= m;
+    } else {
+        words[i / 64] &= !m;
+    }
+}
+
+/// Pack the signs of `values` into a flat bit stream (`bit = 1` where `sgn(v) = -1`).
+pub fn pack_signs(values: &[f32]) -> Vec<u64> {
+    let mut out = vec![0u64; words_for(values.len())];
+    for (i, &v) in values.iter().enumerate() {
+        if sign_bit(v) {
+            out[i / 64] |= 1 << (i % 64);
+        }
+    }
+    out
+}
+
+/// Copy `len` bits starting at bit `src_off` of `src` into `dst` starting at bit `dst_off`
+/// (bits of `dst` outside the range are kept).
+pub fn copy_bits(src: &[u64], src_off: usize, dst: &mut [u64], dst_off: usize, len: usize) {
+    let mut done = 0;
+    while done < len {
+        let s = src_off + done;
+        let d = dst_off + done;
+        // Largest run that stays inside one source word and one destination word.
+        let n = (len - done).min(64 - s % 64).min(64 - d % 64);
+        let field = (src[s / 64] >> (s % 64)) & low_mask(n);
+        let dm = low_mask(n) << (d % 64);
+        dst[d / 64] = (dst[d / 64] & !dm) | (field << (d % 64));
+        done += n;
+    }
+}
+
+#[inline(always)]
+fn low_mask(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+}
+
+/// A block of bit rows as the XOR-popcount kernels read them: `rows_padded` rows (a multiple of
+/// [`ROW_BLOCK`]) of `stride` words each, zero-initialised. Rows past `rows` stay zero.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BitRows {
+    rows: usize,
+    rows_padded: usize,
+    bits: usize,
+    stride: usize,
+    data: Vec<u64>,
+}
+
+impl BitRows {
+    /// `rows` rows of `bits` bits each, all zero.
+    pub fn new(rows: usize, bits: usize) -> Self {
+        let rows_padded = rows.next_multiple_of(ROW_BLOCK).max(ROW_BLOCK);
+        let stride = stride_for(bits).max(2);
+        Self {
+            rows,
+            rows_padded,
+            bits,
+            stride,
+            data: vec![0; rows_padded * stride],
+        }
+    }
+
+    /// Build from canonical rows (`rows` x `words_for(bits)` words, row-major).
+    pub fn from_rows(rows: usize, bits: usize, words: &[u64]) -> Self {
+        let mut out = Self::new(rows, bits);
+        let w = words_for(bits);
+        assert_eq!(words.len(), rows * w, "canonical row data has the wrong length");
+        for r in 0..rows {
+            out.row_mut(r)[..w].copy_from_slice(&words[r * w..(r + 1) * w]);
+        }
+        out.clear_padding_bits();
+        out
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn rows_padded(&self) -> usize {
+        self.rows_padded
+    }
+    /// Meaningful bits per row.
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+    /// Words holding meaningful bits.
+    pub fn words(&self) -> usize {
+        words_for(self.bits)
+    }
+    /// Words per row in memory.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+    pub fn data(&self) -> &[u64] {
+        &self.data
+    }
+    pub fn data_mut(&mut self) -> &mut [u64] {
+        &mut self.data
+    }
+    pub fn row(&self, r: usize) -> &[u64] {
+        &self.data[r * self.stride..(r + 1) * self.stride]
+    }
+    pub fn row_mut(&mut self, r: usize) -> &mut [u64] {
+        &mut self.data[r * self.stride..(r + 1) * self.stride]
+    }
+
+    /// Zero the bits past `bits` in every row (the kernels rely on that).
+    pub fn clear_padding_bits(&mut self) {
+        let words = self.words();
+        let rem = self.bits % 64;
+        for r in 0..self.rows_padded {
+            let row = &mut self.data[r * self.stride..(r + 1) * self.stride];
+            if rem != 0 {
+                row[words - 1] &= low_mask(rem);
+            }
+            row[words..].fill(0);
+        }
+    }
+}
+
+/// The canonical combination of eight lane sums: `((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))`
+/// (the natural AVX2 horizontal add; NEON and scalar reproduce it exactly).
+#[inline(always)]
+pub fn reduce8(l: [f32; 8]) -> f32 {
+    let a = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+    (a[0] + a[2]) + (a[1] + a[3])
+}
+
+/// Binarise one row into both planes and return `sum |r|` (see the module docs).
+///
+/// Writes exactly `words_for(x.len())` words of `b1` and `b2` (padding bits zero).
+/// Panics if the slices disagree in length: the callers size them from the model once.
+pub fn binarize_row(
+    isa: Isa,
+    x: &[f32],
+    tau0: &[f32],
+    tau1: &[f32],
+    b1: &mut [u64],
+    b2: &mut [u64],
+) -> f32 {
+    let n = x.len();
+    assert!(tau0.len() == n && tau1.len() == n, "threshold length mismatch");
+    let words = words_for(n);
+    assert!(b1.len() >= words && b2.len() >= words, "bit buffer too short");
+    b1[..words].fill(0);
+    b2[..words].fill(0);
+    assert!(isa.is_supported(), "{isa} is not supported on this CPU");
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX2 (checked above); lengths are checked above.
+        Isa::Avx2 => unsafe { x86::binarize_avx2(x, tau0, tau1, b1, b2) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, AVX-512F is part of both AVX-512 variants.
+        Isa::Avx512Bw | Isa::Avx512Vpopcnt => unsafe {
+            x86::binarize_avx512(x, tau0, tau1, b1, b2)
+        },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: NEON is baseline on aarch64; lengths are checked above.
+        Isa::Neon => unsafe { neon::binarize_neon(x, tau0, tau1, b1, b2) },
+        _ => {
+            let mut lanes = [0f32; 8];
+            binarize_tail(x, tau0, tau1, b1, b2, 0, &mut lanes);
+            reduce8(lanes)
+        }
+    }
+}
+
+/// Scalar binarisation of elements `start..` (start must be a multiple of 8 so that the lane of
+/// element `i` is `i % 8`). The words must already be zero for those elements.
+#[inline(always)]
+fn binarize_tail(
+    x: &[f32],
+    tau0: &[f32],
+    tau1: &[f32],
+    b1: &mut [u64],
+    b2: &mut [u64],
+    start: usize,
+    lanes: &mut [f32; 8],
+) {
+    for i in start..x.len() {
+        let u = x[i] - tau0[i];
+        let n1 = sign_bit(u);
+        let s1 = if n1 { -1.0 } else { 1.0 };
+        let r = (x[i] - s1) - tau1[i];
+        let n2 = sign_bit(r);
+        b1[i / 64] |= (n1 as u64) << (i % 64);
+        b2[i / 64] |= (n2 as u64) << (i % 64);
+        lanes[i % 8] += r.abs();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{binarize_tail, reduce8};
+    use std::arch::x86_64::*;
+
+    /// One 8-float step: returns the two 8-bit masks and adds `|r|` to `acc`.
+    #[inline(always)]
+    unsafe fn step8(x: *const f32, t0: *const f32, t1: *const f32, acc: &mut __m256) -> (u64, u64) {
+        // SAFETY: the caller guarantees 8 readable floats at each pointer and AVX2.
+        unsafe {
+            let xv = _mm256_loadu_ps(x);
+            let u = _mm256_sub_ps(xv, _mm256_loadu_ps(t0));
+            let zero = _mm256_setzero_ps();
+            // NGE_UQ: "not >= 0", true for NaN, exactly `!(u >= 0)`.
+            let m1 = _mm256_cmp_ps::<_CMP_NGE_UQ>(u, zero);
+            let s1 = _mm256_blendv_ps(_mm256_set1_ps(1.0), _mm256_set1_ps(-1.0), m1);
+            let r = _mm256_sub_ps(_mm256_sub_ps(xv, s1), _mm256_loadu_ps(t1));
+            let m2 = _mm256_cmp_ps::<_CMP_NGE_UQ>(r, zero);
+            let abs = _mm256_and_ps(r, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff)));
+            *acc = _mm256_add_ps(*acc, abs);
+            (
+                _mm256_movemask_ps(m1) as u32 as u64,
+                _mm256_movemask_ps(m2) as u32 as u64,
+            )
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn binarize_avx2(
+        x: &[f32],
+        t0: &[f32],
+        t1: &[f32],
+        b1: &mut [u64],
+        b2: &mut [u64],
+    ) -> f32 {
+        let n = x.len();
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n and all three slices have length n.
+            let (m1, m2) = unsafe {
+                step8(x.as_ptr().add(i), t0.as_ptr().add(i), t1.as_ptr().add(i), &mut acc)
+            };
+            b1[i / 64] |= m1 << (i % 64);
+            b2[i / 64] |= m2 << (i % 64);
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: lanes has room for 8 floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        binarize_tail(x, t0, t1, b1, b2, i, &mut lanes);
+        reduce8(lanes)
+    }
+
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) unsafe fn binarize_avx512(
+        x: &[f32],
+        t0: &[f32],
+        t1: &[f32],
+        b1: &mut [u64],
+        b2: &mut [u64],
+    ) -> f32 {
+        let n = x.len();
+        let mut acc = _mm256_setzero_ps();
+        let zero = _mm512_setzero_ps();
+        let one = _mm512_set1_ps(1.0);
+        let neg = _mm512_set1_ps(-1.0);
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n and all three slices have length n.
+            let (xv, t0v, t1v) = unsafe {
+                (
+                    _mm512_loadu_ps(x.as_ptr().add(i)),
+                    _mm512_loadu_ps(t0.as_ptr().add(i)),
+                    _mm512_loadu_ps(t1.as_ptr().add(i)),
+                )
+            };
+            let u = _mm512_sub_ps(xv, t0v);
+            let m1 = _mm512_cmp_ps_mask::<_CMP_NGE_UQ>(u, zero);
+            let s1 = _mm512_mask_blend_ps(m1, one, neg);
+            let r = _mm512_sub_ps(_mm512_sub_ps(xv, s1), t1v);
+            let m2 = _mm512_cmp_ps_mask::<_CMP_NGE_UQ>(r, zero);
+            let abs = _mm512_abs_ps(r);
+            // Keep the canonical 8-lane order: elements i..i+8 first, then i+8..i+16.
+            let lo = _mm512_castps512_ps256(abs);
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(abs)));
+            acc = _mm256_add_ps(acc, lo);
+            acc = _mm256_add_ps(acc, hi);
+            b1[i / 64] |= (m1 as u64) << (i % 64);
+            b2[i / 64] |= (m2 as u64) << (i % 64);
+            i += 16;
+        }
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n and all three slices have length n.
+            let (m1, m2) = unsafe {
+                step8(x.as_ptr().add(i), t0.as_ptr().add(i), t1.as_ptr().add(i), &mut acc)
+            };
+            b1[i / 64] |= m1 << (i % 64);
+            b2[i / 64] |= m2 << (i % 64);
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: lanes has room for 8 floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        binarize_tail(x, t0, t1, b1, b2, i, &mut lanes);
+        reduce8(lanes)
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::{binarize_tail, reduce8};
+    use std::arch::aarch64::*;
+
+    /// Four floats: (mask of plane 1, mask of plane 2), `|r|` added to `acc`.
+    #[inline(always)]
+    unsafe fn step4(
+        x: *const f32,
+        t0: *const f32,
+        t1: *const f32,
+        acc: &mut float32x4_t,
+    ) -> (uint32x4_t, uint32x4_t) {
+        // SAFETY: the caller guarantees 4 readable floats at each pointer.
+        unsafe {
+            let xv = vld1q_f32(x);
+            let zero = vdupq_n_f32(0.0);
+            let u = vsubq_f32(xv, vld1q_f32(t0));
+            // NOT(u >= 0): true for NaN, exactly `!(u >= 0)`.
+            let m1 = vmvnq_u32(vcgeq_f32(u, zero));
+            let s1 = vbslq_f32(m1, vdupq_n_f32(-1.0), vdupq_n_f32(1.0));
+            let r = vsubq_f32(vsubq_f32(xv, s1), vld1q_f32(t1));
+            let m2 = vmvnq_u32(vcgeq_f32(r, zero));
+            *acc = vaddq_f32(*acc, vabsq_f32(r));
+            (m1, m2)
+        }
+    }
+
+    /// Eight all-ones/all-zeros u32 masks to one byte, element 0 in bit 0.
+    #[inline(always)]
+    unsafe fn mask_byte(lo: uint32x4_t, hi: uint32x4_t) -> u64 {
+        const WEIGHTS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
+        // SAFETY: WEIGHTS has 8 bytes.
+        unsafe {
+            let b = vmovn_u16(vcombine_u16(vmovn_u32(lo), vmovn_u32(hi)));
+            vaddv_u8(vand_u8(b, vld1_u8(WEIGHTS.as_ptr()))) as u64
+        }
+    }
+
+    #[target_feature(enable = "neon")]
+    pub(super) unsafe fn binarize_neon(
+        x: &[f32],
+        t0: &[f32],
+        t1: &[f32],
+        b1: &mut [u64],
+        b2: &mut [u64],
+    ) -> f32 {
+        let n = x.len();
+        let mut acc_lo = vdupq_n_f32(0.0);
+        let mut acc_hi = vdupq_n_f32(0.0);
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 <= n and all three slices have length n.
+            let (lo1, lo2, hi1, hi2) = unsafe {
+                let (lo1, lo2) =
+                    step4(x.as_ptr().add(i), t0.as_ptr().add(i), t1.as_ptr().add(i), &mut acc_lo);
+                let (hi1, hi2) = step4(
+                    x.as_ptr().add(i + 4),
+                    t0.as_ptr().add(i + 4),
+                    t1.as_ptr().add(i + 4),
+                    &mut acc_hi,
+                );
+                (lo1, lo2, hi1, hi2)
+            };
+            // SAFETY: register-only operations.
+            let (m1, m2) = unsafe { (mask_byte(lo1, hi1), mask_byte(lo2, hi2)) };
+            b1[i / 64] |= m1 << (i % 64);
+            b2[i / 64] |= m2 << (i % 64);
+            i += 8;
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: lanes has room for 8 floats.
+        unsafe {
+            vst1q_f32(lanes.as_mut_ptr(), acc_lo);
+            vst1q_f32(lanes.as_mut_ptr().add(4), acc_hi);
+        }
+        binarize_tail(x, t0, t1, b1, b2, i, &mut lanes);
+        reduce8(lanes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn sign_bit_follows_the_model_convention() {
+        assert!(!sign_bit(0.0));
+        assert!(!sign_bit(-0.0)); // -0.0 >= 0 is true
+        assert!(!sign_bit(1e-30));
+        assert!(sign_bit(-1e-30));
+        assert!(sign_bit(f32::NAN));
+    }
+
+    #[test]
+    fn pack_signs_is_lsb_first() {
+        let v = [1.0, -1.0, 0.0, -2.0];
+        assert_eq!(pack_signs(&v), vec![0b1010]);
+        let mut long = vec![1.0f32; 70];
+        long[64] = -1.0;
+        long[69] = -1.0;
+        assert_eq!(pack_signs(&long), vec![0, 0b100001]);
+    }
+
+    #[test]
+    fn copy_bits_matches_bit_by_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..200 {
+            let src: Vec<u64> = (0..4).map(|_| rng.random()).collect();
+            let orig: Vec<u64> = (0..4).map(|_| rng.random()).collect();
+            let len = rng.random_range(0..100);
+            let so = rng.random_range(0..(256 - len));
+            let d_o = rng.random_range(0..(256 - len));
+            let mut dst = orig.clone();
+            copy_bits(&src, so, &mut dst, d_o, len);
+            for i in 0..256 {
+                let want = if i >= d_o && i < d_o + len {
+                    get_bit(&src, so + i - d_o)
+                } else {
+                    get_bit(&orig, i)
+                };
+                assert_eq!(get_bit(&dst, i), want);
+            }
+        }
+    }
+
+    #[test]
+    fn bit_rows_pad_to_the_block() {
+        let b = BitRows::new(5, 400);
+        assert_eq!(b.rows_padded(), 8);
+        assert_eq!(b.words(), 7);
+        assert_eq!(b.stride(), 8);
+        let words: Vec<u64> = vec![u64::MAX; 5 * 7];
+        let b = BitRows::from_rows(5, 400, &words);
+        assert_eq!(b.row(0)[6], (1u64 << 16) - 1);
+        assert_eq!(b.row(0)[7], 0);
+        assert!(b.row(5).iter().all(|&w| w == 0));
+    }
+
+    fn check_all_isas(x: &[f32], t0: &[f32], t1: &[f32]) {
+        let n = x.len();
+        let w = words_for(n).max(1);
+        let (mut r1, mut r2) = (vec![!0u64; w], vec![!0u64; w]);
+        let rs = binarize_row(Isa::Scalar, x, t0, t1, &mut r1, &mut r2);
+        // The scalar reference against the literal definition.
+        for i in 0..n {
+            let s1 = if sign_bit(x[i] - t0[i]) { -1.0 } else { 1.0 };
+            assert_eq!(get_bit(&r1, i), s1 < 0.0);
+            assert_eq!(get_bit(&r2, i), sign_bit(x[i] - s1 - t1[i]));
+        }
+        for i in n..words_for(n) * 64 {
+            assert!(!get_bit(&r1, i) && !get_bit(&r2, i), "padding bit {i} set");
+        }
+        for isa in Isa::available() {
+            let (mut s1, mut s2) = (vec![!0u64; w], vec![!0u64; w]);
+            let s = binarize_row(isa, x, t0, t1, &mut s1, &mut s2);
+            assert_eq!(s1, r1, "{isa} plane 1, n = {n}");
+            assert_eq!(s2, r2, "{isa} plane 2, n = {n}");
+            assert_eq!(s.to_bits(), rs.to_bits(), "{isa} sum |r|, n = {n}");
+        }
+    }
+
+    #[test]
+    fn simd_binarisation_is_bit_exact() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for n in [0usize, 1, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 100, 128, 200, 256, 400] {
+            let x: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
+            let t0: Vec<f32> = (0..n).map(|_| rng.random_range(-0.5..0.5)).collect();
+            let t1: Vec<f32> = (0..n).map(|_| rng.random_range(-0.5..0.5)).collect();
+            check_all_isas(&x, &t0, &t1);
+            // Edge cases: exact ties (u = 0 counts as +1), all negative, NaN, infinities.
+            check_all_isas(&t0, &t0, &t1);
+            let neg: Vec<f32> = (0..n).map(|_| -5.0).collect();
+            check_all_isas(&neg, &t0, &t1);
+            let mut odd = x.clone();
+            for (i, v) in odd.iter_mut().enumerate() {
+                match i % 5 {
+                    0 => *v = f32::NAN,
+                    1 => *v = f32::INFINITY,
+                    2 => *v = -0.0,
+                    _ => {}
+                }
+            }
+            check_all_isas(&odd, &t0, &t1);
+        }
+    }
+}
