@@ -111,7 +111,11 @@ impl BitRows {
     pub fn from_rows(rows: usize, bits: usize, words: &[u64]) -> Self {
         let mut out = Self::new(rows, bits);
         let w = words_for(bits);
-        assert_eq!(words.len(), rows * w, "canonical row data has the wrong length");
+        assert_eq!(
+            words.len(),
+            rows * w,
+            "canonical row data has the wrong length"
+        );
         for r in 0..rows {
             out.row_mut(r)[..w].copy_from_slice(&words[r * w..(r + 1) * w]);
         }
@@ -185,9 +189,15 @@ pub fn binarize_row(
     b2: &mut [u64],
 ) -> f32 {
     let n = x.len();
-    assert!(tau0.len() == n && tau1.len() == n, "threshold length mismatch");
+    assert!(
+        tau0.len() == n && tau1.len() == n,
+        "threshold length mismatch"
+    );
     let words = words_for(n);
-    assert!(b1.len() >= words && b2.len() >= words, "bit buffer too short");
+    assert!(
+        b1.len() >= words && b2.len() >= words,
+        "bit buffer too short"
+    );
     b1[..words].fill(0);
     b2[..words].fill(0);
     assert!(isa.is_supported(), "{isa} is not supported on this CPU");
@@ -276,7 +286,12 @@ mod x86 {
         while i + 8 <= n {
             // SAFETY: i + 8 <= n and all three slices have length n.
             let (m1, m2) = unsafe {
-                step8(x.as_ptr().add(i), t0.as_ptr().add(i), t1.as_ptr().add(i), &mut acc)
+                step8(
+                    x.as_ptr().add(i),
+                    t0.as_ptr().add(i),
+                    t1.as_ptr().add(i),
+                    &mut acc,
+                )
             };
             b1[i / 64] |= m1 << (i % 64);
             b2[i / 64] |= m2 << (i % 64);
@@ -330,7 +345,12 @@ mod x86 {
         while i + 8 <= n {
             // SAFETY: i + 8 <= n and all three slices have length n.
             let (m1, m2) = unsafe {
-                step8(x.as_ptr().add(i), t0.as_ptr().add(i), t1.as_ptr().add(i), &mut acc)
+                step8(
+                    x.as_ptr().add(i),
+                    t0.as_ptr().add(i),
+                    t1.as_ptr().add(i),
+                    &mut acc,
+                )
             };
             b1[i / 64] |= m1 << (i % 64);
             b2[i / 64] |= m2 << (i % 64);
@@ -398,8 +418,12 @@ mod neon {
         while i + 8 <= n {
             // SAFETY: i + 8 <= n and all three slices have length n.
             let (lo1, lo2, hi1, hi2) = unsafe {
-                let (lo1, lo2) =
-                    step4(x.as_ptr().add(i), t0.as_ptr().add(i), t1.as_ptr().add(i), &mut acc_lo);
+                let (lo1, lo2) = step4(
+                    x.as_ptr().add(i),
+                    t0.as_ptr().add(i),
+                    t1.as_ptr().add(i),
+                    &mut acc_lo,
+                );
                 let (hi1, hi2) = step4(
                     x.as_ptr().add(i + 4),
                     t0.as_ptr().add(i + 4),
@@ -511,7 +535,9 @@ mod tests {
     #[test]
     fn simd_binarisation_is_bit_exact() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for n in [0usize, 1, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 100, 128, 200, 256, 400] {
+        for n in [
+            0usize, 1, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 100, 128, 200, 256, 400,
+        ] {
             let x: Vec<f32> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
             let t0: Vec<f32> = (0..n).map(|_| rng.random_range(-0.5..0.5)).collect();
             let t1: Vec<f32> = (0..n).map(|_| rng.random_range(-0.5..0.5)).collect();

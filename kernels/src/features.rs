@@ -69,7 +69,10 @@ impl FeatureParams {
             ));
         }
         if !(self.f_min >= 0.0 && self.f_max > self.f_min) {
-            return Err(format!("need 0 <= f_min < f_max, got {} and {}", self.f_min, self.f_max));
+            return Err(format!(
+                "need 0 <= f_min < f_max, got {} and {}",
+                self.f_min, self.f_max
+            ));
         }
         Ok(())
     }
@@ -91,7 +94,9 @@ pub struct LogMel {
 
 impl std::fmt::Debug for LogMel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogMel").field("params", &self.params).finish()
+        f.debug_struct("LogMel")
+            .field("params", &self.params)
+            .finish()
     }
 }
 

@@ -112,7 +112,8 @@ pub fn has_fma() -> bool {
     *FMA.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2")
+            std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("avx2")
         }
         #[cfg(target_arch = "aarch64")]
         {

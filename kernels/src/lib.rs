@@ -8,8 +8,16 @@
 //! * [`isa`]: run-time choice of the bit kernels' instruction set (scalar, AVX2, AVX-512, NEON).
 //! * [`bitpack`]: sign-bit packing of weights and the dual-plane activation binariser.
 //! * [`gemm`]: XOR-popcount products of bit rows (plain and masked), one module per ISA family.
+//! * [`arch`]: network dimensions, limits, and the checks of an unfolded network.
+//! * [`fold`]: BatchNorm and `tau2` folding into per-channel affines.
+//! * [`format`]: the packed `.bkw` model file (writer, validating reader, summary, hash).
+//! * [`synth`]: deterministic random networks and inputs for tests, benchmarks and self-tests.
+pub mod arch;
 pub mod bitpack;
 pub mod features;
+pub mod fold;
+pub mod format;
 pub mod gemm;
 pub mod isa;
+pub mod synth;
 pub mod weights;

@@ -17,11 +17,11 @@
 //! * `neon`: row-major weights, 4 rows x 4 outputs per block, `eor`/`cnt`/`uadalp` per
 //!   128-bit chunk and one `addp` tree per block (ARMv8.0 only).
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
-#[cfg(target_arch = "aarch64")]
-mod neon;
 
 use crate::bitpack::{BitRows, ROW_BLOCK, stride_for, words_for};
 use crate::isa::Isa;
@@ -98,13 +98,21 @@ impl PreparedBits {
 }
 
 fn check(a: &BitRows, w: &PreparedBits, rows: std::ops::Range<usize>, out: &[u32]) {
-    assert_eq!(a.bits(), w.bits, "activation and weight rows differ in length");
+    assert_eq!(
+        a.bits(),
+        w.bits,
+        "activation and weight rows differ in length"
+    );
     assert!(
         rows.start % ROW_BLOCK == 0 && rows.end % ROW_BLOCK == 0 && rows.end <= a.rows_padded(),
         "row range must be whole blocks inside the padded rows"
     );
     assert_eq!(out.len(), rows.len() * w.outs_padded, "output length");
-    assert!(w.isa.is_supported(), "{} is not supported on this CPU", w.isa);
+    assert!(
+        w.isa.is_supported(),
+        "{} is not supported on this CPU",
+        w.isa
+    );
 }
 
 /// `out[r][o] = popcount(a[r] ^ w[o])` for all padded rows (`out` is `rows_padded x
@@ -221,7 +229,14 @@ mod tests {
     }
 
     /// The literal definition, independent of every kernel.
-    fn naive(a: &[u64], m: Option<&[u64]>, w: &[u64], rows: usize, outs: usize, words: usize) -> Vec<u32> {
+    fn naive(
+        a: &[u64],
+        m: Option<&[u64]>,
+        w: &[u64],
+        rows: usize,
+        outs: usize,
+        words: usize,
+    ) -> Vec<u32> {
         let mut out = vec![0; rows * outs];
         for r in 0..rows {
             for o in 0..outs {
@@ -255,8 +270,16 @@ mod tests {
             xor_popcount_masked(&ab, &mb, &pw, &mut out_m);
             for r in 0..rows {
                 for o in 0..outs {
-                    assert_eq!(out[r * op + o], want[r * outs + o], "{isa} {rows}x{outs}x{bits} r{r} o{o}");
-                    assert_eq!(out_m[r * op + o], want_m[r * outs + o], "{isa} masked {rows}x{outs}x{bits} r{r} o{o}");
+                    assert_eq!(
+                        out[r * op + o],
+                        want[r * outs + o],
+                        "{isa} {rows}x{outs}x{bits} r{r} o{o}"
+                    );
+                    assert_eq!(
+                        out_m[r * op + o],
+                        want_m[r * outs + o],
+                        "{isa} masked {rows}x{outs}x{bits} r{r} o{o}"
+                    );
                 }
             }
             // The padded rows and outputs agree with the scalar kernel too (all-zero rows).
@@ -270,7 +293,12 @@ mod tests {
     #[test]
     fn every_isa_matches_the_definition_on_model_shapes() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for (rows, outs, bits) in [(16, 256, 128), (16, 128, 256), (128, 32, 400), (8, 128, 256)] {
+        for (rows, outs, bits) in [
+            (16, 256, 128),
+            (16, 128, 256),
+            (128, 32, 400),
+            (8, 128, 256),
+        ] {
             check_shape(&mut rng, rows, outs, bits, 0.5);
         }
     }

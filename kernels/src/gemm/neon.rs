@@ -22,7 +22,9 @@ unsafe fn block<const MASKED: bool>(job: &Job<'_>, r0: usize, o0: usize, out: &m
     // `check`), and every row has `stride` = 2 * chunks words.
     unsafe {
         let a = job.a.as_ptr().add(r0 * s) as *const u8;
-        let m = job.mask.map_or(std::ptr::null(), |m| m.as_ptr().add(r0 * s)) as *const u8;
+        let m = job
+            .mask
+            .map_or(std::ptr::null(), |m| m.as_ptr().add(r0 * s)) as *const u8;
         let w = job.w.as_ptr().add(o0 * s) as *const u8;
         let rb = s * 8; // bytes per row
         let mut acc = [vdupq_n_u16(0); ROW_BLOCK * OUTS];
@@ -56,7 +58,9 @@ unsafe fn block<const MASKED: bool>(job: &Job<'_>, r0: usize, o0: usize, out: &m
         let t = [vpaddq_u16(q[0], q[1]), vpaddq_u16(q[2], q[3])];
         for (h, t) in t.iter().enumerate() {
             let row_a = out.as_mut_ptr().add((r0 + 2 * h) * job.outs_padded + o0);
-            let row_b = out.as_mut_ptr().add((r0 + 2 * h + 1) * job.outs_padded + o0);
+            let row_b = out
+                .as_mut_ptr()
+                .add((r0 + 2 * h + 1) * job.outs_padded + o0);
             vst1q_u32(row_a, vmovl_u16(vget_low_u16(*t)));
             vst1q_u32(row_b, vmovl_high_u16(*t));
         }

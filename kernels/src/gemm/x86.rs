@@ -34,7 +34,8 @@ unsafe fn narrow_256(lo: __m256i, hi: __m256i) -> __m256i {
     // SAFETY: register-only AVX2 operations.
     unsafe {
         // Per 128-bit lane: [lo0, lo1, hi0, hi1] | [lo2, lo3, hi2, hi3] ...
-        let s = _mm256_shuffle_ps::<0b10_00_10_00>(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi));
+        let s =
+            _mm256_shuffle_ps::<0b10_00_10_00>(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi));
         // ... then reorder the 64-bit pairs to [lo0 lo1 lo2 lo3 hi0 hi1 hi2 hi3].
         _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_castps_si256(s))
     }
@@ -47,13 +48,13 @@ unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out
     // SAFETY: every pointer below stays inside `job.a`, `job.mask`, `job.w` and `out`, whose
     // shapes `check` validated (rows r0..r0+4 exist, group g exists, j < words <= stride).
     unsafe {
-        let lut = _mm256_loadu_si256(
-            [NIBBLE_POPCOUNT, NIBBLE_POPCOUNT].as_ptr() as *const __m256i,
-        );
+        let lut = _mm256_loadu_si256([NIBBLE_POPCOUNT, NIBBLE_POPCOUNT].as_ptr() as *const __m256i);
         let low = _mm256_set1_epi8(0x0f);
         let zero = _mm256_setzero_si256();
         let a = job.a.as_ptr().add(r0 * s);
-        let m = job.mask.map_or(std::ptr::null(), |m| m.as_ptr().add(r0 * s));
+        let m = job
+            .mask
+            .map_or(std::ptr::null(), |m| m.as_ptr().add(r0 * s));
         let w = job.w.as_ptr().add(g * words * OUT_BLOCK);
         let mut acc = [[zero; 2]; ROW_BLOCK];
         let mut j0 = 0;
@@ -84,7 +85,9 @@ unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out
             j0 = j1;
         }
         for (i, acc) in acc.iter().enumerate() {
-            let dst = out.as_mut_ptr().add((r0 + i) * job.outs_padded + g * OUT_BLOCK);
+            let dst = out
+                .as_mut_ptr()
+                .add((r0 + i) * job.outs_padded + g * OUT_BLOCK);
             _mm256_storeu_si256(dst as *mut __m256i, narrow_256(acc[0], acc[1]));
         }
     }
@@ -125,14 +128,21 @@ unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>
 ) {
     let words = job.words;
     let s = job.stride;
-    let counter = if VPOPCNT { Counter::Qwords } else { Counter::Bytes };
+    let counter = if VPOPCNT {
+        Counter::Qwords
+    } else {
+        Counter::Bytes
+    };
     // SAFETY: as in `avx2_block`: rows r0..r0+4 and groups g0..g0+NG exist, j < words.
     unsafe {
-        let lut = _mm512_broadcast_i32x4(_mm_loadu_si128(NIBBLE_POPCOUNT.as_ptr() as *const __m128i));
+        let lut =
+            _mm512_broadcast_i32x4(_mm_loadu_si128(NIBBLE_POPCOUNT.as_ptr() as *const __m128i));
         let low = _mm512_set1_epi8(0x0f);
         let zero = _mm512_setzero_si512();
         let a = job.a.as_ptr().add(r0 * s);
-        let m = job.mask.map_or(std::ptr::null(), |m| m.as_ptr().add(r0 * s));
+        let m = job
+            .mask
+            .map_or(std::ptr::null(), |m| m.as_ptr().add(r0 * s));
         let w = job.w.as_ptr().add(g0 * words * OUT_BLOCK);
         let mut acc = [[zero; NG]; ROW_BLOCK];
         let mut j0 = 0;
@@ -149,7 +159,11 @@ unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>
                 }
                 for i in 0..ROW_BLOCK {
                     let av = _mm512_set1_epi64(*a.add(i * s + j) as i64);
-                    let mv = if MASKED { _mm512_set1_epi64(*m.add(i * s + j) as i64) } else { zero };
+                    let mv = if MASKED {
+                        _mm512_set1_epi64(*m.add(i * s + j) as i64)
+                    } else {
+                        zero
+                    };
                     for k in 0..NG {
                         let x = if MASKED {
                             // (a ^ w) & m: truth table (0xF0 ^ 0xCC) & 0xAA = 0x28.
@@ -185,7 +199,9 @@ unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>
         }
         for (i, acc) in acc.iter().enumerate() {
             for (k, acc) in acc.iter().enumerate() {
-                let dst = out.as_mut_ptr().add((r0 + i) * job.outs_padded + (g0 + k) * OUT_BLOCK);
+                let dst = out
+                    .as_mut_ptr()
+                    .add((r0 + i) * job.outs_padded + (g0 + k) * OUT_BLOCK);
                 _mm256_storeu_si256(dst as *mut __m256i, _mm512_cvtepi64_epi32(*acc));
             }
         }

@@ -1,0 +1,300 @@
+//! Per-layer description of a packed model (used by `bifsmn-runner info` and by the GUI).
+
+use serde::Serialize;
+
+use super::*;
+use crate::arch::LayerId;
+use crate::bitpack::words_for;
+
+/// One layer of a packed model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerSummary {
+    pub layer: LayerId,
+    /// `conv2d`, `linear`, `depthwise1d` or `pointwise1d`, prefixed `bin` when the weights are
+    /// one bit.
+    pub op: String,
+    /// Weight shape, output first (`[out, in, kh, kw]`, `[out, in]`, `[channels, taps]`).
+    pub shape: Vec<usize>,
+    /// Bits per stored weight: 1, 16 or 32.
+    pub weight_bits: u32,
+    /// Activation planes of a binary layer (0 for float layers).
+    pub planes: u8,
+    /// Stored values: weights, folded affines (every path's for project), thresholds, slopes.
+    pub params: usize,
+    /// Bytes of this layer's sections in the file.
+    pub packed_bytes: usize,
+    /// Multiply-accumulates per clip.
+    pub macs: usize,
+    /// Thin paths that run this layer.
+    pub paths: Vec<usize>,
+}
+
+/// One thin path.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PathSummary {
+    pub index: usize,
+    /// D-FSMN layers it runs.
+    pub layers: Vec<usize>,
+    /// Parameters and bytes of the layers it runs (shared sections counted once).
+    pub params: usize,
+    pub packed_bytes: usize,
+    /// MACs per clip, and the part of them that are XOR-popcount (binary) MACs.
+    pub macs: usize,
+    pub binary_macs: usize,
+}
+
+/// The whole model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub precision: Precision,
+    pub labels: Vec<String>,
+    pub features: FeatureParams,
+    pub dims: Dims,
+    pub storage: Storage,
+    pub layers: Vec<LayerSummary>,
+    pub paths: Vec<PathSummary>,
+    pub total_params: usize,
+    /// Bytes of all layer sections (the file adds header, table, labels and padding).
+    pub total_packed_bytes: usize,
+}
+
+fn float_bytes(n: usize, dt: FloatDtype) -> usize {
+    n * dt.dtype().unit()
+}
+
+impl PackedModel {
+    /// Describe every layer and path.
+    pub fn summary(&self) -> ModelSummary {
+        let d = &self.dims;
+        let st = self.storage;
+        let all: Vec<usize> = (0..self.paths.len()).collect();
+        let running = |j: usize| -> Vec<usize> {
+            (0..self.paths.len())
+                .filter(|&p| self.paths[p].contains(&j))
+                .collect()
+        };
+        let mut layers = Vec::new();
+        // Weights, thresholds and one affine of a binarisable layer.
+        let mut push = |layer: LayerId,
+                        base: &str,
+                        shape: Vec<usize>,
+                        w: &LayerWeights,
+                        outs: usize,
+                        affines: usize,
+                        slopes: usize,
+                        macs: usize,
+                        paths: Vec<usize>| {
+            let n: usize = shape.iter().product();
+            let (op, bits, wbytes, planes, tparams) = match w {
+                LayerWeights::Binary { quant, .. } => {
+                    let t = quant.tau0.len() + quant.tau1.len() + quant.tau2.len();
+                    (
+                        format!("bin{base}"),
+                        1,
+                        8 * words_for(n) + float_bytes(t, st.per_channel),
+                        quant.planes,
+                        t,
+                    )
+                }
+                LayerWeights::Float { .. } => {
+                    let bits = match st.fp_weights {
+                        FloatDtype::F32 => 32,
+                        FloatDtype::F16 => 16,
+                    };
+                    (base.to_owned(), bits, float_bytes(n, st.fp_weights), 0, 0)
+                }
+            };
+            let aff = 2 * outs * affines;
+            layers.push(LayerSummary {
+                layer,
+                op,
+                shape,
+                weight_bits: bits,
+                planes,
+                params: n + aff + tparams + slopes,
+                packed_bytes: wbytes + float_bytes(aff, st.per_channel) + 4 * slopes,
+                macs,
+                paths,
+            });
+        };
+        let (k1, k2) = (d.hyper.conv1_kernel, d.hyper.conv2_kernel);
+        push(
+            LayerId::Conv1,
+            "conv2d",
+            vec![d.c1, 1, k1, k1],
+            &self.conv1.weights,
+            d.c1,
+            1,
+            1,
+            d.c1 * k1 * k1 * d.h1 * d.w1,
+            all.clone(),
+        );
+        push(
+            LayerId::Conv2,
+            "conv2d",
+            vec![d.c2, d.c1, k2, k2],
+            &self.conv2.weights,
+            d.c2,
+            1,
+            1,
+            d.c2 * d.conv2_patch() * d.h2 * d.t,
+            all.clone(),
+        );
+        push(
+            LayerId::Fc1,
+            "linear",
+            vec![d.m, d.fc1_in],
+            &self.fc1.weights,
+            d.m,
+            1,
+            1,
+            d.m * d.fc1_in * d.t,
+            all.clone(),
+        );
+        for (j, l) in self.layers.iter().enumerate() {
+            let np = l.project.affine.iter().flatten().count();
+            push(
+                LayerId::Memory(j),
+                "depthwise1d",
+                vec![d.m, d.taps],
+                &l.memory.weights,
+                d.m,
+                1,
+                1,
+                d.m * d.taps * d.t,
+                running(j),
+            );
+            push(
+                LayerId::Expand(j),
+                "pointwise1d",
+                vec![d.hidden, d.m],
+                &l.expand.weights,
+                d.hidden,
+                1,
+                1,
+                d.hidden * d.m * d.t,
+                running(j),
+            );
+            push(
+                LayerId::Project(j),
+                "pointwise1d",
+                vec![d.m, d.hidden],
+                &l.project.weights,
+                d.m,
+                np,
+                self.paths.len(),
+                d.m * d.hidden * d.t,
+                running(j),
+            );
+        }
+        let cls_n = d.classes * d.classifier_in();
+        let cls_bits = match st.fp_weights {
+            FloatDtype::F32 => 32,
+            FloatDtype::F16 => 16,
+        };
+        layers.push(LayerSummary {
+            layer: LayerId::Classifier,
+            op: "linear".into(),
+            shape: vec![d.classes, d.classifier_in()],
+            weight_bits: cls_bits,
+            planes: 0,
+            params: cls_n + d.classes,
+            packed_bytes: float_bytes(cls_n + d.classes, st.fp_weights),
+            macs: cls_n,
+            paths: all,
+        });
+        let paths = self
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(p, path)| {
+                let mut s = PathSummary {
+                    index: p,
+                    layers: path.clone(),
+                    params: 0,
+                    packed_bytes: 0,
+                    macs: 0,
+                    binary_macs: 0,
+                };
+                for l in layers.iter().filter(|l| l.paths.contains(&p)) {
+                    s.params += l.params;
+                    s.packed_bytes += l.packed_bytes;
+                    s.macs += l.macs;
+                    if l.weight_bits == 1 {
+                        s.binary_macs += l.macs;
+                    }
+                }
+                s
+            })
+            .collect();
+        ModelSummary {
+            precision: self.precision(),
+            labels: self.labels.clone(),
+            features: self.features,
+            dims: self.dims,
+            storage: st,
+            total_params: layers.iter().map(|l| l.params).sum(),
+            total_packed_bytes: layers.iter().map(|l| l.packed_bytes).sum(),
+            layers,
+            paths,
+        }
+    }
+}
+
+impl std::fmt::Display for ModelSummary {
+    /// A fixed-width table, one line per layer.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "precision {:?}, {} classes, {}",
+            self.precision,
+            self.labels.len(),
+            self.dims
+        )?;
+        writeln!(
+            f,
+            "{:<18} {:<16} {:<16} {:>4} {:>3} {:>9} {:>9} {:>10}  paths",
+            "layer", "op", "shape", "bits", "pl", "params", "bytes", "MACs"
+        )?;
+        for l in &self.layers {
+            let shape = l
+                .shape
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("x");
+            let paths = l
+                .paths
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            writeln!(
+                f,
+                "{:<18} {:<16} {:<16} {:>4} {:>3} {:>9} {:>9} {:>10}  {}",
+                l.layer.to_string(),
+                l.op,
+                shape,
+                l.weight_bits,
+                l.planes,
+                l.params,
+                l.packed_bytes,
+                l.macs,
+                paths
+            )?;
+        }
+        writeln!(
+            f,
+            "total: {} params, {} bytes in layer sections",
+            self.total_params, self.total_packed_bytes
+        )?;
+        for p in &self.paths {
+            writeln!(
+                f,
+                "path {}: layers {:?}, {} params, {} bytes, {} MACs ({} binary)",
+                p.index, p.layers, p.params, p.packed_bytes, p.macs, p.binary_macs
+            )?;
+        }
+        Ok(())
+    }
+}

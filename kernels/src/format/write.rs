@@ -1,0 +1,465 @@
+//! Folding `NetworkWeights` into a [`PackedModel`] and serialising it.
+
+use super::layout::*;
+use super::*;
+use crate::arch::check_weights;
+use crate::fold::{fold_binary, fold_float};
+use crate::weights::{ActQuant, BatchNorm, NetworkWeights};
+
+fn quant(q: &ActQuant, keep_tau2: bool) -> Quant {
+    Quant {
+        planes: q.planes,
+        tau0: q.tau0.clone(),
+        tau1: q.tau1.clone(),
+        tau2: if keep_tau2 {
+            q.tau2.clone()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Fold a binarisable layer; `tau2_of(o, i)` names the threshold under weight `i` of output `o`.
+fn layer(
+    weight: &[f32],
+    bias: &[f32],
+    bn: Option<&BatchNorm>,
+    q: &Option<ActQuant>,
+    keep_tau2: bool,
+    slope: f32,
+    tau2_of: impl Fn(&ActQuant, usize, usize) -> f32,
+) -> PackedLayer {
+    match q {
+        Some(q) => {
+            let f = fold_binary(weight, bias.len(), bias, bn, |o, i| tau2_of(q, o, i));
+            PackedLayer {
+                weights: LayerWeights::Binary {
+                    bits: f.bits,
+                    quant: quant(q, keep_tau2),
+                },
+                affine: f.affine,
+                slope,
+            }
+        }
+        None => PackedLayer {
+            weights: LayerWeights::Float {
+                weight: weight.to_vec(),
+            },
+            affine: fold_float(bias, bn),
+            slope,
+        },
+    }
+}
+
+impl PackedModel {
+    /// Fold and pack an unfolded network (see `docs/MODEL.md`, "What the kernels fold").
+    ///
+    /// Checks every shape and value first; the error names the offending field.
+    pub fn from_weights(w: &NetworkWeights) -> Result<PackedModel> {
+        let dims = check_weights(w)?;
+        let kk2 = dims.hyper.conv2_kernel * dims.hyper.conv2_kernel;
+        let conv1 = PackedLayer {
+            weights: LayerWeights::Float {
+                weight: w.conv1.weight.clone(),
+            },
+            affine: fold_float(&w.conv1.bias, Some(&w.bn1)),
+            slope: w.act1,
+        };
+        // conv2 weight i = (c, ky, kx) reads input channel c = i / (k*k).
+        let conv2 = layer(
+            &w.conv2.weight,
+            &w.conv2.bias,
+            Some(&w.bn2),
+            &w.conv2_quant,
+            true,
+            w.act2,
+            |q, _, i| q.tau2[i / kk2],
+        );
+        let fc1 = layer(
+            &w.fc1.weight,
+            &w.fc1.bias,
+            None,
+            &w.fc1_quant,
+            false,
+            w.act_fc1,
+            |q, _, i| q.tau2[i],
+        );
+        let layers = w
+            .layers
+            .iter()
+            .map(|l| {
+                // Depthwise: every tap of channel o reads channel o.
+                let memory = layer(
+                    &l.memory.weight,
+                    &l.memory.bias,
+                    Some(&l.memory_bn),
+                    &l.memory_quant,
+                    false,
+                    l.memory_act,
+                    |q, o, _| q.tau2[o],
+                );
+                let expand = layer(
+                    &l.expand.weight,
+                    &l.expand.bias,
+                    Some(&l.expand_bn),
+                    &l.expand_quant,
+                    false,
+                    l.expand_act,
+                    |q, _, i| q.tau2[i],
+                );
+                let mut weights = None;
+                let affine = l
+                    .out_bn
+                    .iter()
+                    .map(|bn| {
+                        bn.as_ref().map(|bn| {
+                            let p = layer(
+                                &l.project.weight,
+                                &l.project.bias,
+                                Some(bn),
+                                &l.project_quant,
+                                false,
+                                0.0,
+                                |q, _, i| q.tau2[i],
+                            );
+                            weights.get_or_insert(p.weights);
+                            p.affine
+                        })
+                    })
+                    .collect();
+                // A layer that no path runs still has weights; pack them without BatchNorm.
+                let weights = weights.unwrap_or_else(|| {
+                    layer(
+                        &l.project.weight,
+                        &l.project.bias,
+                        None,
+                        &l.project_quant,
+                        false,
+                        0.0,
+                        |q, _, i| q.tau2[i],
+                    )
+                    .weights
+                });
+                PackedDfsmn {
+                    memory,
+                    expand,
+                    project: PackedProject {
+                        weights,
+                        affine,
+                        slope: l.out_act.clone(),
+                    },
+                }
+            })
+            .collect();
+        Ok(PackedModel {
+            dims,
+            labels: w.labels.clone(),
+            features: w.features,
+            paths: w.paths.clone(),
+            storage: Storage::default(),
+            conv1,
+            conv2,
+            fc1,
+            layers,
+            classifier: PackedClassifier {
+                weight: w.classifier.weight.clone(),
+                bias: w.classifier.bias.clone(),
+            },
+        })
+    }
+
+    /// Serialise (layout in `docs/FORMAT.md`), using [`PackedModel::storage`] for float sections.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let sections = self.sections()?;
+        let table_end = HEADER_LEN + sections.len() * ENTRY_LEN;
+        let mut offsets = Vec::with_capacity(sections.len());
+        let mut pos = table_end.next_multiple_of(ALIGN);
+        for s in &sections {
+            offsets.push(pos);
+            pos = (pos + s.data.len()).next_multiple_of(ALIGN);
+        }
+        let data_end = offsets
+            .last()
+            .zip(sections.last())
+            .map_or(table_end, |(o, s)| o + s.data.len());
+        let total = data_end + TRAILER_LEN;
+        let mut out = Vec::with_capacity(total);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(total as u64).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes()); // flags
+        out.extend_from_slice(&0u32.to_le_bytes()); // reserved
+        for (s, &off) in sections.iter().zip(&offsets) {
+            out.extend_from_slice(&s.key.kind.to_le_bytes());
+            out.extend_from_slice(&s.key.layer.to_le_bytes());
+            out.extend_from_slice(&s.key.path.to_le_bytes());
+            out.push(s.dtype.code());
+            out.push(0);
+            out.extend_from_slice(&(off as u64).to_le_bytes());
+            out.extend_from_slice(&(s.data.len() as u64).to_le_bytes());
+        }
+        for (s, &off) in sections.iter().zip(&offsets) {
+            out.resize(off, 0);
+            out.extend_from_slice(&s.data);
+        }
+        debug_assert_eq!(out.len(), data_end);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Every section in file order.
+    fn sections(&self) -> Result<Vec<Section>> {
+        let d = &self.dims;
+        let h = &d.hyper;
+        let st = self.storage;
+        let mut s = Vec::new();
+        let meta: [usize; META_LEN] = [
+            match h.precision {
+                Precision::Binary => 0,
+                Precision::Float => 1,
+            },
+            h.classes,
+            h.layers,
+            h.paths,
+            h.conv1_channels,
+            h.conv1_kernel,
+            h.conv1_stride,
+            h.conv1_padding,
+            h.conv2_channels,
+            h.conv2_kernel,
+            h.conv2_stride,
+            h.conv2_padding,
+            h.memory,
+            h.hidden,
+            h.taps,
+            0,
+        ];
+        s.push(Section::u32s(
+            Key::global(Kind::Meta),
+            meta.iter().map(|&v| v as u32),
+        ));
+        let mut labels = Vec::new();
+        for l in &self.labels {
+            labels.extend_from_slice(&(l.len() as u32).to_le_bytes());
+            labels.extend_from_slice(l.as_bytes());
+        }
+        s.push(Section::bytes(Key::global(Kind::Labels), labels));
+        let f = &self.features;
+        let mut feat = Vec::with_capacity(FEATURES_LEN);
+        for v in [
+            f.sample_rate as usize,
+            f.clip_samples,
+            f.n_fft,
+            f.hop,
+            f.n_mels,
+        ] {
+            feat.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+        feat.extend_from_slice(&f.f_min.to_le_bytes());
+        feat.extend_from_slice(&f.f_max.to_le_bytes());
+        s.push(Section::bytes(Key::global(Kind::Features), feat));
+        let mut paths = Vec::new();
+        for p in &self.paths {
+            paths.push(p.len() as u32);
+            paths.extend(p.iter().map(|&j| j as u32));
+        }
+        s.push(Section::u32s(Key::global(Kind::Paths), paths));
+        if h.precision == Precision::Binary {
+            let mut planes = vec![planes_of(&self.conv2.weights), planes_of(&self.fc1.weights)];
+            for l in &self.layers {
+                planes.push(planes_of(&l.memory.weights));
+                planes.push(planes_of(&l.expand.weights));
+                planes.push(planes_of(&l.project.weights));
+            }
+            s.push(Section::u32s(Key::global(Kind::Planes), planes));
+        }
+        let mut slopes = vec![self.conv1.slope, self.conv2.slope, self.fc1.slope];
+        for l in &self.layers {
+            slopes.push(l.memory.slope);
+            slopes.push(l.expand.slope);
+            slopes.extend_from_slice(&l.project.slope);
+        }
+        s.push(Section::floats(
+            Key::global(Kind::Slopes),
+            "SLOPES",
+            &slopes,
+            FloatDtype::F32,
+        )?);
+
+        let w = st.fp_weights;
+        let pc = st.per_channel;
+        let push_layer = |s: &mut Vec<Section>,
+                          weights: &LayerWeights,
+                          affine: Option<&Affine>,
+                          kw: Key,
+                          ka: Key,
+                          kt: Key|
+         -> Result<()> {
+            match weights {
+                LayerWeights::Binary { bits, .. } => s.push(Section::bits(kw, bits)),
+                LayerWeights::Float { weight } => {
+                    s.push(Section::floats(kw, &kw.to_string(), weight, w)?)
+                }
+            }
+            if let Some(a) = affine {
+                s.push(Section::affine(ka, a, pc)?);
+            }
+            if let LayerWeights::Binary { quant, .. } = weights {
+                let mut t = quant.tau0.clone();
+                t.extend_from_slice(&quant.tau1);
+                t.extend_from_slice(&quant.tau2);
+                s.push(Section::floats(kt, &kt.to_string(), &t, pc)?);
+            }
+            Ok(())
+        };
+        s.push(Section::floats(
+            Key::global(Kind::Conv1Weight),
+            "CONV1_WEIGHT",
+            float_weight(&self.conv1.weights),
+            w,
+        )?);
+        s.push(Section::affine(
+            Key::global(Kind::Conv1Affine),
+            &self.conv1.affine,
+            pc,
+        )?);
+        push_layer(
+            &mut s,
+            &self.conv2.weights,
+            Some(&self.conv2.affine),
+            Key::global(Kind::Conv2Weight),
+            Key::global(Kind::Conv2Affine),
+            Key::global(Kind::Conv2Thresh),
+        )?;
+        push_layer(
+            &mut s,
+            &self.fc1.weights,
+            Some(&self.fc1.affine),
+            Key::global(Kind::Fc1Weight),
+            Key::global(Kind::Fc1Affine),
+            Key::global(Kind::Fc1Thresh),
+        )?;
+        for (j, l) in self.layers.iter().enumerate() {
+            push_layer(
+                &mut s,
+                &l.memory.weights,
+                Some(&l.memory.affine),
+                Key::layer(Kind::MemoryWeight, j),
+                Key::layer(Kind::MemoryAffine, j),
+                Key::layer(Kind::MemoryThresh, j),
+            )?;
+            push_layer(
+                &mut s,
+                &l.expand.weights,
+                Some(&l.expand.affine),
+                Key::layer(Kind::ExpandWeight, j),
+                Key::layer(Kind::ExpandAffine, j),
+                Key::layer(Kind::ExpandThresh, j),
+            )?;
+            push_layer(
+                &mut s,
+                &l.project.weights,
+                None,
+                Key::layer(Kind::ProjectWeight, j),
+                Key::layer(Kind::ProjectAffine, j),
+                Key::layer(Kind::ProjectThresh, j),
+            )?;
+            for (p, a) in l.project.affine.iter().enumerate() {
+                if let Some(a) = a {
+                    s.push(Section::affine(
+                        Key::layer_path(Kind::ProjectAffine, j, p),
+                        a,
+                        pc,
+                    )?);
+                }
+            }
+        }
+        s.push(Section::floats(
+            Key::global(Kind::ClassifierWeight),
+            "CLASSIFIER_WEIGHT",
+            &self.classifier.weight,
+            w,
+        )?);
+        s.push(Section::floats(
+            Key::global(Kind::ClassifierBias),
+            "CLASSIFIER_BIAS",
+            &self.classifier.bias,
+            w,
+        )?);
+        Ok(s)
+    }
+}
+
+fn planes_of(w: &LayerWeights) -> u32 {
+    match w {
+        LayerWeights::Binary { quant, .. } => quant.planes as u32,
+        LayerWeights::Float { .. } => 0,
+    }
+}
+
+fn float_weight(w: &LayerWeights) -> &[f32] {
+    match w {
+        LayerWeights::Float { weight } => weight,
+        LayerWeights::Binary { .. } => &[],
+    }
+}
+
+/// One section's key, dtype and encoded bytes.
+pub(super) struct Section {
+    pub key: Key,
+    pub dtype: Dtype,
+    pub data: Vec<u8>,
+}
+
+impl Section {
+    fn u32s(key: Key, v: impl IntoIterator<Item = u32>) -> Section {
+        Section {
+            key,
+            dtype: Dtype::U32,
+            data: v.into_iter().flat_map(u32::to_le_bytes).collect(),
+        }
+    }
+    fn bytes(key: Key, data: Vec<u8>) -> Section {
+        Section {
+            key,
+            dtype: Dtype::Bytes,
+            data,
+        }
+    }
+    fn bits(key: Key, words: &[u64]) -> Section {
+        Section {
+            key,
+            dtype: Dtype::Bits,
+            data: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
+        }
+    }
+    fn floats(key: Key, what: &str, v: &[f32], dt: FloatDtype) -> Result<Section> {
+        let data = match dt {
+            FloatDtype::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            FloatDtype::F16 => {
+                let mut d = Vec::with_capacity(v.len() * 2);
+                for &x in v {
+                    let h = f32_to_f16(x).ok_or_else(|| FormatError::F16Overflow {
+                        what: what.to_owned(),
+                        value: x,
+                    })?;
+                    d.extend_from_slice(&h.to_le_bytes());
+                }
+                d
+            }
+        };
+        Ok(Section {
+            key,
+            dtype: dt.dtype(),
+            data,
+        })
+    }
+    /// `[scale..., shift...]`.
+    fn affine(key: Key, a: &Affine, dt: FloatDtype) -> Result<Section> {
+        let mut v = a.scale.clone();
+        v.extend_from_slice(&a.shift);
+        Section::floats(key, &key.to_string(), &v, dt)
+    }
+}
