@@ -154,6 +154,14 @@ impl BitRows {
         &mut self.data[r * self.stride..(r + 1) * self.stride]
     }
 
+    /// Two distinct rows mutably (`a < b`), e.g. the two planes of one activation row.
+    pub fn row_pair_mut(&mut self, a: usize, b: usize) -> (&mut [u64], &mut [u64]) {
+        assert!(a < b, "row_pair_mut needs a < b");
+        let s = self.stride;
+        let (head, tail) = self.data.split_at_mut(b * s);
+        (&mut head[a * s..(a + 1) * s], &mut tail[..s])
+    }
+
     /// Zero the bits past `bits` in every row (the kernels rely on that).
     pub fn clear_padding_bits(&mut self) {
         let words = self.words();

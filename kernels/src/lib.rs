@@ -8,16 +8,23 @@
 //! * [`isa`]: run-time choice of the bit kernels' instruction set (scalar, AVX2, AVX-512, NEON).
 //! * [`bitpack`]: sign-bit packing of weights and the dual-plane activation binariser.
 //! * [`gemm`]: XOR-popcount products of bit rows (plain and masked), one module per ISA family.
+//! * [`fp`]: float kernels (the FP parts of the binary model and the FP32 baseline).
 //! * [`arch`]: network dimensions, limits, and the checks of an unfolded network.
 //! * [`fold`]: BatchNorm and `tau2` folding into per-channel affines.
 //! * [`format`]: the packed `.bkw` model file (writer, validating reader, summary, hash).
+//! * [`reference`]: the slow literal f64 forward of unfolded weights (the test oracle).
+//! * [`infer`]: whole-model inference: [`infer::Engine`] and [`infer::Session`] with per-layer
+//!   timing hooks, activation-bit inspection and clip classification.
 //! * [`synth`]: deterministic random networks and inputs for tests, benchmarks and self-tests.
 pub mod arch;
 pub mod bitpack;
 pub mod features;
 pub mod fold;
 pub mod format;
+pub mod fp;
 pub mod gemm;
+pub mod infer;
 pub mod isa;
+pub mod reference;
 pub mod synth;
 pub mod weights;

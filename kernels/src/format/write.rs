@@ -170,7 +170,27 @@ impl PackedModel {
 
     /// Serialise (layout in `docs/FORMAT.md`), using [`PackedModel::storage`] for float sections.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let sections = self.sections()?;
+        self.encode(self.storage)
+    }
+
+    /// Check the model as the reader would (every length against the dimensions, every value
+    /// finite, paths consistent): encode it and parse it back.
+    pub fn validate(&self) -> Result<()> {
+        let back = PackedModel::from_bytes(&self.encode(Storage::default())?)?;
+        if back.dims != self.dims {
+            return Err(FormatError::Invalid(crate::arch::shape_err(
+                "dims",
+                format!(
+                    "{} does not follow from the hyper-parameters ({})",
+                    self.dims, back.dims
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    fn encode(&self, storage: Storage) -> Result<Vec<u8>> {
+        let sections = self.sections(storage)?;
         let table_end = HEADER_LEN + sections.len() * ENTRY_LEN;
         let mut offsets = Vec::with_capacity(sections.len());
         let mut pos = table_end.next_multiple_of(ALIGN);
@@ -210,10 +230,9 @@ impl PackedModel {
     }
 
     /// Every section in file order.
-    fn sections(&self) -> Result<Vec<Section>> {
+    fn sections(&self, st: Storage) -> Result<Vec<Section>> {
         let d = &self.dims;
         let h = &d.hyper;
-        let st = self.storage;
         let mut s = Vec::new();
         let meta: [usize; META_LEN] = [
             match h.precision {

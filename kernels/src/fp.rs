@@ -1,0 +1,378 @@
+//! Float kernels: the FP parts of the binary model (conv1, classifier) and the whole FP32
+//! baseline.
+//!
+//! They are portable Rust written so that the compiler vectorises them (fixed-size register
+//! blocks, unit-stride inner loops over outputs) and compiled once more with AVX2 (+FMA) enabled
+//! for x86 CPUs that have it. Every output is one sequential accumulation chain over the
+//! reduction index, so the vector width never changes the result: with [`FloatMode::Exact`]
+//! (separate multiply and add, used by the binary model) the output is bit-identical on every
+//! CPU and on both architectures. [`FloatMode::Fused`] (the FP32 baseline) uses FMA where the
+//! hardware has it (x86 FMA3, always on aarch64), which is the fair speed baseline but rounds
+//! differently from the unfused form.
+
+use crate::isa::has_fma;
+
+/// Output columns per register block; weight matrices are padded to a multiple of this.
+pub const NR: usize = 16;
+/// Rows per register block.
+const MR: usize = 4;
+/// Independent partial sums of [`gemv`] (hides the add latency of a single long chain).
+const SPLIT: usize = 4;
+
+/// How float products are accumulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatMode {
+    /// `acc + a * b` rounded twice: identical on every CPU.
+    Exact,
+    /// `fma(a, b, acc)` where the CPU has FMA, otherwise as `Exact`.
+    Fused,
+}
+
+impl FloatMode {
+    fn fused(self) -> bool {
+        self == FloatMode::Fused && has_fma()
+    }
+}
+
+#[inline(always)]
+fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if F { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// PReLU: `v` if `v >= 0`, else `a * v`.
+#[inline(always)]
+pub fn prelu(v: f32, a: f32) -> f32 {
+    if v >= 0.0 { v } else { a * v }
+}
+
+/// `y[r][o] = sum_k x[r][k] * wt[k][o]` for `r < rows`, `o < outs_p` (`outs_p` a multiple of
+/// [`NR`]); `x` rows are `x_stride` apart, `y` rows `outs_p` apart. Accumulates over `k` in
+/// order, starting from zero.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    mode: FloatMode,
+    x: &[f32],
+    rows: usize,
+    k: usize,
+    x_stride: usize,
+    wt: &[f32],
+    outs_p: usize,
+    y: &mut [f32],
+) {
+    assert!(outs_p % NR == 0, "output width must be padded to {NR}");
+    assert!(
+        wt.len() >= k * outs_p && y.len() >= rows * outs_p,
+        "sgemm buffer sizes"
+    );
+    assert!(
+        rows == 0 || x.len() >= (rows - 1) * x_stride + k,
+        "sgemm input size"
+    );
+    let fused = mode.fused();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 (and FMA when `fused`, see `has_fma`) are present.
+        unsafe {
+            if fused {
+                sgemm_avx2_fma(x, rows, k, x_stride, wt, outs_p, y)
+            } else {
+                sgemm_avx2(x, rows, k, x_stride, wt, outs_p, y)
+            }
+        }
+        return;
+    }
+    if fused {
+        sgemm_body::<true>(x, rows, k, x_stride, wt, outs_p, y)
+    } else {
+        sgemm_body::<false>(x, rows, k, x_stride, wt, outs_p, y)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sgemm_avx2(x: &[f32], rows: usize, k: usize, xs: usize, wt: &[f32], op: usize, y: &mut [f32]) {
+    sgemm_body::<false>(x, rows, k, xs, wt, op, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn sgemm_avx2_fma(
+    x: &[f32],
+    rows: usize,
+    k: usize,
+    xs: usize,
+    wt: &[f32],
+    op: usize,
+    y: &mut [f32],
+) {
+    sgemm_body::<true>(x, rows, k, xs, wt, op, y)
+}
+
+#[inline(always)]
+fn block<const F: bool, const R: usize>(
+    xr: [&[f32]; R],
+    wt: &[f32],
+    op: usize,
+    o0: usize,
+    k: usize,
+) -> [[f32; NR]; R] {
+    let mut acc = [[0f32; NR]; R];
+    for kk in 0..k {
+        let w: &[f32; NR] = wt[kk * op + o0..kk * op + o0 + NR]
+            .try_into()
+            .expect("NR-wide slice");
+        for i in 0..R {
+            let xv = xr[i][kk];
+            for l in 0..NR {
+                acc[i][l] = madd::<F>(xv, w[l], acc[i][l]);
+            }
+        }
+    }
+    acc
+}
+
+#[inline(always)]
+fn sgemm_body<const F: bool>(
+    x: &[f32],
+    rows: usize,
+    k: usize,
+    xs: usize,
+    wt: &[f32],
+    op: usize,
+    y: &mut [f32],
+) {
+    let mut r = 0;
+    while r + MR <= rows {
+        let xr: [&[f32]; MR] = std::array::from_fn(|i| &x[(r + i) * xs..(r + i) * xs + k]);
+        for o0 in (0..op).step_by(NR) {
+            let acc = block::<F, MR>(xr, wt, op, o0, k);
+            for (i, a) in acc.iter().enumerate() {
+                y[(r + i) * op + o0..(r + i) * op + o0 + NR].copy_from_slice(a);
+            }
+        }
+        r += MR;
+    }
+    while r < rows {
+        let xr = [&x[r * xs..r * xs + k]];
+        for o0 in (0..op).step_by(NR) {
+            let acc = block::<F, 1>(xr, wt, op, o0, k);
+            y[r * op + o0..r * op + o0 + NR].copy_from_slice(&acc[0]);
+        }
+        r += 1;
+    }
+}
+
+/// One row: `y[o] = sum_k x[k] * wt[k][o]`, accumulated as [`SPLIT`] interleaved partial sums
+/// (`k % SPLIT`) combined as `(s0 + s1) + (s2 + s3)`. For long reductions with few outputs
+/// (the classifier), where a single chain would be latency-bound.
+pub fn gemv(mode: FloatMode, x: &[f32], wt: &[f32], outs_p: usize, y: &mut [f32]) {
+    assert!(
+        outs_p % NR == 0 && wt.len() >= x.len() * outs_p && y.len() >= outs_p,
+        "gemv buffer sizes"
+    );
+    let fused = mode.fused();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: as in `sgemm`.
+        unsafe {
+            if fused {
+                gemv_avx2_fma(x, wt, outs_p, y)
+            } else {
+                gemv_avx2(x, wt, outs_p, y)
+            }
+        }
+        return;
+    }
+    if fused {
+        gemv_body::<true>(x, wt, outs_p, y)
+    } else {
+        gemv_body::<false>(x, wt, outs_p, y)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn gemv_avx2(x: &[f32], wt: &[f32], op: usize, y: &mut [f32]) {
+    gemv_body::<false>(x, wt, op, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gemv_avx2_fma(x: &[f32], wt: &[f32], op: usize, y: &mut [f32]) {
+    gemv_body::<true>(x, wt, op, y)
+}
+
+#[inline(always)]
+fn gemv_body<const F: bool>(x: &[f32], wt: &[f32], op: usize, y: &mut [f32]) {
+    let k = x.len();
+    for o0 in (0..op).step_by(NR) {
+        let mut acc = [[0f32; NR]; SPLIT];
+        let step = |kk: usize, s: usize, acc: &mut [[f32; NR]; SPLIT]| {
+            let w: &[f32; NR] = wt[kk * op + o0..kk * op + o0 + NR]
+                .try_into()
+                .expect("NR-wide slice");
+            for l in 0..NR {
+                acc[s][l] = madd::<F>(x[kk], w[l], acc[s][l]);
+            }
+        };
+        // Unrolled by SPLIT so that the partial sum of element kk is always kk % SPLIT.
+        let mut kk = 0;
+        while kk + SPLIT <= k {
+            for s in 0..SPLIT {
+                step(kk + s, s, &mut acc);
+            }
+            kk += SPLIT;
+        }
+        for s in 0..k - kk {
+            step(kk + s, s, &mut acc);
+        }
+        for l in 0..NR {
+            y[o0 + l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+        }
+    }
+}
+
+/// Depthwise 1-D convolution over time, vectorised across channels:
+/// `out[t][c] = sum_tap w[tap][c] * xp[t + tap][c]` for `t < steps` (`xp` has
+/// `steps + taps - 1` rows of `m` channels; the sum runs over taps in order from zero).
+pub fn depthwise(
+    mode: FloatMode,
+    w: &[f32],
+    taps: usize,
+    xp: &[f32],
+    steps: usize,
+    m: usize,
+    out: &mut [f32],
+) {
+    assert!(
+        w.len() >= taps * m
+            && xp.len() >= (steps + taps).saturating_sub(1) * m
+            && out.len() >= steps * m,
+        "depthwise buffer sizes"
+    );
+    let fused = mode.fused();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: as in `sgemm`.
+        unsafe {
+            if fused {
+                depthwise_avx2_fma(w, taps, xp, steps, m, out)
+            } else {
+                depthwise_avx2(w, taps, xp, steps, m, out)
+            }
+        }
+        return;
+    }
+    if fused {
+        depthwise_body::<true>(w, taps, xp, steps, m, out)
+    } else {
+        depthwise_body::<false>(w, taps, xp, steps, m, out)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn depthwise_avx2(w: &[f32], taps: usize, xp: &[f32], steps: usize, m: usize, out: &mut [f32]) {
+    depthwise_body::<false>(w, taps, xp, steps, m, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn depthwise_avx2_fma(w: &[f32], taps: usize, xp: &[f32], steps: usize, m: usize, out: &mut [f32]) {
+    depthwise_body::<true>(w, taps, xp, steps, m, out)
+}
+
+#[inline(always)]
+fn depthwise_body<const F: bool>(
+    w: &[f32],
+    taps: usize,
+    xp: &[f32],
+    steps: usize,
+    m: usize,
+    out: &mut [f32],
+) {
+    for t in 0..steps {
+        let o = &mut out[t * m..(t + 1) * m];
+        o.fill(0.0);
+        for tap in 0..taps {
+            let wr = &w[tap * m..(tap + 1) * m];
+            let xr = &xp[(t + tap) * m..(t + tap + 1) * m];
+            for ((o, &wv), &xv) in o.iter_mut().zip(wr).zip(xr) {
+                *o = madd::<F>(wv, xv, *o);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::SplitMix64;
+
+    fn naive(x: &[f32], rows: usize, k: usize, wt: &[f32], op: usize) -> Vec<f64> {
+        let mut y = vec![0.0; rows * op];
+        for r in 0..rows {
+            for o in 0..op {
+                y[r * op + o] = (0..k)
+                    .map(|i| x[r * k + i] as f64 * wt[i * op + o] as f64)
+                    .sum();
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn sgemm_matches_f64_and_is_one_chain_per_output() {
+        let mut g = SplitMix64::new(1);
+        for (rows, k, op) in [
+            (1, 1, 16),
+            (3, 7, 16),
+            (8, 128, 256),
+            (9, 25, 32),
+            (64, 400, 32),
+        ] {
+            let x = g.vec(rows * k, -1.0, 1.0);
+            let wt = g.vec(k * op, -1.0, 1.0);
+            let want = naive(&x, rows, k, &wt, op);
+            for mode in [FloatMode::Exact, FloatMode::Fused] {
+                let mut y = vec![f32::NAN; rows * op];
+                sgemm(mode, &x, rows, k, k, &wt, op, &mut y);
+                for (a, b) in y.iter().zip(&want) {
+                    assert!(
+                        (*a as f64 - b).abs() < 1e-4 * (k as f64).sqrt(),
+                        "{a} vs {b}"
+                    );
+                }
+                if mode == FloatMode::Exact {
+                    // The exact mode is the literal sequential chain, bit for bit.
+                    for r in 0..rows {
+                        for o in 0..op {
+                            let mut acc = 0f32;
+                            for i in 0..k {
+                                acc += x[r * k + i] * wt[i * op + o];
+                            }
+                            assert_eq!(acc.to_bits(), y[r * op + o].to_bits());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemv_matches_its_definition_bit_for_bit() {
+        let mut g = SplitMix64::new(2);
+        let (k, op) = (1027, 16);
+        let x = g.vec(k, -1.0, 1.0);
+        let wt = g.vec(k * op, -1.0, 1.0);
+        let mut y = vec![0.0; op];
+        gemv(FloatMode::Exact, &x, &wt, op, &mut y);
+        for o in 0..op {
+            let mut s = [0f32; SPLIT];
+            for i in 0..k {
+                s[i % SPLIT] += x[i] * wt[i * op + o];
+            }
+            assert_eq!(((s[0] + s[1]) + (s[2] + s[3])).to_bits(), y[o].to_bits());
+        }
+    }
+}
