@@ -16,8 +16,11 @@
 //! * [`infer`]: whole-model inference: [`infer::Engine`] and [`infer::Session`] with per-layer
 //!   timing hooks, activation-bit inspection and clip classification.
 //! * [`synth`]: deterministic random networks and inputs for tests, benchmarks and self-tests.
+//! * [`board`], [`stats`], [`wav`]: machine facts, latency statistics and WAV input for the
+//!   board runner (`src/bin/bifsmn-runner.rs`).
 pub mod arch;
 pub mod bitpack;
+pub mod board;
 pub mod features;
 pub mod fold;
 pub mod format;
@@ -26,5 +29,7 @@ pub mod gemm;
 pub mod infer;
 pub mod isa;
 pub mod reference;
+pub mod stats;
 pub mod synth;
+pub mod wav;
 pub mod weights;

@@ -9,7 +9,8 @@ use crate::fp::{FloatMode, depthwise, gemv, prelu, sgemm};
 use crate::gemm::{PreparedBits, xor_popcount_masked_rows, xor_popcount_rows};
 use crate::weights::Precision;
 
-use super::plan::{Binariser, Conv2, Dense, Epilogue};
+use super::im2col::gather;
+use super::plan::{Binariser, Conv2, Dense, Epilogue, PatchGather};
 use super::{Classification, Engine, InferError, LayerBits, LayerHook};
 
 /// Per-clip state and buffers; create one per thread with [`Engine::session`].
@@ -22,9 +23,11 @@ pub struct Session {
     // conv2, binary
     h1_b1: Vec<u64>,
     h1_b2: Vec<u64>,
-    src1: Vec<u8>,
-    src2: Vec<u8>,
-    patch_bytes: Vec<u8>,
+    /// conv1 output bits as gather units, and the gathered patch rows (see `PatchGather`).
+    src16: Vec<u16>,
+    dst16: Vec<u16>,
+    src8: Vec<u8>,
+    dst8: Vec<u8>,
     patches: BitRows,
     // conv2, float
     col2: Vec<f32>,
@@ -92,9 +95,10 @@ impl Session {
             h1: vec![0.0; p1 * d.c1],
             h1_b1: vec![0; words_for(p1 * d.c1)],
             h1_b2: vec![0; words_for(p1 * d.c1)],
-            src1: vec![0; 8 * words_for(p1 * d.c1)],
-            src2: vec![0; 8 * words_for(p1 * d.c1)],
-            patch_bytes: vec![0; patches.data().len() * 8],
+            src16: vec![0; 4 * words_for(p1 * d.c1)],
+            dst16: vec![0; patches.data().len() * 4],
+            src8: vec![0; 8 * words_for(p1 * d.c1)],
+            dst8: vec![0; patches.data().len() * 8],
             patches,
             col2: if matches!(p.conv2, Conv2::F(..)) {
                 vec![0.0; p2 * patch]
@@ -189,7 +193,38 @@ impl Session {
         })
     }
 
+    /// The forward pass. On x86-64 with AVX2 the whole pass (its float loops, epilogues and
+    /// gathers) is compiled a second time with AVX2 enabled; without FMA the results are the
+    /// same bits, only wider vectors.
     fn run<H: LayerHook>(
+        &mut self,
+        path: usize,
+        features: &[f32],
+        hook: &mut H,
+        cap: Option<&mut Vec<LayerBits>>,
+    ) -> Result<(), InferError> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { self.run_avx2(path, features, hook, cap) };
+        }
+        self.run_body(path, features, hook, cap)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2<H: LayerHook>(
+        &mut self,
+        path: usize,
+        features: &[f32],
+        hook: &mut H,
+        cap: Option<&mut Vec<LayerBits>>,
+    ) -> Result<(), InferError> {
+        self.run_body(path, features, hook, cap)
+    }
+
+    #[inline(always)]
+    fn run_body<H: LayerHook>(
         &mut self,
         path: usize,
         features: &[f32],
@@ -322,32 +357,21 @@ impl Session {
         Ok(())
     }
 
+    #[inline(always)]
     fn conv1(&mut self, engine: &Engine, features: &[f32]) {
         let p = &engine.plan;
         let d = p.dims;
         let col = &p.conv1_col;
-        col.gather_f32(features, &mut self.col1, col.patch);
+        gather(features, &p.conv1_idx, &mut self.col1);
         let op = p.conv1.outs_p;
-        par_sgemm(
-            engine.opts.threads,
-            engine.mode,
-            &self.col1,
-            col.positions,
-            col.patch,
-            &p.conv1.wt,
-            op,
-            &mut self.yf,
-        );
+        par_sgemm(engine.opts.threads, engine.mode, &self.col1, col.positions, col.patch, &p.conv1.wt, op, &mut self.yf);
         let e = &p.conv1_epi;
         for pos in 0..col.positions {
-            let y = &self.yf[pos * op..pos * op + d.c1];
-            let h = &mut self.h1[pos * d.c1..(pos + 1) * d.c1];
-            for c in 0..d.c1 {
-                h[c] = prelu(e.scale[c] * y[c] + e.shift[c], e.slope);
-            }
+            float_epilogue(&mut self.h1[pos * d.c1..(pos + 1) * d.c1], &self.yf[pos * op..], e, None);
         }
     }
 
+    #[inline(always)]
     fn conv2(&mut self, engine: &Engine, cap: Option<&mut Vec<LayerBits>>) {
         let p = &engine.plan;
         let d = p.dims;
@@ -357,22 +381,11 @@ impl Session {
             Conv2::Bin(c) => {
                 let isa = c.w.isa();
                 let n1 = d.h1 * d.w1 * d.c1;
-                let total = binarize_row(
-                    isa,
-                    &self.h1,
-                    &c.tau0,
-                    &c.tau1,
-                    &mut self.h1_b1,
-                    &mut self.h1_b2,
-                );
+                let total = binarize_row(isa, &self.h1, &c.tau0, &c.tau1, &mut self.h1_b1, &mut self.h1_b2);
                 let s2 = total / n1 as f32;
                 if let Some(cap) = cap {
                     let p1 = d.h1 * d.w1;
-                    let bits = |w: &[u64]| {
-                        (0..d.c1 * p1)
-                            .map(|i| get_bit(w, (i % p1) * d.c1 + i / p1))
-                            .collect()
-                    };
+                    let bits = |w: &[u64]| (0..d.c1 * p1).map(|i| get_bit(w, (i % p1) * d.c1 + i / p1)).collect();
                     cap.push(LayerBits {
                         layer: LayerId::Conv2,
                         channels: d.c1,
@@ -385,84 +398,60 @@ impl Session {
                 }
                 let po = plane_off(p2);
                 let two = c.planes == 2;
-                if col.byte_aligned() {
-                    let rb = self.patches.stride() * 8;
-                    for (w, b) in self.h1_b1.iter().zip(self.src1.chunks_exact_mut(8)) {
-                        b.copy_from_slice(&w.to_le_bytes());
-                    }
-                    col.gather_bytes(&self.src1, &mut self.patch_bytes, rb, 0);
-                    if two {
-                        for (w, b) in self.h1_b2.iter().zip(self.src2.chunks_exact_mut(8)) {
-                            b.copy_from_slice(&w.to_le_bytes());
+                let planes: &[(&[u64], usize)] = if two { &[(&self.h1_b1, 0), (&self.h1_b2, po)] } else { &[(&self.h1_b1, 0)] };
+                let stride = self.patches.stride();
+                match &c.gather {
+                    PatchGather::U16(idx) => {
+                        let ru = stride * 4;
+                        for &(bits, off) in planes {
+                            words_to_units(bits, &mut self.src16);
+                            gather(&self.src16, idx, &mut self.dst16[off * ru..(off + p2) * ru]);
                         }
-                        col.gather_bytes(&self.src2, &mut self.patch_bytes, rb, po);
+                        units_to_words(&self.dst16, self.patches.data_mut());
                     }
-                    for (w, b) in self
-                        .patches
-                        .data_mut()
-                        .iter_mut()
-                        .zip(self.patch_bytes.chunks_exact(8))
-                    {
-                        *w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                    PatchGather::U8(idx) => {
+                        let ru = stride * 8;
+                        for &(bits, off) in planes {
+                            words_to_units(bits, &mut self.src8);
+                            gather(&self.src8, idx, &mut self.dst8[off * ru..(off + p2) * ru]);
+                        }
+                        units_to_words(&self.dst8, self.patches.data_mut());
                     }
-                } else {
-                    let rw = self.patches.stride();
-                    col.gather_bits(&self.h1_b1, self.patches.data_mut(), rw, 0);
-                    if two {
-                        col.gather_bits(&self.h1_b2, self.patches.data_mut(), rw, po);
+                    PatchGather::Bits => {
+                        for &(bits, off) in planes {
+                            col.gather_bits(bits, self.patches.data_mut(), stride, off);
+                        }
                     }
                 }
                 let rows = if two { 2 * po } else { po };
                 let op = c.w.outs_padded();
-                par_popcount(
-                    engine.opts.threads,
-                    &self.patches,
-                    Some(&c.masks),
-                    &c.w,
-                    rows,
-                    &mut self.pc,
-                );
+                par_popcount(engine.opts.threads, &self.patches, Some(&c.masks), &c.w, rows, &mut self.pc);
                 for pos in 0..p2 {
-                    let v = c.valid[pos];
-                    let z = &mut self.z[pos * d.c2..(pos + 1) * d.c2];
-                    let pc1 = &self.pc[pos * op..pos * op + d.c2];
-                    let sh = &c.shift[pos * d.c2..(pos + 1) * d.c2];
-                    if two {
-                        let pc2 = &self.pc[(po + pos) * op..(po + pos) * op + d.c2];
-                        for o in 0..d.c2 {
-                            let acc = (v - 2.0 * pc1[o] as f32) + s2 * (v - 2.0 * pc2[o] as f32);
-                            z[o] = prelu(c.scale[o] * acc + sh[o], c.slope);
-                        }
-                    } else {
-                        for o in 0..d.c2 {
-                            z[o] = prelu(c.scale[o] * (v - 2.0 * pc1[o] as f32) + sh[o], c.slope);
-                        }
-                    }
+                    let pc2 = two.then(|| &self.pc[(po + pos) * op..]);
+                    bin_epilogue(
+                        &mut self.z[pos * d.c2..(pos + 1) * d.c2],
+                        &self.pc[pos * op..],
+                        pc2,
+                        s2,
+                        c.valid[pos],
+                        &c.scale,
+                        &c.shift[pos * d.c2..],
+                        c.slope,
+                        None,
+                    );
                 }
             }
             Conv2::F(w, e) => {
                 col.gather_f32(&self.h1, &mut self.col2, col.patch);
-                par_sgemm(
-                    engine.opts.threads,
-                    engine.mode,
-                    &self.col2,
-                    p2,
-                    col.patch,
-                    &w.wt,
-                    w.outs_p,
-                    &mut self.yf,
-                );
+                par_sgemm(engine.opts.threads, engine.mode, &self.col2, p2, col.patch, &w.wt, w.outs_p, &mut self.yf);
                 for pos in 0..p2 {
-                    let y = &self.yf[pos * w.outs_p..pos * w.outs_p + d.c2];
-                    let z = &mut self.z[pos * d.c2..(pos + 1) * d.c2];
-                    for o in 0..d.c2 {
-                        z[o] = prelu(e.scale[o] * y[o] + e.shift[o], e.slope);
-                    }
+                    float_epilogue(&mut self.z[pos * d.c2..(pos + 1) * d.c2], &self.yf[pos * w.outs_p..], e, None);
                 }
             }
         }
     }
 
+    #[inline(always)]
     fn memory(&mut self, engine: &Engine, j: usize, cap: Option<&mut Vec<LayerBits>>) {
         let p = &engine.plan;
         let d = p.dims;
@@ -522,30 +511,27 @@ impl Session {
                         &mut self.d2,
                     );
                 }
+                let s2m = &self.s2m[..m];
+                let (scale, shift) = (&e.scale[..m], &e.shift[..m]);
                 for tt in 0..t {
                     let r = tt * m..(tt + 1) * m;
-                    let (d1, d2, x, out) = (
-                        &self.d1[r.clone()],
-                        &self.d2[r.clone()],
-                        &self.x[r.clone()],
-                        &mut self.mem[r],
-                    );
-                    for c in 0..m {
-                        let acc = if two {
-                            d1[c] + self.s2m[c] * d2[c]
-                        } else {
-                            d1[c]
-                        };
-                        out[c] = prelu(e.scale[c] * acc + e.shift[c], e.slope) + x[c];
+                    let (d1, d2, x, out) = (&self.d1[r.clone()], &self.d2[r.clone()], &self.x[r.clone()], &mut self.mem[r]);
+                    if two {
+                        for c in 0..m {
+                            out[c] = prelu(scale[c] * (d1[c] + s2m[c] * d2[c]) + shift[c], e.slope) + x[c];
+                        }
+                    } else {
+                        for c in 0..m {
+                            out[c] = prelu(scale[c] * d1[c] + shift[c], e.slope) + x[c];
+                        }
                     }
                 }
             }
             None => {
                 depthwise(engine.mode, &mb.taps, d.taps, &self.xp, t, m, &mut self.d1);
-                for c in 0..t * m {
-                    let ch = c % m;
-                    self.mem[c] =
-                        prelu(e.scale[ch] * self.d1[c] + e.shift[ch], e.slope) + self.x[c];
+                for tt in 0..t {
+                    let r = tt * m..(tt + 1) * m;
+                    float_epilogue(&mut self.mem[r.clone()], &self.d1[r.clone()], e, Some(&self.x[r]));
                 }
             }
         }
@@ -554,6 +540,7 @@ impl Session {
 
 /// Memory-block binarisation along time, vectorised across channels: `x` is `[t'][c]`; `s2`
 /// per channel is the mean `|r|` over the `steps` rows, summed in row order.
+#[inline(always)]
 fn binarize_time(
     b: &Binariser,
     x: &[f32],
@@ -563,23 +550,20 @@ fn binarize_time(
     b2: &mut [f32],
     s2: &mut [f32],
 ) {
-    s2[..m].fill(0.0);
+    let (tau0, tau1, s2) = (&b.tau0[..m], &b.tau1[..m], &mut s2[..m]);
+    s2.fill(0.0);
     for t in 0..steps {
         let r = t * m..(t + 1) * m;
         let (xr, o1, o2) = (&x[r.clone()], &mut b1[r.clone()], &mut b2[r]);
         for c in 0..m {
-            let s1 = if sign_bit(xr[c] - b.tau0[c]) {
-                -1.0
-            } else {
-                1.0
-            };
-            let res = (xr[c] - s1) - b.tau1[c];
+            let s1 = if sign_bit(xr[c] - tau0[c]) { -1.0 } else { 1.0 };
+            let res = (xr[c] - s1) - tau1[c];
             o1[c] = s1;
             o2[c] = if sign_bit(res) { -1.0 } else { 1.0 };
             s2[c] += res.abs();
         }
     }
-    for v in &mut s2[..m] {
+    for v in s2.iter_mut() {
         *v /= steps as f32;
     }
 }
@@ -587,6 +571,7 @@ fn binarize_time(
 /// A per-time-step binary or float product with its epilogue (fc1, expand, project).
 /// `input` is `[t][k]`, `out` is `[t][outs]`; `residual` (same shape as `out`) is added last.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn dense(
     engine: &Engine,
     layer: &Dense,
@@ -600,7 +585,6 @@ fn dense(
     out: &mut [f32],
     residual: Option<&[f32]>,
 ) {
-    let add = |i: usize| residual.map_or(0.0, |r| r[i]);
     match layer {
         Dense::Bin(b) => {
             let k = b.k;
@@ -608,58 +592,133 @@ fn dense(
             let isa = b.w.isa();
             for tt in 0..t {
                 let (r1, r2) = rows.row_pair_mut(tt, po + tt);
-                let sum = binarize_row(
-                    isa,
-                    &input[tt * k..(tt + 1) * k],
-                    &b.bin.tau0,
-                    &b.bin.tau1,
-                    r1,
-                    r2,
-                );
+                let sum = binarize_row(isa, &input[tt * k..(tt + 1) * k], &b.bin.tau0, &b.bin.tau1, r1, r2);
                 s2[tt] = sum / k as f32;
             }
             let two = b.bin.planes == 2;
             let nrows = if two { 2 * po } else { po };
             par_popcount(engine.opts.threads, rows, None, &b.w, nrows, pc);
             let op = b.w.outs_padded();
-            let kf = k as f32;
+            let n = b.outs;
             for tt in 0..t {
-                let pc1 = &pc[tt * op..tt * op + b.outs];
-                let o = &mut out[tt * b.outs..(tt + 1) * b.outs];
-                if two {
-                    let pc2 = &pc[(po + tt) * op..(po + tt) * op + b.outs];
-                    let s = s2[tt];
-                    for c in 0..b.outs {
-                        let acc = (kf - 2.0 * pc1[c] as f32) + s * (kf - 2.0 * pc2[c] as f32);
-                        o[c] = prelu(e.scale[c] * acc + e.shift[c], e.slope) + add(tt * b.outs + c);
-                    }
-                } else {
-                    for c in 0..b.outs {
-                        let acc = kf - 2.0 * pc1[c] as f32;
-                        o[c] = prelu(e.scale[c] * acc + e.shift[c], e.slope) + add(tt * b.outs + c);
-                    }
-                }
+                bin_epilogue(
+                    &mut out[tt * n..(tt + 1) * n],
+                    &pc[tt * op..],
+                    two.then(|| &pc[(po + tt) * op..]),
+                    s2[tt],
+                    k as f32,
+                    &e.scale,
+                    &e.shift,
+                    e.slope,
+                    residual.map(|r| &r[tt * n..]),
+                );
             }
         }
         Dense::F(w) => {
-            par_sgemm(
-                engine.opts.threads,
-                engine.mode,
-                input,
-                t,
-                w.k,
-                &w.wt,
-                w.outs_p,
-                yf,
-            );
+            par_sgemm(engine.opts.threads, engine.mode, input, t, w.k, &w.wt, w.outs_p, yf);
+            let n = w.outs;
             for tt in 0..t {
-                let y = &yf[tt * w.outs_p..tt * w.outs_p + w.outs];
-                let o = &mut out[tt * w.outs..(tt + 1) * w.outs];
-                for c in 0..w.outs {
-                    o[c] = prelu(e.scale[c] * y[c] + e.shift[c], e.slope) + add(tt * w.outs + c);
-                }
+                float_epilogue(&mut out[tt * n..(tt + 1) * n], &yf[tt * w.outs_p..], e, residual.map(|r| &r[tt * n..]));
             }
         }
+    }
+}
+
+/// `out[c] = prelu(scale[c] * acc[c] + shift[c]) (+ residual[c])` with the binary
+/// accumulator `acc = (valid - 2 pc1) + s2 (valid - 2 pc2)` (plane 2 optional). Every slice is
+/// cut to `out.len()` first so that the loop has no bounds checks and vectorises.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn bin_epilogue(
+    out: &mut [f32],
+    pc1: &[u32],
+    pc2: Option<&[u32]>,
+    s2: f32,
+    valid: f32,
+    scale: &[f32],
+    shift: &[f32],
+    slope: f32,
+    residual: Option<&[f32]>,
+) {
+    let n = out.len();
+    let (pc1, scale, shift) = (&pc1[..n], &scale[..n], &shift[..n]);
+    match pc2 {
+        Some(pc2) => {
+            let pc2 = &pc2[..n];
+            for c in 0..n {
+                let acc = (valid - 2.0 * pc1[c] as i32 as f32) + s2 * (valid - 2.0 * pc2[c] as i32 as f32);
+                out[c] = prelu(scale[c] * acc + shift[c], slope);
+            }
+        }
+        None => {
+            for c in 0..n {
+                out[c] = prelu(scale[c] * (valid - 2.0 * pc1[c] as i32 as f32) + shift[c], slope);
+            }
+        }
+    }
+    if let Some(r) = residual {
+        for (o, r) in out.iter_mut().zip(&r[..n]) {
+            *o += r;
+        }
+    }
+}
+
+/// `out[c] = prelu(scale[c] * y[c] + shift[c]) (+ residual[c])`.
+#[inline(always)]
+fn float_epilogue(out: &mut [f32], y: &[f32], e: &Epilogue, residual: Option<&[f32]>) {
+    let n = out.len();
+    let (y, scale, shift) = (&y[..n], &e.scale[..n], &e.shift[..n]);
+    for c in 0..n {
+        out[c] = prelu(scale[c] * y[c] + shift[c], e.slope);
+    }
+    if let Some(r) = residual {
+        for (o, r) in out.iter_mut().zip(&r[..n]) {
+            *o += r;
+        }
+    }
+}
+
+/// Little-endian split of bit words into 8- or 16-bit units (unit `j` of a word holds its bits
+/// `j * BITS ..`), and back.
+trait Unit: Copy + Default {
+    const BITS: usize;
+    fn of(word: u64, j: usize) -> Self;
+    fn bits(self) -> u64;
+}
+
+impl Unit for u8 {
+    const BITS: usize = 8;
+    fn of(word: u64, j: usize) -> Self {
+        (word >> (8 * j)) as u8
+    }
+    fn bits(self) -> u64 {
+        self as u64
+    }
+}
+
+impl Unit for u16 {
+    const BITS: usize = 16;
+    fn of(word: u64, j: usize) -> Self {
+        (word >> (16 * j)) as u16
+    }
+    fn bits(self) -> u64 {
+        self as u64
+    }
+}
+
+#[inline(always)]
+fn words_to_units<T: Unit>(words: &[u64], units: &mut [T]) {
+    for (w, u) in words.iter().zip(units.chunks_exact_mut(64 / T::BITS)) {
+        for (j, u) in u.iter_mut().enumerate() {
+            *u = T::of(*w, j);
+        }
+    }
+}
+
+#[inline(always)]
+fn units_to_words<T: Unit>(units: &[T], words: &mut [u64]) {
+    for (w, u) in words.iter_mut().zip(units.chunks_exact(64 / T::BITS)) {
+        *w = u.iter().enumerate().fold(0, |acc, (j, u)| acc | (u.bits() << (T::BITS * j)));
     }
 }
 

@@ -83,6 +83,26 @@ impl Im2Col {
         }
     }
 
+    /// A gather table at the granularity of `unit` elements: entry `pos * row_units + j` is
+    /// the source unit of patch unit `j` of position `pos`, or `u32::MAX` (a zero) for taps
+    /// outside the input and for row padding (`j >= patch / unit`). `None` if some run is not
+    /// unit-aligned.
+    pub fn unit_index(&self, unit: usize, row_units: usize) -> Option<Vec<u32>> {
+        let u = unit as u32;
+        if self.patch % unit != 0
+            || self.runs.iter().any(|r| r.dst % u != 0 || r.src % u != 0 || r.len % u != 0)
+        {
+            return None;
+        }
+        let mut idx = vec![u32::MAX; self.positions * row_units];
+        for r in &self.runs {
+            for i in 0..r.len / u {
+                idx[r.pos as usize * row_units + (r.dst / u + i) as usize] = r.src / u + i;
+            }
+        }
+        Some(idx)
+    }
+
     /// Float patches: `col[pos * col_stride + dst..]` from `input[src..]`.
     pub fn gather_f32(&self, input: &[f32], col: &mut [f32], col_stride: usize) {
         for r in &self.runs {
@@ -90,24 +110,6 @@ impl Im2Col {
             let s = r.src as usize;
             let n = r.len as usize;
             col[d..d + n].copy_from_slice(&input[s..s + n]);
-        }
-    }
-
-    /// Whether every run starts and ends on a byte boundary (then [`Im2Col::gather_bytes`] applies).
-    pub fn byte_aligned(&self) -> bool {
-        self.runs
-            .iter()
-            .all(|r| r.dst % 8 == 0 && r.src % 8 == 0 && r.len % 8 == 0)
-    }
-
-    /// Bit patches with byte copies: `dst` rows are `row_bytes` apart, and row
-    /// `pos + row_offset` receives position `pos`. Requires [`Im2Col::byte_aligned`].
-    pub fn gather_bytes(&self, src: &[u8], dst: &mut [u8], row_bytes: usize, row_offset: usize) {
-        for r in &self.runs {
-            let d = (r.pos as usize + row_offset) * row_bytes + r.dst as usize / 8;
-            let s = r.src as usize / 8;
-            let n = r.len as usize / 8;
-            dst[d..d + n].copy_from_slice(&src[s..s + n]);
         }
     }
 
@@ -123,6 +125,15 @@ impl Im2Col {
                 r.len as usize,
             );
         }
+    }
+}
+
+/// `dst[i] = src[idx[i]]`, zero where the index is out of range (see [`Im2Col::unit_index`]).
+/// Element-wise on purpose: the runs are a few bytes long, where `memcpy` calls cost more.
+#[inline(always)]
+pub(crate) fn gather<T: Copy + Default>(src: &[T], idx: &[u32], dst: &mut [T]) {
+    for (d, &i) in dst.iter_mut().zip(idx) {
+        *d = src.get(i as usize).copied().unwrap_or_default();
     }
 }
 
@@ -142,6 +153,10 @@ mod tests {
             let input: Vec<f32> = (0..h * w * c).map(|i| i as f32 + 1.0).collect();
             let mut col = vec![0.0; plan.positions * plan.patch];
             plan.gather_f32(&input, &mut col, plan.patch);
+            let idx = plan.unit_index(1, plan.patch).unwrap();
+            let mut g = vec![-1.0; plan.positions * plan.patch];
+            gather(&input, &idx, &mut g);
+            assert_eq!(g, col);
             let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
             for oy in 0..oh {
                 for ox in 0..ow {

@@ -68,9 +68,19 @@ pub(crate) enum Dense {
     F(DenseF),
 }
 
+/// How conv2's bit patches are gathered: by 16-bit or 8-bit units through an index table
+/// (conv1 channels a multiple of 16 or 8), or bit runs otherwise.
+#[derive(Clone, Debug)]
+pub(crate) enum PatchGather {
+    U16(Vec<u32>),
+    U8(Vec<u32>),
+    Bits,
+}
+
 /// conv2 as a masked binary product over bit patches.
 #[derive(Clone, Debug)]
 pub(crate) struct Conv2Bin {
+    pub gather: PatchGather,
     pub w: PreparedBits,
     /// Thresholds tiled over every conv1 output position (`[pos][c]`).
     pub tau0: Vec<f32>,
@@ -114,6 +124,8 @@ pub(crate) struct Layer {
 pub(crate) struct Plan {
     pub dims: Dims,
     pub conv1_col: Im2Col,
+    /// Per-element gather table of conv1's patches.
+    pub conv1_idx: Vec<u32>,
     pub conv1: DenseF,
     pub conv1_epi: Epilogue,
     pub conv2_col: Im2Col,
@@ -257,7 +269,16 @@ impl Plan {
                             (a.shift[o] as f64 + a.scale[o] as f64 * corr) as f32;
                     }
                 }
+                let row_bits = masks.stride() * 64;
+                let gather = if let Some(idx) = conv2_col.unit_index(16, row_bits / 16) {
+                    PatchGather::U16(idx)
+                } else if let Some(idx) = conv2_col.unit_index(8, row_bits / 8) {
+                    PatchGather::U8(idx)
+                } else {
+                    PatchGather::Bits
+                };
                 Conv2::Bin(Conv2Bin {
+                    gather,
                     w: PreparedBits::new(isa, &rows, d.c2, patch),
                     tau0: (0..p1 * d.c1).map(|i| quant.tau0[i % d.c1]).collect(),
                     tau1: (0..p1 * d.c1).map(|i| quant.tau1[i % d.c1]).collect(),
@@ -333,6 +354,7 @@ impl Plan {
         });
         Plan {
             dims: d,
+            conv1_idx: conv1_col.unit_index(1, conv1_col.patch).unwrap_or_default(),
             conv1_col,
             conv1,
             conv1_epi: epi(&model.conv1),
