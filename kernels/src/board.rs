@@ -47,7 +47,9 @@ impl BoardInfo {
 fn field<'a>(cpuinfo: &'a str, name: &str) -> Option<&'a str> {
     cpuinfo.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        (k.trim() == name).then(|| v.trim()).filter(|v| !v.is_empty())
+        (k.trim() == name)
+            .then(|| v.trim())
+            .filter(|v| !v.is_empty())
     })
 }
 
@@ -95,14 +97,28 @@ pub fn cpu_features() -> Vec<String> {
         macro_rules! probe {
             ($($f:tt),*) => {$(if std::arch::is_x86_feature_detected!($f) { v.push($f); })*};
         }
-        probe!("popcnt", "sse4.2", "avx", "avx2", "fma", "bmi2", "avx512f", "avx512bw", "avx512vl", "avx512vpopcntdq", "avx512vnni");
+        probe!(
+            "popcnt",
+            "sse4.2",
+            "avx",
+            "avx2",
+            "fma",
+            "bmi2",
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512vpopcntdq",
+            "avx512vnni"
+        );
     }
     #[cfg(target_arch = "aarch64")]
     {
         macro_rules! probe {
             ($($f:tt),*) => {$(if std::arch::is_aarch64_feature_detected!($f) { v.push($f); })*};
         }
-        probe!("neon", "fp16", "crc", "lse", "rdm", "dotprod", "i8mm", "bf16", "sve", "sve2");
+        probe!(
+            "neon", "fp16", "crc", "lse", "rdm", "dotprod", "i8mm", "bf16", "sve", "sve2"
+        );
     }
     v.into_iter().map(String::from).collect()
 }
@@ -125,10 +141,19 @@ mod tests {
 
     #[test]
     fn cpu_model_lines() {
-        assert_eq!(cpu_model("processor\t: 0\nmodel name\t: AMD EPYC\n").as_deref(), Some("AMD EPYC"));
+        assert_eq!(
+            cpu_model("processor\t: 0\nmodel name\t: AMD EPYC\n").as_deref(),
+            Some("AMD EPYC")
+        );
         let pi = "processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd03\n\nHardware\t: BCM2835\nModel\t\t: Raspberry Pi 3 Model B Plus Rev 1.3\n";
-        assert_eq!(cpu_model(pi).as_deref(), Some("Raspberry Pi 3 Model B Plus Rev 1.3 (Cortex-A53)"));
-        assert_eq!(cpu_model("CPU part\t: 0xd08\n").as_deref(), Some("Cortex-A72"));
+        assert_eq!(
+            cpu_model(pi).as_deref(),
+            Some("Raspberry Pi 3 Model B Plus Rev 1.3 (Cortex-A53)")
+        );
+        assert_eq!(
+            cpu_model("CPU part\t: 0xd08\n").as_deref(),
+            Some("Cortex-A72")
+        );
         assert_eq!(cpu_model(""), None);
     }
 

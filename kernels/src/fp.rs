@@ -292,14 +292,32 @@ fn depthwise_body<const F: bool>(
     out: &mut [f32],
 ) {
     for t in 0..steps {
-        let o = &mut out[t * m..(t + 1) * m];
-        o.fill(0.0);
-        for tap in 0..taps {
-            let wr = &w[tap * m..(tap + 1) * m];
-            let xr = &xp[(t + tap) * m..(t + tap + 1) * m];
-            for ((o, &wv), &xv) in o.iter_mut().zip(wr).zip(xr) {
-                *o = madd::<F>(wv, xv, *o);
+        // NR channels at a time in registers, then the remainder one by one; the order of the
+        // sum over taps is the same either way.
+        let mut c = 0;
+        while c + NR <= m {
+            let mut acc = [0f32; NR];
+            for tap in 0..taps {
+                let wr: &[f32; NR] = w[tap * m + c..tap * m + c + NR]
+                    .try_into()
+                    .expect("NR-wide slice");
+                let xr: &[f32; NR] = xp[(t + tap) * m + c..(t + tap) * m + c + NR]
+                    .try_into()
+                    .expect("NR-wide slice");
+                for l in 0..NR {
+                    acc[l] = madd::<F>(wr[l], xr[l], acc[l]);
+                }
             }
+            out[t * m + c..t * m + c + NR].copy_from_slice(&acc);
+            c += NR;
+        }
+        while c < m {
+            let mut acc = 0f32;
+            for tap in 0..taps {
+                acc = madd::<F>(w[tap * m + c], xp[(t + tap) * m + c], acc);
+            }
+            out[t * m + c] = acc;
+            c += 1;
         }
     }
 }
@@ -354,6 +372,26 @@ mod tests {
                             assert_eq!(acc.to_bits(), y[r * op + o].to_bits());
                         }
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn depthwise_is_one_chain_per_output() {
+        let mut g = SplitMix64::new(3);
+        for (taps, steps, m) in [(5, 8, 128), (3, 3, 19), (1, 1, 1)] {
+            let w = g.vec(taps * m, -1.0, 1.0);
+            let xp = g.vec((steps + taps - 1) * m, -1.0, 1.0);
+            let mut out = vec![0.0; steps * m];
+            depthwise(FloatMode::Exact, &w, taps, &xp, steps, m, &mut out);
+            for t in 0..steps {
+                for c in 0..m {
+                    let mut acc = 0f32;
+                    for k in 0..taps {
+                        acc += w[k * m + c] * xp[(t + k) * m + c];
+                    }
+                    assert_eq!(acc.to_bits(), out[t * m + c].to_bits());
                 }
             }
         }

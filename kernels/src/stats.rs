@@ -43,7 +43,10 @@ mod tests {
     fn nearest_rank_percentiles() {
         let v: Vec<f64> = (1..=100).map(|i| i as f64).collect();
         let l = Latency::from_micros(&v).unwrap();
-        assert_eq!((l.p50, l.p90, l.p99, l.min, l.max), (50.0, 90.0, 99.0, 1.0, 100.0));
+        assert_eq!(
+            (l.p50, l.p90, l.p99, l.min, l.max),
+            (50.0, 90.0, 99.0, 1.0, 100.0)
+        );
         assert_eq!(l.mean, 50.5);
         let one = Latency::from_micros(&[7.0]).unwrap();
         assert_eq!((one.p50, one.p99), (7.0, 7.0));

@@ -9,7 +9,11 @@ pub enum WavError {
     #[error("cannot read WAV {path}: {source}")]
     Read { path: String, source: hound::Error },
     #[error("{path} is {found} Hz but the model expects {expected} Hz (resample it first)")]
-    SampleRate { path: String, found: u32, expected: u32 },
+    SampleRate {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
     #[error("{path} has no samples")]
     Empty { path: String },
 }
@@ -79,9 +83,17 @@ mod tests {
         let y = read_mono(&p, 16000).unwrap();
         assert_eq!(y.len(), 100);
         assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-4));
-        assert!(matches!(read_mono(&p, 8000), Err(WavError::SampleRate { found: 16000, .. })));
+        assert!(matches!(
+            read_mono(&p, 8000),
+            Err(WavError::SampleRate { found: 16000, .. })
+        ));
         let bad = dir.path().join("b.wav");
         std::fs::write(&bad, b"RIFF....junk").unwrap();
-        assert!(read_mono(&bad, 16000).unwrap_err().to_string().contains("b.wav"));
+        assert!(
+            read_mono(&bad, 16000)
+                .unwrap_err()
+                .to_string()
+                .contains("b.wav")
+        );
     }
 }

@@ -598,7 +598,8 @@ fn synth(args: &[String]) -> Res<()> {
     let bytes = m
         .to_bytes()
         .map_err(|e| fail(code::RUNTIME, e.to_string()))?;
-    m.save(out).map_err(|e| fail(code::RUNTIME, e.to_string()))?;
+    m.save(out)
+        .map_err(|e| fail(code::RUNTIME, e.to_string()))?;
     println!("{out}: {} bytes, {}", bytes.len(), model_hash(&bytes));
     Ok(())
 }

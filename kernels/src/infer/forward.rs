@@ -9,7 +9,7 @@ use crate::fp::{FloatMode, depthwise, gemv, prelu, sgemm};
 use crate::gemm::{PreparedBits, xor_popcount_masked_rows, xor_popcount_rows};
 use crate::weights::Precision;
 
-use super::im2col::gather;
+use super::im2col::gather_runs;
 use super::plan::{Binariser, Conv2, Dense, Epilogue, PatchGather};
 use super::{Classification, Engine, InferError, LayerBits, LayerHook};
 
@@ -45,7 +45,6 @@ pub struct Session {
     b1f: Vec<f32>,
     b2f: Vec<f32>,
     d1: Vec<f32>,
-    d2: Vec<f32>,
     s2m: Vec<f32>,
     logits_p: Vec<f32>,
     logits: Vec<f32>,
@@ -118,7 +117,6 @@ impl Session {
             b1f: vec![0.0; tpad * d.m],
             b2f: vec![0.0; tpad * d.m],
             d1: vec![0.0; d.t * d.m],
-            d2: vec![0.0; d.t * d.m],
             s2m: vec![0.0; d.m],
             logits_p: vec![0.0; p.classes_p],
             logits: vec![0.0; d.classes],
@@ -362,12 +360,26 @@ impl Session {
         let p = &engine.plan;
         let d = p.dims;
         let col = &p.conv1_col;
-        gather(features, &p.conv1_idx, &mut self.col1);
+        col.gather_f32(features, &mut self.col1, col.patch);
         let op = p.conv1.outs_p;
-        par_sgemm(engine.opts.threads, engine.mode, &self.col1, col.positions, col.patch, &p.conv1.wt, op, &mut self.yf);
+        par_sgemm(
+            engine.opts.threads,
+            engine.mode,
+            &self.col1,
+            col.positions,
+            col.patch,
+            &p.conv1.wt,
+            op,
+            &mut self.yf,
+        );
         let e = &p.conv1_epi;
         for pos in 0..col.positions {
-            float_epilogue(&mut self.h1[pos * d.c1..(pos + 1) * d.c1], &self.yf[pos * op..], e, None);
+            float_epilogue(
+                &mut self.h1[pos * d.c1..(pos + 1) * d.c1],
+                &self.yf[pos * op..],
+                e,
+                None,
+            );
         }
     }
 
@@ -381,11 +393,22 @@ impl Session {
             Conv2::Bin(c) => {
                 let isa = c.w.isa();
                 let n1 = d.h1 * d.w1 * d.c1;
-                let total = binarize_row(isa, &self.h1, &c.tau0, &c.tau1, &mut self.h1_b1, &mut self.h1_b2);
+                let total = binarize_row(
+                    isa,
+                    &self.h1,
+                    &c.tau0,
+                    &c.tau1,
+                    &mut self.h1_b1,
+                    &mut self.h1_b2,
+                );
                 let s2 = total / n1 as f32;
                 if let Some(cap) = cap {
                     let p1 = d.h1 * d.w1;
-                    let bits = |w: &[u64]| (0..d.c1 * p1).map(|i| get_bit(w, (i % p1) * d.c1 + i / p1)).collect();
+                    let bits = |w: &[u64]| {
+                        (0..d.c1 * p1)
+                            .map(|i| get_bit(w, (i % p1) * d.c1 + i / p1))
+                            .collect()
+                    };
                     cap.push(LayerBits {
                         layer: LayerId::Conv2,
                         channels: d.c1,
@@ -398,22 +421,24 @@ impl Session {
                 }
                 let po = plane_off(p2);
                 let two = c.planes == 2;
-                let planes: &[(&[u64], usize)] = if two { &[(&self.h1_b1, 0), (&self.h1_b2, po)] } else { &[(&self.h1_b1, 0)] };
+                let planes: &[(&[u64], usize)] = if two {
+                    &[(&self.h1_b1, 0), (&self.h1_b2, po)]
+                } else {
+                    &[(&self.h1_b1, 0)]
+                };
                 let stride = self.patches.stride();
                 match &c.gather {
-                    PatchGather::U16(idx) => {
-                        let ru = stride * 4;
+                    PatchGather::U16(runs) => {
                         for &(bits, off) in planes {
                             words_to_units(bits, &mut self.src16);
-                            gather(&self.src16, idx, &mut self.dst16[off * ru..(off + p2) * ru]);
+                            gather_runs(runs, &self.src16, &mut self.dst16, stride * 4, off);
                         }
                         units_to_words(&self.dst16, self.patches.data_mut());
                     }
-                    PatchGather::U8(idx) => {
-                        let ru = stride * 8;
+                    PatchGather::U8(runs) => {
                         for &(bits, off) in planes {
                             words_to_units(bits, &mut self.src8);
-                            gather(&self.src8, idx, &mut self.dst8[off * ru..(off + p2) * ru]);
+                            gather_runs(runs, &self.src8, &mut self.dst8, stride * 8, off);
                         }
                         units_to_words(&self.dst8, self.patches.data_mut());
                     }
@@ -425,7 +450,14 @@ impl Session {
                 }
                 let rows = if two { 2 * po } else { po };
                 let op = c.w.outs_padded();
-                par_popcount(engine.opts.threads, &self.patches, Some(&c.masks), &c.w, rows, &mut self.pc);
+                par_popcount(
+                    engine.opts.threads,
+                    &self.patches,
+                    Some(&c.masks),
+                    &c.w,
+                    rows,
+                    &mut self.pc,
+                );
                 for pos in 0..p2 {
                     let pc2 = two.then(|| &self.pc[(po + pos) * op..]);
                     bin_epilogue(
@@ -443,9 +475,23 @@ impl Session {
             }
             Conv2::F(w, e) => {
                 col.gather_f32(&self.h1, &mut self.col2, col.patch);
-                par_sgemm(engine.opts.threads, engine.mode, &self.col2, p2, col.patch, &w.wt, w.outs_p, &mut self.yf);
+                par_sgemm(
+                    engine.opts.threads,
+                    engine.mode,
+                    &self.col2,
+                    p2,
+                    col.patch,
+                    &w.wt,
+                    w.outs_p,
+                    &mut self.yf,
+                );
                 for pos in 0..p2 {
-                    float_epilogue(&mut self.z[pos * d.c2..(pos + 1) * d.c2], &self.yf[pos * w.outs_p..], e, None);
+                    float_epilogue(
+                        &mut self.z[pos * d.c2..(pos + 1) * d.c2],
+                        &self.yf[pos * w.outs_p..],
+                        e,
+                        None,
+                    );
                 }
             }
         }
@@ -489,49 +535,28 @@ impl Session {
                         s2: self.s2m.clone(),
                     });
                 }
-                // ±1 products: exact integer sums, whatever the order.
-                depthwise(
-                    FloatMode::Exact,
+                memory_fused(
                     &mb.taps,
                     d.taps,
                     &self.b1f,
+                    (b.planes == 2).then_some((&self.b2f[..], &self.s2m[..])),
+                    e,
+                    &self.x,
+                    &mut self.mem,
                     t,
                     m,
-                    &mut self.d1,
                 );
-                let two = b.planes == 2;
-                if two {
-                    depthwise(
-                        FloatMode::Exact,
-                        &mb.taps,
-                        d.taps,
-                        &self.b2f,
-                        t,
-                        m,
-                        &mut self.d2,
-                    );
-                }
-                let s2m = &self.s2m[..m];
-                let (scale, shift) = (&e.scale[..m], &e.shift[..m]);
-                for tt in 0..t {
-                    let r = tt * m..(tt + 1) * m;
-                    let (d1, d2, x, out) = (&self.d1[r.clone()], &self.d2[r.clone()], &self.x[r.clone()], &mut self.mem[r]);
-                    if two {
-                        for c in 0..m {
-                            out[c] = prelu(scale[c] * (d1[c] + s2m[c] * d2[c]) + shift[c], e.slope) + x[c];
-                        }
-                    } else {
-                        for c in 0..m {
-                            out[c] = prelu(scale[c] * d1[c] + shift[c], e.slope) + x[c];
-                        }
-                    }
-                }
             }
             None => {
                 depthwise(engine.mode, &mb.taps, d.taps, &self.xp, t, m, &mut self.d1);
                 for tt in 0..t {
                     let r = tt * m..(tt + 1) * m;
-                    float_epilogue(&mut self.mem[r.clone()], &self.d1[r.clone()], e, Some(&self.x[r]));
+                    float_epilogue(
+                        &mut self.mem[r.clone()],
+                        &self.d1[r.clone()],
+                        e,
+                        Some(&self.x[r]),
+                    );
                 }
             }
         }
@@ -592,7 +617,14 @@ fn dense(
             let isa = b.w.isa();
             for tt in 0..t {
                 let (r1, r2) = rows.row_pair_mut(tt, po + tt);
-                let sum = binarize_row(isa, &input[tt * k..(tt + 1) * k], &b.bin.tau0, &b.bin.tau1, r1, r2);
+                let sum = binarize_row(
+                    isa,
+                    &input[tt * k..(tt + 1) * k],
+                    &b.bin.tau0,
+                    &b.bin.tau1,
+                    r1,
+                    r2,
+                );
                 s2[tt] = sum / k as f32;
             }
             let two = b.bin.planes == 2;
@@ -615,10 +647,24 @@ fn dense(
             }
         }
         Dense::F(w) => {
-            par_sgemm(engine.opts.threads, engine.mode, input, t, w.k, &w.wt, w.outs_p, yf);
+            par_sgemm(
+                engine.opts.threads,
+                engine.mode,
+                input,
+                t,
+                w.k,
+                &w.wt,
+                w.outs_p,
+                yf,
+            );
             let n = w.outs;
             for tt in 0..t {
-                float_epilogue(&mut out[tt * n..(tt + 1) * n], &yf[tt * w.outs_p..], e, residual.map(|r| &r[tt * n..]));
+                float_epilogue(
+                    &mut out[tt * n..(tt + 1) * n],
+                    &yf[tt * w.outs_p..],
+                    e,
+                    residual.map(|r| &r[tt * n..]),
+                );
             }
         }
     }
@@ -646,13 +692,17 @@ fn bin_epilogue(
         Some(pc2) => {
             let pc2 = &pc2[..n];
             for c in 0..n {
-                let acc = (valid - 2.0 * pc1[c] as i32 as f32) + s2 * (valid - 2.0 * pc2[c] as i32 as f32);
+                let acc = (valid - 2.0 * pc1[c] as i32 as f32)
+                    + s2 * (valid - 2.0 * pc2[c] as i32 as f32);
                 out[c] = prelu(scale[c] * acc + shift[c], slope);
             }
         }
         None => {
             for c in 0..n {
-                out[c] = prelu(scale[c] * (valid - 2.0 * pc1[c] as i32 as f32) + shift[c], slope);
+                out[c] = prelu(
+                    scale[c] * (valid - 2.0 * pc1[c] as i32 as f32) + shift[c],
+                    slope,
+                );
             }
         }
     }
@@ -674,6 +724,78 @@ fn float_epilogue(out: &mut [f32], y: &[f32], e: &Epilogue, residual: Option<&[f
     if let Some(r) = residual {
         for (o, r) in out.iter_mut().zip(&r[..n]) {
             *o += r;
+        }
+    }
+}
+
+/// The binary memory block after binarisation, in one pass: per time step and 16 channels at a
+/// time, `d_i = sum_tap sgn(W)[tap][c] * b_i[t + tap][c]` (exact: sums of ±1), then
+/// `prelu(scale * (d1 + s2 * d2) + shift) + x`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn memory_fused(
+    w: &[f32],
+    taps: usize,
+    b1: &[f32],
+    plane2: Option<(&[f32], &[f32])>,
+    e: &Epilogue,
+    x: &[f32],
+    out: &mut [f32],
+    t: usize,
+    m: usize,
+) {
+    const L: usize = crate::fp::NR;
+    let (scale, shift) = (&e.scale[..m], &e.shift[..m]);
+    let one = |c: usize, tt: usize| {
+        let mut d1 = 0f32;
+        let mut d2 = 0f32;
+        for tap in 0..taps {
+            d1 += w[tap * m + c] * b1[(tt + tap) * m + c];
+            if let Some((b2, _)) = plane2 {
+                d2 += w[tap * m + c] * b2[(tt + tap) * m + c];
+            }
+        }
+        let acc = plane2.map_or(d1, |(_, s2)| d1 + s2[c] * d2);
+        prelu(scale[c] * acc + shift[c], e.slope) + x[tt * m + c]
+    };
+    for tt in 0..t {
+        let mut c = 0;
+        while c + L <= m {
+            let mut d1 = [0f32; L];
+            let mut d2 = [0f32; L];
+            for tap in 0..taps {
+                let wr = &w[tap * m + c..tap * m + c + L];
+                let r1 = &b1[(tt + tap) * m + c..(tt + tap) * m + c + L];
+                for l in 0..L {
+                    d1[l] += wr[l] * r1[l];
+                }
+                if let Some((b2, _)) = plane2 {
+                    let r2 = &b2[(tt + tap) * m + c..(tt + tap) * m + c + L];
+                    for l in 0..L {
+                        d2[l] += wr[l] * r2[l];
+                    }
+                }
+            }
+            let o = &mut out[tt * m + c..tt * m + c + L];
+            let xr = &x[tt * m + c..tt * m + c + L];
+            let (sc, sh) = (&scale[c..c + L], &shift[c..c + L]);
+            match plane2 {
+                Some((_, s2)) => {
+                    let s2 = &s2[c..c + L];
+                    for l in 0..L {
+                        o[l] = prelu(sc[l] * (d1[l] + s2[l] * d2[l]) + sh[l], e.slope) + xr[l];
+                    }
+                }
+                None => {
+                    for l in 0..L {
+                        o[l] = prelu(sc[l] * d1[l] + sh[l], e.slope) + xr[l];
+                    }
+                }
+            }
+            c += L;
+        }
+        for c in c..m {
+            out[tt * m + c] = one(c, tt);
         }
     }
 }
@@ -718,7 +840,10 @@ fn words_to_units<T: Unit>(words: &[u64], units: &mut [T]) {
 #[inline(always)]
 fn units_to_words<T: Unit>(units: &[T], words: &mut [u64]) {
     for (w, u) in words.iter_mut().zip(units.chunks_exact(64 / T::BITS)) {
-        *w = u.iter().enumerate().fold(0, |acc, (j, u)| acc | (u.bits() << (T::BITS * j)));
+        *w = u
+            .iter()
+            .enumerate()
+            .fold(0, |acc, (j, u)| acc | (u.bits() << (T::BITS * j)));
     }
 }
 

@@ -83,34 +83,26 @@ impl Im2Col {
         }
     }
 
-    /// A gather table at the granularity of `unit` elements: entry `pos * row_units + j` is
-    /// the source unit of patch unit `j` of position `pos`, or `u32::MAX` (a zero) for taps
-    /// outside the input and for row padding (`j >= patch / unit`). `None` if some run is not
-    /// unit-aligned.
-    pub fn unit_index(&self, unit: usize, row_units: usize) -> Option<Vec<u32>> {
+    /// The same runs counted in units of `unit` elements (e.g. 16 bits), or `None` if some run
+    /// is not unit-aligned.
+    pub fn unit_runs(&self, unit: usize) -> Option<Vec<Run>> {
         let u = unit as u32;
-        if self.patch % unit != 0
-            || self.runs.iter().any(|r| r.dst % u != 0 || r.src % u != 0 || r.len % u != 0)
-        {
-            return None;
-        }
-        let mut idx = vec![u32::MAX; self.positions * row_units];
-        for r in &self.runs {
-            for i in 0..r.len / u {
-                idx[r.pos as usize * row_units + (r.dst / u + i) as usize] = r.src / u + i;
-            }
-        }
-        Some(idx)
+        self.runs
+            .iter()
+            .map(|r| {
+                (r.dst % u == 0 && r.src % u == 0 && r.len % u == 0).then_some(Run {
+                    pos: r.pos,
+                    dst: r.dst / u,
+                    src: r.src / u,
+                    len: r.len / u,
+                })
+            })
+            .collect()
     }
 
     /// Float patches: `col[pos * col_stride + dst..]` from `input[src..]`.
     pub fn gather_f32(&self, input: &[f32], col: &mut [f32], col_stride: usize) {
-        for r in &self.runs {
-            let d = r.pos as usize * col_stride + r.dst as usize;
-            let s = r.src as usize;
-            let n = r.len as usize;
-            col[d..d + n].copy_from_slice(&input[s..s + n]);
-        }
+        gather_runs(&self.runs, input, col, col_stride, 0);
     }
 
     /// Bit patches with arbitrary alignment: `dst` rows are `row_words` apart.
@@ -128,13 +120,36 @@ impl Im2Col {
     }
 }
 
-/// `dst[i] = src[idx[i]]`, zero where the index is out of range (see [`Im2Col::unit_index`]).
-/// Element-wise on purpose: the runs are a few bytes long, where `memcpy` calls cost more.
+/// Copy each run from `src` into row `pos + row_offset` (rows `row_stride` apart) of `dst`.
 #[inline(always)]
-pub(crate) fn gather<T: Copy + Default>(src: &[T], idx: &[u32], dst: &mut [T]) {
-    for (d, &i) in dst.iter_mut().zip(idx) {
-        *d = src.get(i as usize).copied().unwrap_or_default();
+pub(crate) fn gather_runs<T: Copy>(
+    runs: &[Run],
+    src: &[T],
+    dst: &mut [T],
+    row_stride: usize,
+    row_offset: usize,
+) {
+    for r in runs {
+        let d = (r.pos as usize + row_offset) * row_stride + r.dst as usize;
+        let s = r.src as usize;
+        let n = r.len as usize;
+        copy_run(&mut dst[d..d + n], &src[s..s + n]);
     }
+}
+
+/// `dst.copy_from_slice(src)` with constant-length copies for short runs: the runs here are a
+/// few elements long, where a `memcpy` call costs more than the copy.
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match src.len() {
+                $($n => dst[..$n].copy_from_slice(&src[..$n]),)*
+                _ => dst.copy_from_slice(src),
+            }
+        };
+    }
+    fixed!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
 }
 
 #[cfg(test)]
@@ -153,10 +168,16 @@ mod tests {
             let input: Vec<f32> = (0..h * w * c).map(|i| i as f32 + 1.0).collect();
             let mut col = vec![0.0; plan.positions * plan.patch];
             plan.gather_f32(&input, &mut col, plan.patch);
-            let idx = plan.unit_index(1, plan.patch).unwrap();
-            let mut g = vec![-1.0; plan.positions * plan.patch];
-            gather(&input, &idx, &mut g);
-            assert_eq!(g, col);
+            assert_eq!(plan.unit_runs(1).unwrap(), plan.runs);
+            if c % 2 == 0 {
+                let halves = plan.unit_runs(2).unwrap();
+                assert!(
+                    halves
+                        .iter()
+                        .zip(&plan.runs)
+                        .all(|(h, r)| h.len * 2 == r.len && h.src * 2 == r.src)
+                );
+            }
             let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
             for oy in 0..oh {
                 for ox in 0..ow {

@@ -16,7 +16,7 @@ use crate::fp::NR;
 use crate::gemm::PreparedBits;
 use crate::isa::Isa;
 
-use super::im2col::Im2Col;
+use super::im2col::{Im2Col, Run};
 
 /// `y = scale * acc + shift`, then PReLU.
 #[derive(Clone, Debug)]
@@ -72,8 +72,8 @@ pub(crate) enum Dense {
 /// (conv1 channels a multiple of 16 or 8), or bit runs otherwise.
 #[derive(Clone, Debug)]
 pub(crate) enum PatchGather {
-    U16(Vec<u32>),
-    U8(Vec<u32>),
+    U16(Vec<Run>),
+    U8(Vec<Run>),
     Bits,
 }
 
@@ -124,8 +124,6 @@ pub(crate) struct Layer {
 pub(crate) struct Plan {
     pub dims: Dims,
     pub conv1_col: Im2Col,
-    /// Per-element gather table of conv1's patches.
-    pub conv1_idx: Vec<u32>,
     pub conv1: DenseF,
     pub conv1_epi: Epilogue,
     pub conv2_col: Im2Col,
@@ -269,11 +267,10 @@ impl Plan {
                             (a.shift[o] as f64 + a.scale[o] as f64 * corr) as f32;
                     }
                 }
-                let row_bits = masks.stride() * 64;
-                let gather = if let Some(idx) = conv2_col.unit_index(16, row_bits / 16) {
-                    PatchGather::U16(idx)
-                } else if let Some(idx) = conv2_col.unit_index(8, row_bits / 8) {
-                    PatchGather::U8(idx)
+                let gather = if let Some(runs) = conv2_col.unit_runs(16) {
+                    PatchGather::U16(runs)
+                } else if let Some(runs) = conv2_col.unit_runs(8) {
+                    PatchGather::U8(runs)
                 } else {
                     PatchGather::Bits
                 };
@@ -354,7 +351,6 @@ impl Plan {
         });
         Plan {
             dims: d,
-            conv1_idx: conv1_col.unit_index(1, conv1_col.patch).unwrap_or_default(),
             conv1_col,
             conv1,
             conv1_epi: epi(&model.conv1),
