@@ -1,1 +1,5 @@
-fn main() {}
+//! `bifsmn`: the workbench's command-line interface. See `bifsmn --help`.
+
+fn main() -> std::process::ExitCode {
+    bifsmn_engine::cli::main()
+}

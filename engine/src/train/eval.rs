@@ -1,0 +1,129 @@
+//! Evaluation of a model on a split: accuracy and loss per thin path, the confusion matrix,
+//! per-class precision and recall, and every clip's prediction (so a GUI can list the clips in
+//! a confusion cell).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::PathMetrics;
+use super::loss::cross_entropy;
+use super::run::{features_tensor, labels_tensor};
+use crate::data::{BatchLoader, DataError, Dataset, Split};
+use crate::model::Dfsmn;
+
+/// One clip's outcome.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Prediction {
+    /// Index into `Dataset::clips`.
+    pub clip: usize,
+    pub label: usize,
+    pub predicted: usize,
+    /// Softmax probability of the predicted class.
+    pub confidence: f32,
+}
+
+/// Results of one thin path on a split.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PathEvaluation {
+    pub metrics: PathMetrics,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<u32>>,
+    pub predictions: Vec<Prediction>,
+}
+
+impl PathEvaluation {
+    /// Precision of each class (`None` when nothing was predicted as that class).
+    pub fn precision(&self) -> Vec<Option<f32>> {
+        let n = self.confusion.len();
+        (0..n)
+            .map(|c| {
+                let predicted: u32 = (0..n).map(|t| self.confusion[t][c]).sum();
+                (predicted > 0).then(|| self.confusion[c][c] as f32 / predicted as f32)
+            })
+            .collect()
+    }
+
+    /// Recall of each class (`None` when the split has no clip of that class).
+    pub fn recall(&self) -> Vec<Option<f32>> {
+        self.confusion
+            .iter()
+            .enumerate()
+            .map(|(c, row)| {
+                let total: u32 = row.iter().sum();
+                (total > 0).then(|| row[c] as f32 / total as f32)
+            })
+            .collect()
+    }
+}
+
+/// Evaluate `model` (call `.valid()` first for eval-mode BatchNorm) on `split`, for the first
+/// `num_paths` thin paths. The front end runs once per batch and is shared by the paths.
+pub fn evaluate(
+    model: &Dfsmn,
+    dataset: &Arc<Dataset>,
+    split: Split,
+    batch_size: usize,
+    num_paths: usize,
+) -> Result<Vec<PathEvaluation>, DataError> {
+    let device = model.classifier_bias.val().device();
+    let classes = dataset.labels.len();
+    let num_paths = num_paths.clamp(1, model.num_paths());
+    let paths = model.config.paths();
+    let mut out: Vec<PathEvaluation> = (0..num_paths)
+        .map(|p| PathEvaluation {
+            metrics: PathMetrics {
+                path: p,
+                layers: paths[p].len(),
+                loss: 0.0,
+                accuracy: 0.0,
+            },
+            confusion: vec![vec![0; classes]; classes],
+            predictions: Vec::new(),
+        })
+        .collect();
+    let mut loss_sums = vec![0f64; num_paths];
+    let mut seen = 0usize;
+    let loader = BatchLoader::new(dataset.clone(), split, batch_size, None, 0, 0);
+    for batch in loader {
+        let batch = batch?;
+        let b = batch.len();
+        let x = features_tensor(&batch.features, b, &device);
+        let y = labels_tensor(&batch.labels, &device);
+        let z = model.frontend(x, 1.0, &mut None);
+        for (p, eval) in out.iter_mut().enumerate() {
+            let logits = model.backbone(z.clone(), p, 1.0, &mut None).logits;
+            loss_sums[p] +=
+                cross_entropy(logits.clone(), y.clone()).into_scalar::<f32>() as f64 * b as f64;
+            let probs = burn::tensor::activation::softmax(logits, 1)
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap_or_default();
+            for (i, (&label, &clip)) in batch.labels.iter().zip(&batch.indices).enumerate() {
+                let row = &probs[i * classes..(i + 1) * classes];
+                let (predicted, confidence) =
+                    row.iter()
+                        .copied()
+                        .enumerate()
+                        .fold(
+                            (0, f32::MIN),
+                            |best, (c, v)| if v > best.1 { (c, v) } else { best },
+                        );
+                eval.confusion[label][predicted] += 1;
+                eval.predictions.push(Prediction {
+                    clip,
+                    label,
+                    predicted,
+                    confidence,
+                });
+            }
+        }
+        seen += b;
+    }
+    for (p, eval) in out.iter_mut().enumerate() {
+        let correct: u32 = (0..classes).map(|c| eval.confusion[c][c]).sum();
+        eval.metrics.loss = (loss_sums[p] / seen.max(1) as f64) as f32;
+        eval.metrics.accuracy = correct as f32 / seen.max(1) as f32;
+    }
+    Ok(out)
+}
