@@ -1,0 +1,56 @@
+//! Tiny generated datasets for the data module's tests.
+
+use std::path::Path;
+
+/// Write a 16-bit 16 kHz mono WAV with a sine at `freq` Hz, `n` samples long.
+pub(crate) fn write_tone(path: &Path, freq: f32, n: usize) {
+    let samples: Vec<f32> = (0..n)
+        .map(|i| 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / 16000.0).sin())
+        .collect();
+    write_wav(path, &samples);
+}
+
+/// Write samples as a 16-bit 16 kHz mono WAV (parent folders created).
+pub(crate) fn write_wav(path: &Path, samples: &[f32]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample((s * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Write `<root>/<word>/<speaker>_nohash_<n>.wav` for each entry, each a short tone whose
+/// pitch depends on the word and index (so clips differ). Returns the relative paths.
+pub(crate) fn write_clips(root: &Path, clips: &[(&str, &str, usize)]) -> Vec<String> {
+    clips
+        .iter()
+        .map(|(word, speaker, n)| {
+            let rel = format!("{word}/{speaker}_nohash_{n}.wav");
+            let freq = 200.0 + 37.0 * (word.len() as f32) + 11.0 * *n as f32;
+            write_tone(&root.join(&rel), freq, 4000);
+            rel
+        })
+        .collect()
+}
+
+/// The ten command words, each with one clip per speaker in `speakers`, plus `extra` unknown
+/// words with the same speakers.
+pub(crate) fn twelve_class_set(root: &Path, speakers: &[&str], extra: &[&str]) -> Vec<String> {
+    let words: Vec<&str> = crate::data::speech_commands::COMMAND_WORDS
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect();
+    let spec: Vec<(&str, &str, usize)> = words
+        .iter()
+        .flat_map(|w| speakers.iter().map(move |s| (*w, *s, 0)))
+        .collect();
+    write_clips(root, &spec)
+}
