@@ -76,17 +76,22 @@ fn forward(c: &mut Criterion) {
     let binary = SynthSpec::paper(Precision::Binary).weights(1);
     let float = SynthSpec::paper(Precision::Float).weights(1);
     let feats = random_features(&binary.features, 1);
-    let eb = Arc::new(Engine::new(&PackedModel::from_weights(&binary).expect("binary model")).expect("engine"));
-    let ef = Arc::new(Engine::new(&PackedModel::from_weights(&float).expect("float model")).expect("engine"));
+    let eb = Arc::new(
+        Engine::new(&PackedModel::from_weights(&binary).expect("binary model")).expect("engine"),
+    );
+    let ef = Arc::new(
+        Engine::new(&PackedModel::from_weights(&float).expect("float model")).expect("engine"),
+    );
     let mut sf = ef.session();
     group.bench_function(BenchmarkId::new("fp32", "path0"), |b| {
         b.iter(|| sf.forward(0, black_box(&feats)).map(|l| l[0]))
     });
     let mut sb = eb.session();
     for path in 0..eb.num_paths() {
-        group.bench_function(BenchmarkId::new(format!("binary_{}", eb.isa()), format!("path{path}")), |b| {
-            b.iter(|| sb.forward(path, black_box(&feats)).map(|l| l[0]))
-        });
+        group.bench_function(
+            BenchmarkId::new(format!("binary_{}", eb.isa()), format!("path{path}")),
+            |b| b.iter(|| sb.forward(path, black_box(&feats)).map(|l| l[0])),
+        );
     }
     group.finish();
 }

@@ -164,7 +164,7 @@ impl Dims {
         within("memory size", hyper.memory, 1, MAX_MEMORY)?;
         within("hidden size", hyper.hidden, 1, MAX_HIDDEN)?;
         within("memory taps", hyper.taps, 1, MAX_TAPS)?;
-        if hyper.taps % 2 == 0 {
+        if hyper.taps.is_multiple_of(2) {
             return Err(shape_err(
                 "memory taps",
                 format!(
@@ -382,7 +382,10 @@ fn check_bn(field: &str, bn: &BatchNorm, n: usize) -> Result<(), ShapeError> {
             format!("{} must be finite and >= 0", bn.eps),
         ));
     }
-    if let Some(i) = bn.running_var.iter().position(|&v| !(v + bn.eps > 0.0)) {
+    // `!(x > 0)` on purpose: NaN must be rejected too.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    let bad = bn.running_var.iter().position(|&v| !(v + bn.eps > 0.0));
+    if let Some(i) = bad {
         return Err(shape_err(
             format!("{field}.running_var"),
             format!("var + eps at channel {i} is not positive"),

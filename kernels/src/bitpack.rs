@@ -29,6 +29,7 @@ pub const fn stride_for(bits: usize) -> usize {
 
 /// The sign bit of `sgn(v)`: true (bit 1) when `sgn(v) = -1`.
 #[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(v >= 0)` is true for NaN, unlike `v < 0`.
 pub fn sign_bit(v: f32) -> bool {
     !(v >= 0.0)
 }

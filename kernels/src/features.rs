@@ -58,7 +58,7 @@ impl FeatureParams {
         if self.sample_rate == 0 || self.clip_samples == 0 || self.hop == 0 || self.n_mels == 0 {
             return Err("sample_rate, clip_samples, hop and n_mels must be positive".into());
         }
-        if self.n_fft < 2 || self.n_fft % 2 != 0 {
+        if self.n_fft < 2 || !self.n_fft.is_multiple_of(2) {
             return Err(format!("n_fft must be even and >= 2, got {}", self.n_fft));
         }
         if self.n_fft / 2 >= self.clip_samples {

@@ -59,7 +59,10 @@ pub fn sgemm(
     outs_p: usize,
     y: &mut [f32],
 ) {
-    assert!(outs_p % NR == 0, "output width must be padded to {NR}");
+    assert!(
+        outs_p.is_multiple_of(NR),
+        "output width must be padded to {NR}"
+    );
     assert!(
         wt.len() >= k * outs_p && y.len() >= rows * outs_p,
         "sgemm buffer sizes"
@@ -167,7 +170,7 @@ fn sgemm_body<const F: bool>(
 /// (the classifier), where a single chain would be latency-bound.
 pub fn gemv(mode: FloatMode, x: &[f32], wt: &[f32], outs_p: usize, y: &mut [f32]) {
     assert!(
-        outs_p % NR == 0 && wt.len() >= x.len() * outs_p && y.len() >= outs_p,
+        outs_p.is_multiple_of(NR) && wt.len() >= x.len() * outs_p && y.len() >= outs_p,
         "gemv buffer sizes"
     );
     let fused = mode.fused();

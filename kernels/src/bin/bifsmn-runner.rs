@@ -512,7 +512,7 @@ fn selftest(args: &[String]) -> Res<()> {
                     .zip(&r)
                     .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
                     / scale;
-                if !(err < 1e-5) || argmax(&r) != best {
+                if err.is_nan() || err >= 1e-5 || argmax(&r) != best {
                     problems.push(format!(
                         "path {path}: reference differs (relative error {err:e}, argmax {} vs {best})",
                         argmax(&r)

@@ -127,7 +127,7 @@ impl<'a> Reader<'a> {
         let raw = self.take(key)?;
         Self::expect_len(key, raw, words_for(bits))?;
         let words: Vec<u64> = raw.data.chunks_exact(8).map(|c| le_u64(c, 0)).collect();
-        if bits % 64 != 0 && words.last().is_some_and(|w| w >> (bits % 64) != 0) {
+        if !bits.is_multiple_of(64) && words.last().is_some_and(|w| w >> (bits % 64) != 0) {
             return Err(bad(
                 key,
                 format!("padding bits after bit {bits} are not zero"),
@@ -308,12 +308,12 @@ fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
                 "offset {offset} lies inside the header or section table"
             )));
         }
-        if offset % ALIGN as u64 != 0 {
+        if !offset.is_multiple_of(ALIGN as u64) {
             return Err(entry_err(format!(
                 "offset {offset} is not a multiple of {ALIGN}"
             )));
         }
-        if length % dtype.unit() as u64 != 0 {
+        if !length.is_multiple_of(dtype.unit() as u64) {
             return Err(entry_err(format!(
                 "length {length} is not a multiple of the {} size {}",
                 dtype.name(),

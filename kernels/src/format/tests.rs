@@ -152,8 +152,7 @@ fn section_table_problems_are_named() {
     // Point another section at the same bytes: overlap.
     let e2 = find_entry(&good, Kind::Fc1Affine);
     let r = edit(&|b| {
-        let (o, l) = (b[e + 8..e + 24].to_vec(), ());
-        let _ = l;
+        let o = b[e + 8..e + 24].to_vec();
         b[e2 + 8..e2 + 16].copy_from_slice(&o[..8]);
     });
     assert!(r.contains("overlaps") || r.contains("FC1_AFFINE"), "{r}");

@@ -104,7 +104,9 @@ fn check(a: &BitRows, w: &PreparedBits, rows: std::ops::Range<usize>, out: &[u32
         "activation and weight rows differ in length"
     );
     assert!(
-        rows.start % ROW_BLOCK == 0 && rows.end % ROW_BLOCK == 0 && rows.end <= a.rows_padded(),
+        rows.start.is_multiple_of(ROW_BLOCK)
+            && rows.end.is_multiple_of(ROW_BLOCK)
+            && rows.end <= a.rows_padded(),
         "row range must be whole blocks inside the padded rows"
     );
     assert_eq!(out.len(), rows.len() * w.outs_padded, "output length");

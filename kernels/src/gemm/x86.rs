@@ -64,7 +64,7 @@ unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out
             for j in j0..j1 {
                 let w0 = _mm256_loadu_si256(w.add(j * OUT_BLOCK) as *const __m256i);
                 let w1 = _mm256_loadu_si256(w.add(j * OUT_BLOCK + 4) as *const __m256i);
-                for i in 0..ROW_BLOCK {
+                for (i, bytes) in bytes.iter_mut().enumerate() {
                     let av = _mm256_set1_epi64x(*a.add(i * s + j) as i64);
                     let mut x0 = _mm256_xor_si256(av, w0);
                     let mut x1 = _mm256_xor_si256(av, w1);
@@ -73,8 +73,8 @@ unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out
                         x0 = _mm256_and_si256(x0, mv);
                         x1 = _mm256_and_si256(x1, mv);
                     }
-                    bytes[i][0] = _mm256_add_epi8(bytes[i][0], popcnt8_256(x0, lut, low));
-                    bytes[i][1] = _mm256_add_epi8(bytes[i][1], popcnt8_256(x1, lut, low));
+                    bytes[0] = _mm256_add_epi8(bytes[0], popcnt8_256(x0, lut, low));
+                    bytes[1] = _mm256_add_epi8(bytes[1], popcnt8_256(x1, lut, low));
                 }
             }
             for i in 0..ROW_BLOCK {

@@ -159,8 +159,8 @@ fn layer_bits_follow_the_model_definition() {
     );
     // Memory pads are zeros before binarisation: plane 1 there is sgn(-tau0).
     let tau0 = &w.layers[0].memory_quant.as_ref().unwrap().tau0;
-    for c in 0..d.m {
-        assert_eq!(mem.b1[c * mem.positions], 0.0 - tau0[c] < 0.0);
+    for (c, t0) in tau0.iter().enumerate() {
+        assert_eq!(mem.b1[c * mem.positions], 0.0 - t0 < 0.0);
     }
     for b in &bits {
         assert_eq!(b.b1.len(), b.channels * b.positions);
