@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod data;
+pub mod model;
 pub mod output;
+pub mod train;
 
 /// BiFSMN Workbench: train, inspect, test and deploy 1-bit keyword-spotting networks.
 #[derive(Debug, Parser)]
@@ -21,6 +23,14 @@ pub enum Command {
     /// Datasets: counts per class and split, integrity check, features, download.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Train the FP teacher or the binary student, with live progress and checkpoints.
+    #[command(subcommand)]
+    Train(train::TrainCommand),
+    /// Accuracy per thin path, per-class precision/recall and the confusion matrix.
+    Eval(train::EvalArgs),
+    /// Model information.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Parse the arguments, run the command, print errors cargo-style and map them to an exit code.
@@ -28,6 +38,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd),
+        Command::Train(cmd) => train::run(cmd),
+        Command::Eval(args) => train::eval(args),
+        Command::Model(cmd) => model::run(cmd),
     };
     match result {
         Ok(code) => code,

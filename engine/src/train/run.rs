@@ -125,18 +125,6 @@ pub(crate) fn init_from_teacher(mut s: Dfsmn, t: &Dfsmn, device: &Device) -> Dfs
     s
 }
 
-/// Parse a protocol name as the CLI spells it.
-pub fn parse_protocol(name: &str) -> anyhow::Result<Protocol> {
-    let p = match name.to_ascii_lowercase().as_str() {
-        "12" | "demo" | "twelve" => Protocol::Twelve,
-        "v1-12" | "v1_12" => Protocol::V1_12,
-        "v2-12" | "v2_12" => Protocol::V2_12,
-        "v2-35" | "v2_35" => Protocol::V2_35,
-        other => bail!("unknown protocol {other:?} (expected 12, v1-12, v2-12 or v2-35)"),
-    };
-    Ok(p)
-}
-
 /// Build a `[B, 1, mels, frames]` tensor from flat features.
 pub(crate) fn features_tensor(features: &[f32], batch: usize, device: &Device) -> Tensor<4> {
     let per = features.len() / batch.max(1);
@@ -175,7 +163,7 @@ pub(super) fn run(
     sink: EventSink,
 ) -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
-    let protocol = parse_protocol(&config.protocol)?;
+    let protocol: Protocol = config.protocol.parse()?;
     let dataset = Arc::new(
         Dataset::open(&config.dataset, protocol)
             .with_context(|| format!("opening dataset {}", config.dataset.display()))?,

@@ -1,0 +1,467 @@
+//! `bifsmn train teacher|student` and `bifsmn eval`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::data::{RootArgs, resolve_root};
+use super::output::{print_json, progress};
+use crate::data::{Dataset, Split};
+use crate::model::BinarizerKind;
+use crate::train::checkpoint::open_model;
+use crate::train::eval::{PathEvaluation, evaluate};
+use crate::train::{
+    Backend, DistillMode, EpochMetrics, Role, TrainConfig, TrainEvent, Trainer,
+};
+
+/// Which network to train.
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Train the full-precision D-FSMN teacher with cross-entropy.
+    Teacher(TeacherArgs),
+    /// Train the BiFSMNv2 binary student, initialised from and distilled by a teacher.
+    Student(StudentArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackendArg {
+    Flex,
+    Ndarray,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Flex => Backend::Flex,
+            BackendArg::Ndarray => Backend::Ndarray,
+        }
+    }
+}
+
+/// Options shared by both roles.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Labelling protocol (v1-12, v2-12, v2-35, or 12 for any folder with the 10 commands).
+    #[arg(long, default_value = "12")]
+    pub protocol: String,
+    /// Directory for checkpoints, the best model and the run's settings.
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: PathBuf,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Base learning rate (cosine-annealed over the epochs).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    #[arg(long, default_value_t = 96)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// burn CPU backend.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub backend: BackendArg,
+    /// Turn off training augmentation (noise, gain, speed, shift).
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Use at most this many training clips per epoch (quick runs).
+    #[arg(long, value_name = "N")]
+    pub max_train_clips: Option<usize>,
+    /// Continue the run in --run-dir from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print one JSON object per epoch (and a final summary) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TeacherArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StudentArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Teacher run directory (or its best.json / .bpk).
+    #[arg(long, value_name = "RUN")]
+    pub teacher: Option<PathBuf>,
+    /// Binarization method.
+    #[arg(long, default_value = "lpb", value_parser = parse_binarizer)]
+    pub binarizer: BinarizerKind,
+    /// Distillation: fid (BiFSMNv2), hed (BiFSMN), plain (no band split), none.
+    #[arg(long, default_value = "fid", value_parser = parse_distill)]
+    pub distill: DistillMode,
+    /// Activation planes: 2 = dual-scale (DTA), 1 = single plane.
+    #[arg(long, default_value_t = 2)]
+    pub planes: usize,
+    /// Thin paths trained each step (1-4; weights 1, 0.5, 0.25, 0.125).
+    #[arg(long, default_value_t = 3)]
+    pub paths: usize,
+    /// Freeze the LPB alphas at 1 (plain clipped STE).
+    #[arg(long)]
+    pub no_learn_alpha: bool,
+    /// Reproduce the released code's scale axes (not exportable to the bit kernels).
+    #[arg(long)]
+    pub reference_code: bool,
+    /// Start from random weights instead of the teacher's.
+    #[arg(long)]
+    pub no_init_from_teacher: bool,
+}
+
+pub fn parse_binarizer(s: &str) -> Result<BinarizerKind, String> {
+    BinarizerKind::from_cli_name(s).ok_or_else(|| {
+        let names: Vec<&str> = BinarizerKind::ALL.iter().map(|k| k.cli_name()).collect();
+        format!("unknown binarizer {s:?}; expected one of {}", names.join(", "))
+    })
+}
+
+pub fn parse_distill(s: &str) -> Result<DistillMode, String> {
+    DistillMode::from_cli_name(s)
+        .ok_or_else(|| format!("unknown distillation {s:?}; expected fid, hed, plain or none"))
+}
+
+fn base_config(role: Role, common: &CommonArgs) -> anyhow::Result<TrainConfig> {
+    let dataset = resolve_root(&common.root)?;
+    let mut c = match role {
+        Role::Teacher => TrainConfig::teacher(dataset, common.run_dir.clone()),
+        Role::Student => TrainConfig::student(dataset, common.run_dir.clone(), PathBuf::new()),
+    };
+    c.protocol = common.protocol.clone();
+    if let Some(e) = common.epochs {
+        c.epochs = e;
+    }
+    if let Some(lr) = common.lr {
+        c.lr = lr;
+    }
+    if let Some(wd) = common.weight_decay {
+        c.weight_decay = wd;
+    }
+    c.batch_size = common.batch_size;
+    c.seed = common.seed;
+    c.backend = common.backend.into();
+    c.augment = !common.no_augment;
+    c.max_train_clips = common.max_train_clips;
+    Ok(c)
+}
+
+/// Build the student config from the command line (shared with `ablate`).
+pub fn student_config(args: &StudentArgs) -> anyhow::Result<TrainConfig> {
+    let mut c = base_config(Role::Student, &args.common)?;
+    c.teacher = args.teacher.clone();
+    c.binarizer = args.binarizer;
+    c.distill = args.distill;
+    c.planes = args.planes;
+    c.learn_alpha = !args.no_learn_alpha;
+    c.reference_code = args.reference_code;
+    c.init_from_teacher = !args.no_init_from_teacher;
+    if !(1..=4).contains(&args.paths) {
+        bail!("--paths must be 1 to 4, got {}", args.paths);
+    }
+    c.path_weights = [1.0, 0.5, 0.25, 0.125][..args.paths].to_vec();
+    if c.teacher.is_none() && (c.distill != DistillMode::None || c.init_from_teacher) {
+        bail!("a student needs --teacher RUN_DIR (or --distill none --no-init-from-teacher)");
+    }
+    Ok(c)
+}
+
+pub fn run(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
+    let (config, resume, json) = match cmd {
+        TrainCommand::Teacher(a) => (
+            base_config(Role::Teacher, &a.common)?,
+            a.common.resume,
+            a.common.json,
+        ),
+        TrainCommand::Student(a) => (student_config(&a)?, a.common.resume, a.common.json),
+    };
+    let outcome = run_training(config, resume, json)?;
+    Ok(if outcome.finished {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// How a run ended, as the CLI reports it.
+#[derive(Debug, Serialize)]
+pub struct TrainOutcome {
+    pub finished: bool,
+    pub epochs_done: usize,
+    pub best_epoch: Option<usize>,
+    pub best_validation: Option<f32>,
+    pub run_dir: String,
+    pub history: Vec<EpochMetrics>,
+}
+
+fn fmt_paths(m: &[crate::train::PathMetrics]) -> String {
+    m.iter()
+        .map(|p| format!("{}L {:5.1}%", p.layers, 100.0 * p.accuracy))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// Run a training to the end on the trainer thread, showing progress; Ctrl-C is not trapped,
+/// a killed run resumes with `--resume`.
+pub fn run_training(config: TrainConfig, resume: bool, json: bool) -> anyhow::Result<TrainOutcome> {
+    let run_dir = config.run_dir.display().to_string();
+    let trainer = Trainer::spawn(config, resume);
+    let mut bar: Option<ProgressBar> = None;
+    let mut history = Vec::new();
+    let mut outcome = None;
+    let mut error = None;
+    for event in trainer.events().iter() {
+        match event {
+            TrainEvent::Started {
+                epochs,
+                train_clips,
+                validation_clips,
+                paths,
+                resumed_from,
+                history: h,
+                role,
+                ..
+            } => {
+                history = h;
+                if !json {
+                    eprintln!(
+                        "{:>12} {role} on {train_clips} training / {validation_clips} validation clips, {epochs} epochs, paths {:?} layers{}",
+                        "Training",
+                        paths,
+                        resumed_from
+                            .map(|e| format!(", resuming after epoch {e}"))
+                            .unwrap_or_default()
+                    );
+                    println!(
+                        "{:>5}  {:>9}  {:>10}  {:>8}  {:<40}  {:<40}",
+                        "epoch", "lr", "clips/s", "seconds", "train accuracy per path", "validation accuracy per path"
+                    );
+                }
+            }
+            TrainEvent::Step(s) => {
+                let b = bar.get_or_insert_with(|| progress(s.steps_per_epoch as u64, "epoch", json));
+                b.set_length(s.steps_per_epoch as u64);
+                b.set_position(s.step as u64);
+                b.set_message(format!("epoch {}", s.epoch));
+            }
+            TrainEvent::Epoch(m) => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                if json {
+                    println!("{}", serde_json::to_string(&m)?);
+                } else {
+                    println!(
+                        "{:>5}  {:>9.2e}  {:>10.0}  {:>8.1}  {:<40}  {:<40}",
+                        m.epoch,
+                        m.lr,
+                        m.clips_per_sec,
+                        m.seconds,
+                        fmt_paths(&m.train),
+                        fmt_paths(&m.validation)
+                    );
+                }
+                history.push(m);
+            }
+            TrainEvent::Log(text) => eprintln!("{text}"),
+            TrainEvent::Finished {
+                epochs_done,
+                best_epoch,
+                best_validation,
+                ..
+            } => {
+                outcome = Some(TrainOutcome {
+                    finished: true,
+                    epochs_done,
+                    best_epoch,
+                    best_validation,
+                    run_dir: run_dir.clone(),
+                    history: history.clone(),
+                })
+            }
+            TrainEvent::Cancelled { epochs_done } => {
+                outcome = Some(TrainOutcome {
+                    finished: false,
+                    epochs_done,
+                    best_epoch: None,
+                    best_validation: None,
+                    run_dir: run_dir.clone(),
+                    history: history.clone(),
+                })
+            }
+            TrainEvent::Error(e) => error = Some(e),
+            _ => {}
+        }
+    }
+    trainer.join();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = error {
+        bail!("training failed: {e}");
+    }
+    let outcome = outcome.context("the trainer ended without reporting an outcome")?;
+    if json {
+        println!("{}", serde_json::to_string(&serde_json::json!({
+            "finished": outcome.finished,
+            "epochs_done": outcome.epochs_done,
+            "best_epoch": outcome.best_epoch,
+            "best_validation": outcome.best_validation,
+            "run_dir": outcome.run_dir,
+        }))?);
+    } else if let (Some(e), Some(v)) = (outcome.best_epoch, outcome.best_validation) {
+        eprintln!(
+            "{:>12} best validation accuracy {:.2}% (8-layer path) at epoch {e}; model in {}/best.json",
+            "Finished",
+            100.0 * v,
+            outcome.run_dir
+        );
+    }
+    Ok(outcome)
+}
+
+/// `bifsmn eval` options.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Run directory (uses its best model), sidecar .json or .bpk.
+    #[arg(long, value_name = "RUN")]
+    pub model: PathBuf,
+    /// Dataset (defaults to the one the model was trained on).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitArg,
+    #[arg(long, default_value_t = 96)]
+    pub batch_size: usize,
+    /// Print JSON (accuracy, per-class precision/recall and confusion per path).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Validation,
+    Test,
+}
+
+impl From<SplitArg> for Split {
+    fn from(s: SplitArg) -> Self {
+        match s {
+            SplitArg::Train => Split::Train,
+            SplitArg::Validation => Split::Validation,
+            SplitArg::Test => Split::Test,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EvalReport {
+    model: String,
+    split: String,
+    labels: Vec<String>,
+    paths: Vec<PathReport>,
+}
+
+#[derive(Serialize)]
+struct PathReport {
+    path: usize,
+    layers: usize,
+    accuracy: f32,
+    loss: f32,
+    precision: Vec<Option<f32>>,
+    recall: Vec<Option<f32>>,
+    confusion: Vec<Vec<u32>>,
+}
+
+/// Evaluate a saved model on a split, every path it has.
+pub fn evaluate_saved(
+    model: &std::path::Path,
+    root: Option<PathBuf>,
+    split: Split,
+    batch_size: usize,
+) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
+    let device = Backend::Flex.device();
+    let loaded = open_model(model, &device)?;
+    let root = root.unwrap_or_else(|| loaded.sidecar.config.dataset.clone());
+    let protocol = loaded.sidecar.config.protocol.parse()?;
+    let dataset = Arc::new(
+        Dataset::open(&root, protocol).with_context(|| format!("opening {}", root.display()))?,
+    );
+    if dataset.labels != loaded.sidecar.labels {
+        bail!(
+            "{} has labels {:?}, the model was trained on {:?}",
+            root.display(),
+            dataset.labels,
+            loaded.sidecar.labels
+        );
+    }
+    let m = loaded.model.valid();
+    let n = m.num_paths();
+    let evals = evaluate(&m, &dataset, split, batch_size, n)?;
+    Ok((dataset.labels.clone(), evals))
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let split: Split = args.split.into();
+    let (labels, evals) = evaluate_saved(&args.model, args.root, split, args.batch_size)?;
+    let report = EvalReport {
+        model: args.model.display().to_string(),
+        split: split.name().to_string(),
+        labels: labels.clone(),
+        paths: evals
+            .iter()
+            .map(|e| PathReport {
+                path: e.metrics.path,
+                layers: e.metrics.layers,
+                accuracy: e.metrics.accuracy,
+                loss: e.metrics.loss,
+                precision: e.precision(),
+                recall: e.recall(),
+                confusion: e.confusion.clone(),
+            })
+            .collect(),
+    };
+    if args.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} on the {} split", report.model, report.split);
+    for p in &report.paths {
+        println!(
+            "\npath {} ({} layers): accuracy {:.2}%  loss {:.4}",
+            p.path,
+            p.layers,
+            100.0 * p.accuracy,
+            p.loss
+        );
+        println!("  {:<10} {:>9} {:>9}", "class", "precision", "recall");
+        for (c, name) in labels.iter().enumerate() {
+            let f = |v: Option<f32>| v.map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
+            println!("  {:<10} {:>9} {:>9}", name, f(p.precision[c]), f(p.recall[c]));
+        }
+        println!("  confusion (rows: true, columns: predicted)");
+        print!("  {:<10}", "");
+        for c in 0..labels.len() {
+            print!("{c:>5}");
+        }
+        println!();
+        for (c, row) in p.confusion.iter().enumerate() {
+            print!("  {:>2} {:<7}", c, labels[c]);
+            for v in row {
+                print!("{v:>5}");
+            }
+            println!();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
