@@ -53,14 +53,15 @@ impl<'a> Reader<'a> {
         self.sections.contains_key(&key)
     }
 
-    fn expect_len(key: Key, raw: &Raw<'_>, count: usize) -> Result<()> {
+    fn expect_len(key: Key, raw: &Raw<'_>, count: usize, what: &str) -> Result<()> {
         let want = count.checked_mul(raw.dtype.unit());
         if want != Some(raw.data.len()) {
             return Err(bad(
                 key,
                 format!(
-                    "holds {} bytes, expected {count} {} values",
+                    "holds {} bytes, expected {} ({what} as {})",
                     raw.data.len(),
+                    want.map_or_else(|| "more than fit in memory".to_owned(), |w| w.to_string()),
                     raw.dtype.name()
                 ),
             ));
@@ -103,7 +104,7 @@ impl<'a> Reader<'a> {
                 ));
             }
         };
-        Self::expect_len(key, raw, count)?;
+        Self::expect_len(key, raw, count, &format!("{count} values"))?;
         let v: Vec<f32> = match dt {
             FloatDtype::F32 => raw
                 .data
@@ -125,7 +126,7 @@ impl<'a> Reader<'a> {
     /// `bits` bits; padding bits of the last word must be zero.
     fn bits(&mut self, key: Key, bits: usize) -> Result<Vec<u64>> {
         let raw = self.take(key)?;
-        Self::expect_len(key, raw, words_for(bits))?;
+        Self::expect_len(key, raw, words_for(bits), &format!("{bits} bits"))?;
         let words: Vec<u64> = raw.data.chunks_exact(8).map(|c| le_u64(c, 0)).collect();
         if !bits.is_multiple_of(64) && words.last().is_some_and(|w| w >> (bits % 64) != 0) {
             return Err(bad(
