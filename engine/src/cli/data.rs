@@ -139,7 +139,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn resolve_root(args: &RootArgs) -> anyhow::Result<PathBuf> {
+pub(crate) fn resolve_root(args: &RootArgs) -> anyhow::Result<PathBuf> {
     if let Some(root) = &args.root {
         return Ok(root.clone());
     }

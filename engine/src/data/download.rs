@@ -550,7 +550,7 @@ fn extract_entry<R: Read>(
         reason: reason.to_string(),
     };
     let path = entry.path().map_err(|e| unsafe_entry(&e.to_string()))?;
-    let Some(rel) = safe_relative(&path).map_err(|r| unsafe_entry(r))? else {
+    let Some(rel) = safe_relative(&path).map_err(unsafe_entry)? else {
         return Ok(()); // "." or "./": the root itself
     };
     let dest = root.join(&rel);
@@ -895,6 +895,7 @@ mod tests {
         names.sort();
         assert_eq!(names, ["data", "data.tar.gz"]);
 
+        assert_eq!(server.seen()[0].path, "/data.tar.gz");
         // A second run finds the dataset and does not touch the network.
         let requests = server.seen().len();
         fetch_archive(
@@ -1132,7 +1133,8 @@ mod tests {
         let work = outside.path().join("work");
         fs::create_dir(&work).unwrap();
         let absolute = outside.path().join("abs_evil");
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut tar::Header)>)> = vec![
+        type Edit = Box<dyn FnOnce(&mut tar::Header)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("parent", Box::new(|h| set_name(h, "../evil"))),
             ("nested parent", Box::new(|h| set_name(h, "a/../../evil"))),
             ("absolute", {

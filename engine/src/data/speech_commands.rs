@@ -452,7 +452,12 @@ pub fn demo_root() -> Option<PathBuf> {
         .ok()
         .and_then(|exe| Some(exe.parent()?.parent()?.join("share/bifsmn-workbench/demo")));
     let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo");
-    installed.into_iter().chain([dev]).find(|p| p.is_dir())
+    installed
+        .into_iter()
+        .chain([dev])
+        .find(|p| p.is_dir())
+        // Shown to users: `/usr/share/...` reads better than `/usr/bin/../share/...`.
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
 }
 
 /// Whether a file name is a clip: `*_nohash_*` with a .wav or .flac extension.
@@ -903,9 +908,9 @@ mod tests {
         std::fs::write(root.join(TESTING_LIST), "").unwrap();
         assert_ne!(fp(), added);
 
-        // Another protocol labels the same files differently.
+        // The protocol's name is not data: V1-12 and 12 label this folder identically.
         let v1 = Dataset::open(root, Protocol::V1_12).unwrap().fingerprint();
-        assert_ne!(v1, fp());
+        assert_eq!(v1, fp());
     }
 
     #[test]

@@ -27,14 +27,24 @@ pub(crate) fn write_wav(path: &Path, samples: &[f32]) {
 }
 
 /// Write `<root>/<word>/<speaker>_nohash_<n>.wav` for each entry, each a short tone whose
-/// pitch depends on the word and index (so clips differ). Returns the relative paths.
+/// pitch depends on word, speaker and index, so no two files have the same bytes (the feature
+/// cache is keyed by content). Returns the relative paths.
 pub(crate) fn write_clips(root: &Path, clips: &[(&str, &str, usize)]) -> Vec<String> {
     clips
         .iter()
         .map(|(word, speaker, n)| {
             let rel = format!("{word}/{speaker}_nohash_{n}.wav");
-            let freq = 200.0 + 37.0 * (word.len() as f32) + 11.0 * *n as f32;
-            write_tone(&root.join(&rel), freq, 4000);
+            let id = rel
+                .bytes()
+                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+            let freq = 200.0 + (id % 3000) as f32;
+            let mut samples: Vec<f32> = (0..4000)
+                .map(|i| 0.5 * (2.0 * std::f32::consts::PI * freq * i as f32 / 16000.0).sin())
+                .collect();
+            // 30 bits of the path hash in the first two samples: every file differs.
+            samples[0] = (id & 0x7fff) as f32 / 32768.0;
+            samples[1] = ((id >> 15) & 0x7fff) as f32 / 32768.0;
+            write_wav(&root.join(&rel), &samples);
             rel
         })
         .collect()
