@@ -285,7 +285,11 @@ impl Drop for BatchLoader {
         // Dropping the receiver unblocks a producer waiting to send.
         self.receiver = None;
         if let Some(handle) = self.producer.take() {
-            let _ = handle.join();
+            // Joining from inside a rayon worker could deadlock (the producer needs the pool
+            // to finish its batch); there the producer is left to notice the cancel on its own.
+            if rayon::current_thread_index().is_none() {
+                let _ = handle.join();
+            }
         }
     }
 }
