@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-/// Summary of a set of durations in microseconds. Percentiles are nearest-rank: the `p`-th
-/// percentile of `n` sorted samples is sample number `ceil(p / 100 * n)` (1-based).
+/// Summary of a set of durations in microseconds, rounded to nanoseconds (0.001 µs).
+/// Percentiles are nearest-rank: the `p`-th percentile of `n` sorted samples is sample number
+/// `ceil(p / 100 * n)` (1-based).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Latency {
     pub mean: f64,
@@ -24,13 +25,14 @@ impl Latency {
         s.sort_by(f64::total_cmp);
         let n = s.len();
         let rank = |p: f64| s[((p / 100.0 * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let ns = |v: f64| (v * 1000.0).round() / 1000.0;
         Some(Latency {
-            mean: s.iter().sum::<f64>() / n as f64,
-            p50: rank(50.0),
-            p90: rank(90.0),
-            p99: rank(99.0),
-            min: s[0],
-            max: s[n - 1],
+            mean: ns(s.iter().sum::<f64>() / n as f64),
+            p50: ns(rank(50.0)),
+            p90: ns(rank(90.0)),
+            p99: ns(rank(99.0)),
+            min: ns(s[0]),
+            max: ns(s[n - 1]),
         })
     }
 }
