@@ -230,6 +230,62 @@ pub fn binarize_row(
     }
 }
 
+/// Binarise `n` rows of `x` (each `tau0.len()` values, one reduction group each): row `r` goes
+/// to row `r` (plane 1) and row `plane2 + r` (plane 2) of `out`, and `s2[r]` becomes that row's
+/// mean `|r|`. Same results as [`binarize_row`] per row, with one dispatch for all rows.
+pub fn binarize_rows(
+    isa: Isa,
+    x: &[f32],
+    tau0: &[f32],
+    tau1: &[f32],
+    out: &mut BitRows,
+    plane2: usize,
+    s2: &mut [f32],
+) {
+    let k = tau0.len();
+    let n = s2.len();
+    assert!(tau1.len() == k && x.len() >= n * k, "binarize_rows input sizes");
+    assert!(out.bits() == k && plane2 >= n && plane2 + n <= out.rows_padded(), "binarize_rows output rows");
+    assert!(isa.is_supported(), "{isa} is not supported on this CPU");
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX2; sizes are checked above.
+        Isa::Avx2 => unsafe { x86::rows_avx2(x, tau0, tau1, out, plane2, s2) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, AVX-512F is part of both AVX-512 variants.
+        Isa::Avx512Bw | Isa::Avx512Vpopcnt => unsafe { x86::rows_avx512(x, tau0, tau1, out, plane2, s2) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: NEON is baseline on aarch64; sizes are checked above.
+        Isa::Neon => unsafe { neon::rows_neon(x, tau0, tau1, out, plane2, s2) },
+        _ => rows_with(x, tau0, tau1, out, plane2, s2, |x, t0, t1, b1, b2| {
+            let mut lanes = [0f32; 8];
+            binarize_tail(x, t0, t1, b1, b2, 0, &mut lanes);
+            reduce8(lanes)
+        }),
+    }
+}
+
+/// The row loop of [`binarize_rows`] around one row kernel (which ORs into zeroed words).
+#[inline(always)]
+fn rows_with(
+    x: &[f32],
+    tau0: &[f32],
+    tau1: &[f32],
+    out: &mut BitRows,
+    plane2: usize,
+    s2: &mut [f32],
+    row: impl Fn(&[f32], &[f32], &[f32], &mut [u64], &mut [u64]) -> f32,
+) {
+    let k = tau0.len();
+    let words = words_for(k);
+    for (r, s) in s2.iter_mut().enumerate() {
+        let (b1, b2) = out.row_pair_mut(r, plane2 + r);
+        b1[..words].fill(0);
+        b2[..words].fill(0);
+        *s = row(&x[r * k..(r + 1) * k], tau0, tau1, b1, b2) / k as f32;
+    }
+}
+
 /// Scalar binarisation of elements `start..` (start must be a multiple of 8 so that the lane of
 /// element `i` is `i % 8`). The words must already be zero for those elements.
 #[inline(always)]
@@ -256,7 +312,7 @@ fn binarize_tail(
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{binarize_tail, reduce8};
+    use super::{BitRows, binarize_tail, reduce8, rows_with};
     use std::arch::x86_64::*;
 
     /// One 8-float step: returns the two 8-bit masks and adds `|r|` to `acc`.
@@ -311,6 +367,32 @@ mod x86 {
         unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
         binarize_tail(x, t0, t1, b1, b2, i, &mut lanes);
         reduce8(lanes)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn rows_avx2(
+        x: &[f32],
+        t0: &[f32],
+        t1: &[f32],
+        out: &mut BitRows,
+        plane2: usize,
+        s2: &mut [f32],
+    ) {
+        // SAFETY: same features as this function.
+        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe { binarize_avx2(x, t0, t1, b1, b2) })
+    }
+
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) unsafe fn rows_avx512(
+        x: &[f32],
+        t0: &[f32],
+        t1: &[f32],
+        out: &mut BitRows,
+        plane2: usize,
+        s2: &mut [f32],
+    ) {
+        // SAFETY: same features as this function.
+        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe { binarize_avx512(x, t0, t1, b1, b2) })
     }
 
     #[target_feature(enable = "avx512f,avx2")]
@@ -375,6 +457,21 @@ mod x86 {
 
 #[cfg(target_arch = "aarch64")]
 mod neon {
+    use super::{BitRows, rows_with};
+
+    #[target_feature(enable = "neon")]
+    pub(super) unsafe fn rows_neon(
+        x: &[f32],
+        t0: &[f32],
+        t1: &[f32],
+        out: &mut BitRows,
+        plane2: usize,
+        s2: &mut [f32],
+    ) {
+        // SAFETY: same features as this function.
+        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe { binarize_neon(x, t0, t1, b1, b2) })
+    }
+
     use super::{binarize_tail, reduce8};
     use std::arch::aarch64::*;
 
@@ -538,6 +635,30 @@ mod tests {
             assert_eq!(s1, r1, "{isa} plane 1, n = {n}");
             assert_eq!(s2, r2, "{isa} plane 2, n = {n}");
             assert_eq!(s.to_bits(), rs.to_bits(), "{isa} sum |r|, n = {n}");
+        }
+    }
+
+    #[test]
+    fn batched_rows_equal_single_rows() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        for k in [1usize, 100, 128, 256] {
+            let n = 8;
+            let x: Vec<f32> = (0..n * k).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let t0: Vec<f32> = (0..k).map(|_| rng.random_range(-0.3..0.3)).collect();
+            let t1: Vec<f32> = (0..k).map(|_| rng.random_range(-0.3..0.3)).collect();
+            for isa in Isa::available() {
+                let mut rows = BitRows::new(16, k);
+                rows.data_mut().fill(!0);
+                let mut s2 = vec![0.0; n];
+                binarize_rows(isa, &x, &t0, &t1, &mut rows, 8, &mut s2);
+                for r in 0..n {
+                    let (mut b1, mut b2) = (vec![0u64; words_for(k)], vec![0u64; words_for(k)]);
+                    let sum = binarize_row(Isa::Scalar, &x[r * k..(r + 1) * k], &t0, &t1, &mut b1, &mut b2);
+                    assert_eq!(&rows.row(r)[..words_for(k)], &b1[..], "{isa} k{k} r{r}");
+                    assert_eq!(&rows.row(8 + r)[..words_for(k)], &b2[..]);
+                    assert_eq!(s2[r].to_bits(), (sum / k as f32).to_bits());
+                }
+            }
         }
     }
 

@@ -40,9 +40,13 @@ fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
 }
 
 /// PReLU: `v` if `v >= 0`, else `a * v`.
+///
+/// Written as `v * (1 or a)`, which is the same value bit for bit (`v * 1 = v`), so that the
+/// compiler emits a compare and a blend instead of a branch on the sign of every activation
+/// (a branch mispredicts about half the time on real activations).
 #[inline(always)]
 pub fn prelu(v: f32, a: f32) -> f32 {
-    if v >= 0.0 { v } else { a * v }
+    v * if v >= 0.0 { 1.0 } else { a }
 }
 
 /// `y[r][o] = sum_k x[r][k] * wt[k][o]` for `r < rows`, `o < outs_p` (`outs_p` a multiple of
@@ -378,6 +382,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn prelu_is_the_definition_bit_for_bit() {
+        for v in [0.0f32, -0.0, 1.5, -1.5, f32::INFINITY, f32::NEG_INFINITY, 1e-40, -1e-40] {
+            for a in [0.0f32, 0.25, -0.5] {
+                let want = if v >= 0.0 { v } else { a * v };
+                assert_eq!(prelu(v, a).to_bits(), want.to_bits(), "prelu({v}, {a})");
+            }
+        }
+        assert!(prelu(f32::NAN, 0.25).is_nan());
     }
 
     #[test]

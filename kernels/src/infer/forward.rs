@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::arch::LayerId;
-use crate::bitpack::{BitRows, ROW_BLOCK, binarize_row, get_bit, sign_bit, words_for};
+use crate::bitpack::{BitRows, ROW_BLOCK, binarize_row, binarize_rows, get_bit, sign_bit, words_for};
 use crate::fp::{FloatMode, depthwise, gemv, prelu, sgemm};
 use crate::gemm::{PreparedBits, xor_popcount_masked_rows, xor_popcount_rows};
 use crate::weights::Precision;
@@ -615,18 +615,7 @@ fn dense(
             let k = b.k;
             let po = plane_off(t);
             let isa = b.w.isa();
-            for tt in 0..t {
-                let (r1, r2) = rows.row_pair_mut(tt, po + tt);
-                let sum = binarize_row(
-                    isa,
-                    &input[tt * k..(tt + 1) * k],
-                    &b.bin.tau0,
-                    &b.bin.tau1,
-                    r1,
-                    r2,
-                );
-                s2[tt] = sum / k as f32;
-            }
+            binarize_rows(isa, input, &b.bin.tau0, &b.bin.tau1, rows, po, &mut s2[..t]);
             let two = b.bin.planes == 2;
             let nrows = if two { 2 * po } else { po };
             par_popcount(engine.opts.threads, rows, None, &b.w, nrows, pc);
