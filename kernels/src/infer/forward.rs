@@ -868,10 +868,15 @@ fn rows_bits(
     }
 }
 
+/// Products smaller than this many multiply-accumulates (or 64 bit operations for binary
+/// products) run on one thread whatever `threads` says.
+const PAR_MIN_WORK: usize = 1 << 22;
+
 /// Split `rows` (whole blocks of `block`) into at most `threads` contiguous ranges and run
-/// `f(range, out_rows)` on scoped threads (the first on this one).
+/// `f(range, out_rows)` on scoped threads (the first on this one); `work` sizes the product.
 fn split_rows<T: Send>(
     threads: usize,
+    work: usize,
     rows: usize,
     block: usize,
     row_len: usize,
@@ -879,7 +884,9 @@ fn split_rows<T: Send>(
     f: impl Fn(std::ops::Range<usize>, &mut [T]) + Sync,
 ) {
     let blocks = rows.div_ceil(block);
-    let n = threads.min(blocks).max(1);
+    // A scoped thread costs tens of microseconds to start: only products far bigger than that
+    // are split (none of the paper-sized model's are).
+    let n = if work < PAR_MIN_WORK { 1 } else { threads.min(blocks).max(1) };
     if n == 1 {
         f(0..rows, &mut out[..rows * row_len]);
         return;
@@ -912,7 +919,8 @@ fn par_popcount(
     pc: &mut [u32],
 ) {
     let op = w.outs_padded();
-    split_rows(threads, rows, ROW_BLOCK, op, pc, |r, out| match masks {
+    let work = rows * op * w.bits() / 64;
+    split_rows(threads, work, rows, ROW_BLOCK, op, pc, |r, out| match masks {
         Some(m) => xor_popcount_masked_rows(a, m, w, r, out),
         None => xor_popcount_rows(a, w, r, out),
     });
@@ -929,8 +937,46 @@ fn par_sgemm(
     op: usize,
     y: &mut [f32],
 ) {
-    split_rows(threads, rows, 4, op, y, |r, out| {
+    split_rows(threads, rows * k * op, rows, 4, op, y, |r, out| {
         let n = r.len();
         sgemm(mode, &x[r.start * k..], n, k, k, wt, op, out)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_rows_covers_every_row_once_in_blocks() {
+        for (threads, rows, block) in [(1, 8, 4), (2, 8, 4), (3, 16, 4), (4, 12, 4), (8, 4, 4), (3, 10, 1)] {
+            let mut out = vec![0usize; rows * 3];
+            split_rows(threads, usize::MAX, rows, block, 3, &mut out, |r, o| {
+                assert!(r.start % block == 0, "ranges start on a block");
+                assert_eq!(o.len(), r.len() * 3);
+                for (i, row) in r.clone().enumerate() {
+                    for v in &mut o[i * 3..(i + 1) * 3] {
+                        *v += row + 1;
+                    }
+                }
+            });
+            let want: Vec<usize> = (0..rows).flat_map(|r| [r + 1; 3]).collect();
+            assert_eq!(out, want, "{threads} threads, {rows} rows");
+        }
+    }
+
+    #[test]
+    fn threaded_products_equal_single_threaded_ones() {
+        let mut g = crate::synth::SplitMix64::new(4);
+        let (rows, k, op) = (64, 300, 32);
+        let x = g.vec(rows * k, -1.0, 1.0);
+        let wt = g.vec(k * op, -1.0, 1.0);
+        let mut one = vec![0.0; rows * op];
+        let mut many = vec![0.0; rows * op];
+        sgemm(FloatMode::Exact, &x, rows, k, k, &wt, op, &mut one);
+        split_rows(3, usize::MAX, rows, 4, op, &mut many, |r, out| {
+            sgemm(FloatMode::Exact, &x[r.start * k..], r.len(), k, k, &wt, op, out)
+        });
+        assert_eq!(one, many);
+    }
 }
