@@ -244,8 +244,14 @@ pub fn binarize_rows(
 ) {
     let k = tau0.len();
     let n = s2.len();
-    assert!(tau1.len() == k && x.len() >= n * k, "binarize_rows input sizes");
-    assert!(out.bits() == k && plane2 >= n && plane2 + n <= out.rows_padded(), "binarize_rows output rows");
+    assert!(
+        tau1.len() == k && x.len() >= n * k,
+        "binarize_rows input sizes"
+    );
+    assert!(
+        out.bits() == k && plane2 >= n && plane2 + n <= out.rows_padded(),
+        "binarize_rows output rows"
+    );
     assert!(isa.is_supported(), "{isa} is not supported on this CPU");
     match isa {
         #[cfg(target_arch = "x86_64")]
@@ -253,7 +259,9 @@ pub fn binarize_rows(
         Isa::Avx2 => unsafe { x86::rows_avx2(x, tau0, tau1, out, plane2, s2) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above, AVX-512F is part of both AVX-512 variants.
-        Isa::Avx512Bw | Isa::Avx512Vpopcnt => unsafe { x86::rows_avx512(x, tau0, tau1, out, plane2, s2) },
+        Isa::Avx512Bw | Isa::Avx512Vpopcnt => unsafe {
+            x86::rows_avx512(x, tau0, tau1, out, plane2, s2)
+        },
         #[cfg(target_arch = "aarch64")]
         // SAFETY: NEON is baseline on aarch64; sizes are checked above.
         Isa::Neon => unsafe { neon::rows_neon(x, tau0, tau1, out, plane2, s2) },
@@ -379,7 +387,9 @@ mod x86 {
         s2: &mut [f32],
     ) {
         // SAFETY: same features as this function.
-        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe { binarize_avx2(x, t0, t1, b1, b2) })
+        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe {
+            binarize_avx2(x, t0, t1, b1, b2)
+        })
     }
 
     #[target_feature(enable = "avx512f,avx2")]
@@ -392,7 +402,9 @@ mod x86 {
         s2: &mut [f32],
     ) {
         // SAFETY: same features as this function.
-        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe { binarize_avx512(x, t0, t1, b1, b2) })
+        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe {
+            binarize_avx512(x, t0, t1, b1, b2)
+        })
     }
 
     #[target_feature(enable = "avx512f,avx2")]
@@ -469,7 +481,9 @@ mod neon {
         s2: &mut [f32],
     ) {
         // SAFETY: same features as this function.
-        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe { binarize_neon(x, t0, t1, b1, b2) })
+        rows_with(x, t0, t1, out, plane2, s2, |x, t0, t1, b1, b2| unsafe {
+            binarize_neon(x, t0, t1, b1, b2)
+        })
     }
 
     use super::{binarize_tail, reduce8};
@@ -653,7 +667,14 @@ mod tests {
                 binarize_rows(isa, &x, &t0, &t1, &mut rows, 8, &mut s2);
                 for r in 0..n {
                     let (mut b1, mut b2) = (vec![0u64; words_for(k)], vec![0u64; words_for(k)]);
-                    let sum = binarize_row(Isa::Scalar, &x[r * k..(r + 1) * k], &t0, &t1, &mut b1, &mut b2);
+                    let sum = binarize_row(
+                        Isa::Scalar,
+                        &x[r * k..(r + 1) * k],
+                        &t0,
+                        &t1,
+                        &mut b1,
+                        &mut b2,
+                    );
                     assert_eq!(&rows.row(r)[..words_for(k)], &b1[..], "{isa} k{k} r{r}");
                     assert_eq!(&rows.row(8 + r)[..words_for(k)], &b2[..]);
                     assert_eq!(s2[r].to_bits(), (sum / k as f32).to_bits());

@@ -169,7 +169,7 @@ fn sgemm_body<const F: bool>(
     }
 }
 
-/// One row: `y[o] = sum_k x[k] * wt[k][o]`, accumulated as [`SPLIT`] interleaved partial sums
+/// One row: `y[o] = sum_k x[k] * wt[k][o]`, accumulated as 4 interleaved partial sums
 /// (`k % SPLIT`) combined as `(s0 + s1) + (s2 + s3)`. For long reductions with few outputs
 /// (the classifier), where a single chain would be latency-bound.
 pub fn gemv(mode: FloatMode, x: &[f32], wt: &[f32], outs_p: usize, y: &mut [f32]) {
@@ -386,7 +386,16 @@ mod tests {
 
     #[test]
     fn prelu_is_the_definition_bit_for_bit() {
-        for v in [0.0f32, -0.0, 1.5, -1.5, f32::INFINITY, f32::NEG_INFINITY, 1e-40, -1e-40] {
+        for v in [
+            0.0f32,
+            -0.0,
+            1.5,
+            -1.5,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-40,
+            -1e-40,
+        ] {
             for a in [0.0f32, 0.25, -0.5] {
                 let want = if v >= 0.0 { v } else { a * v };
                 assert_eq!(prelu(v, a).to_bits(), want.to_bits(), "prelu({v}, {a})");

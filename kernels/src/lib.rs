@@ -11,8 +11,8 @@
 //! * [`fp`]: float kernels (the FP parts of the binary model and the FP32 baseline).
 //! * [`arch`]: network dimensions, limits, and the checks of an unfolded network.
 //! * [`fold`]: BatchNorm and `tau2` folding into per-channel affines.
-//! * [`format`]: the packed `.bkw` model file (writer, validating reader, summary, hash).
-//! * [`reference`]: the slow literal f64 forward of unfolded weights (the test oracle).
+//! * [`format`](mod@format): the packed `.bkw` model file (writer, validating reader, summary, hash).
+//! * [`reference`](mod@reference): the slow literal f64 forward of unfolded weights (the test oracle).
 //! * [`infer`]: whole-model inference: [`infer::Engine`] and [`infer::Session`] with per-layer
 //!   timing hooks, activation-bit inspection and clip classification.
 //! * [`synth`]: deterministic random networks and inputs for tests, benchmarks and self-tests.

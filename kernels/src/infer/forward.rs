@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::arch::LayerId;
-use crate::bitpack::{BitRows, ROW_BLOCK, binarize_row, binarize_rows, get_bit, sign_bit, words_for};
+use crate::bitpack::{
+    BitRows, ROW_BLOCK, binarize_row, binarize_rows, get_bit, sign_bit, words_for,
+};
 use crate::fp::{FloatMode, depthwise, gemv, prelu, sgemm};
 use crate::gemm::{PreparedBits, xor_popcount_masked_rows, xor_popcount_rows};
 use crate::weights::Precision;
@@ -886,7 +888,11 @@ fn split_rows<T: Send>(
     let blocks = rows.div_ceil(block);
     // A scoped thread costs tens of microseconds to start: only products far bigger than that
     // are split (none of the paper-sized model's are).
-    let n = if work < PAR_MIN_WORK { 1 } else { threads.min(blocks).max(1) };
+    let n = if work < PAR_MIN_WORK {
+        1
+    } else {
+        threads.min(blocks).max(1)
+    };
     if n == 1 {
         f(0..rows, &mut out[..rows * row_len]);
         return;
@@ -920,10 +926,18 @@ fn par_popcount(
 ) {
     let op = w.outs_padded();
     let work = rows * op * w.bits() / 64;
-    split_rows(threads, work, rows, ROW_BLOCK, op, pc, |r, out| match masks {
-        Some(m) => xor_popcount_masked_rows(a, m, w, r, out),
-        None => xor_popcount_rows(a, w, r, out),
-    });
+    split_rows(
+        threads,
+        work,
+        rows,
+        ROW_BLOCK,
+        op,
+        pc,
+        |r, out| match masks {
+            Some(m) => xor_popcount_masked_rows(a, m, w, r, out),
+            None => xor_popcount_rows(a, w, r, out),
+        },
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -949,7 +963,14 @@ mod tests {
 
     #[test]
     fn split_rows_covers_every_row_once_in_blocks() {
-        for (threads, rows, block) in [(1, 8, 4), (2, 8, 4), (3, 16, 4), (4, 12, 4), (8, 4, 4), (3, 10, 1)] {
+        for (threads, rows, block) in [
+            (1, 8, 4),
+            (2, 8, 4),
+            (3, 16, 4),
+            (4, 12, 4),
+            (8, 4, 4),
+            (3, 10, 1),
+        ] {
             let mut out = vec![0usize; rows * 3];
             split_rows(threads, usize::MAX, rows, block, 3, &mut out, |r, o| {
                 assert!(r.start % block == 0, "ranges start on a block");
@@ -975,7 +996,16 @@ mod tests {
         let mut many = vec![0.0; rows * op];
         sgemm(FloatMode::Exact, &x, rows, k, k, &wt, op, &mut one);
         split_rows(3, usize::MAX, rows, 4, op, &mut many, |r, out| {
-            sgemm(FloatMode::Exact, &x[r.start * k..], r.len(), k, k, &wt, op, out)
+            sgemm(
+                FloatMode::Exact,
+                &x[r.start * k..],
+                r.len(),
+                k,
+                k,
+                &wt,
+                op,
+                out,
+            )
         });
         assert_eq!(one, many);
     }
