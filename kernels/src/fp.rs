@@ -77,28 +77,30 @@ pub fn sgemm(
     );
     let fused = mode.fused();
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 (and FMA when `fused`, see `has_fma`) are present.
-        unsafe {
-            if fused {
-                sgemm_avx2_fma(x, rows, k, x_stride, wt, outs_p, y)
-            } else {
-                sgemm_avx2(x, rows, k, x_stride, wt, outs_p, y)
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 (and FMA when `fused`, see `has_fma`) are present.
+            unsafe {
+                if fused {
+                    sgemm_avx2_fma(x, rows, k, x_stride, wt, outs_p, y)
+                } else {
+                    sgemm_avx2(x, rows, k, x_stride, wt, outs_p, y)
+                }
             }
+            return;
         }
-        return;
     }
     if fused {
-        sgemm_body::<true>(x, rows, k, x_stride, wt, outs_p, y)
+        sgemm_body::<true, MR>(x, rows, k, x_stride, wt, outs_p, y)
     } else {
-        sgemm_body::<false>(x, rows, k, x_stride, wt, outs_p, y)
+        sgemm_body::<false, MR>(x, rows, k, x_stride, wt, outs_p, y)
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn sgemm_avx2(x: &[f32], rows: usize, k: usize, xs: usize, wt: &[f32], op: usize, y: &mut [f32]) {
-    sgemm_body::<false>(x, rows, k, xs, wt, op, y)
+    sgemm_body::<false, MR>(x, rows, k, xs, wt, op, y)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -112,7 +114,7 @@ fn sgemm_avx2_fma(
     op: usize,
     y: &mut [f32],
 ) {
-    sgemm_body::<true>(x, rows, k, xs, wt, op, y)
+    sgemm_body::<true, MR>(x, rows, k, xs, wt, op, y)
 }
 
 #[inline(always)]
@@ -139,7 +141,7 @@ fn block<const F: bool, const R: usize>(
 }
 
 #[inline(always)]
-fn sgemm_body<const F: bool>(
+fn sgemm_body<const F: bool, const R: usize>(
     x: &[f32],
     rows: usize,
     k: usize,
@@ -149,15 +151,15 @@ fn sgemm_body<const F: bool>(
     y: &mut [f32],
 ) {
     let mut r = 0;
-    while r + MR <= rows {
-        let xr: [&[f32]; MR] = std::array::from_fn(|i| &x[(r + i) * xs..(r + i) * xs + k]);
+    while r + R <= rows {
+        let xr: [&[f32]; R] = std::array::from_fn(|i| &x[(r + i) * xs..(r + i) * xs + k]);
         for o0 in (0..op).step_by(NR) {
-            let acc = block::<F, MR>(xr, wt, op, o0, k);
+            let acc = block::<F, R>(xr, wt, op, o0, k);
             for (i, a) in acc.iter().enumerate() {
                 y[(r + i) * op + o0..(r + i) * op + o0 + NR].copy_from_slice(a);
             }
         }
-        r += MR;
+        r += R;
     }
     while r < rows {
         let xr = [&x[r * xs..r * xs + k]];
