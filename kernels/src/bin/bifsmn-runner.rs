@@ -242,10 +242,26 @@ fn model_json(l: &Loaded) -> Value {
     })
 }
 
+/// Write to stdout. A closed pipe (`bifsmn-runner info | head`) is not an error: the reader
+/// has what it wanted. Other write errors are runtime failures, never panics.
+fn emit(text: &str) -> Res<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(fail(code::RUNTIME, format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => { emit(&format!("{}\n", format_args!($($arg)*)))? };
+}
+
 fn print_json(v: &Value) -> Res<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| fail(code::RUNTIME, e.to_string()))?;
-    println!("{s}");
-    Ok(())
+    emit(&format!("{s}\n"))
 }
 
 fn info(args: &[String]) -> Res<()> {
@@ -262,19 +278,19 @@ fn info(args: &[String]) -> Res<()> {
         }
         return print_json(&v);
     }
-    println!("bifsmn-runner {VERSION}");
-    println!("arch:        {} ({})", board.arch, board.os);
-    println!(
+    outln!("bifsmn-runner {VERSION}");
+    outln!("arch:        {} ({})", board.arch, board.os);
+    outln!(
         "cpu:         {}",
         board.cpu_model.as_deref().unwrap_or("unknown")
     );
-    println!("cpus:        {}", board.logical_cpus);
-    println!("features:    {}", board.cpu_features.join(" "));
+    outln!("cpus:        {}", board.logical_cpus);
+    outln!("features:    {}", board.cpu_features.join(" "));
     let av: Vec<&str> = board.isa_available.iter().map(|i| i.name()).collect();
-    println!("kernels:     {} (available: {})", board.isa, av.join(", "));
+    outln!("kernels:     {} (available: {})", board.isa, av.join(", "));
     if let Some(l) = loaded {
-        println!("model:       {} ({} bytes, {})", l.path, l.bytes, l.hash);
-        print!("{}", l.model.summary());
+        outln!("model:       {} ({} bytes, {})", l.path, l.bytes, l.hash);
+        emit(&l.model.summary().to_string())?;
     }
     Ok(())
 }
@@ -444,13 +460,15 @@ fn classify(args: &[String]) -> Res<()> {
             "probabilities": c.probabilities,
         }));
     }
-    println!("{}\t{:.4}", c.label, c.probabilities[c.index]);
+    outln!("{}\t{:.4}", c.label, c.probabilities[c.index]);
     let mut order: Vec<usize> = (0..c.logits.len()).collect();
     order.sort_by(|&x, &y| c.probabilities[y].total_cmp(&c.probabilities[x]));
     for i in order {
-        println!(
+        outln!(
             "  {:<16} p={:.4} logit={:.4}",
-            l.model.labels[i], c.probabilities[i], c.logits[i]
+            l.model.labels[i],
+            c.probabilities[i],
+            c.logits[i]
         );
     }
     Ok(())
@@ -547,14 +565,14 @@ fn selftest(args: &[String]) -> Res<()> {
         print_json(&report)?;
     } else {
         let names: Vec<&str> = isas.iter().map(|i| i.name()).collect();
-        println!(
+        outln!(
             "selftest {} on {} ({})",
             if ok { "passed" } else { "FAILED" },
             std::env::consts::ARCH,
             names.join(", ")
         );
         for p in &problems {
-            println!("  {p}");
+            outln!("  {p}");
         }
     }
     if ok {
@@ -600,7 +618,7 @@ fn synth(args: &[String]) -> Res<()> {
         .map_err(|e| fail(code::RUNTIME, e.to_string()))?;
     m.save(out)
         .map_err(|e| fail(code::RUNTIME, e.to_string()))?;
-    println!("{out}: {} bytes, {}", bytes.len(), model_hash(&bytes));
+    outln!("{out}: {} bytes, {}", bytes.len(), model_hash(&bytes));
     Ok(())
 }
 
@@ -617,16 +635,16 @@ fn run(args: &[String]) -> Res<()> {
         _ => USAGE,
     };
     if rest.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{usage}");
+        outln!("{usage}");
         return Ok(());
     }
     match cmd.as_str() {
         "--version" | "-V" | "version" => {
-            println!("bifsmn-runner {VERSION}");
+            outln!("bifsmn-runner {VERSION}");
             Ok(())
         }
         "--help" | "-h" | "help" => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             Ok(())
         }
         "info" => info(rest),
@@ -643,9 +661,11 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("bifsmn-runner: {}", f.msg);
+            use std::io::Write;
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "bifsmn-runner: {}", f.msg);
             if f.code == code::USAGE {
-                eprintln!("(see 'bifsmn-runner --help')");
+                let _ = writeln!(err, "(see 'bifsmn-runner --help')");
             }
             ExitCode::from(f.code)
         }

@@ -244,13 +244,7 @@ impl PackedModel {
 impl std::fmt::Display for ModelSummary {
     /// A fixed-width table, one line per layer.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "precision {:?}, {} classes, {}",
-            self.precision,
-            self.labels.len(),
-            self.dims
-        )?;
+        writeln!(f, "precision {:?}, {}", self.precision, self.dims)?;
         writeln!(
             f,
             "{:<18} {:<16} {:<16} {:>4} {:>3} {:>9} {:>9} {:>10}  paths",
