@@ -9,7 +9,8 @@
 # Needs: rustup target aarch64-unknown-linux-gnu, gcc-aarch64-linux-gnu (linker), file or
 # readelf; for --test also qemu-user. The linker, +crt-static and the qemu runner come from
 # .cargo/config.toml. Output: $CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/<profile>/bifsmn-runner
-# (CARGO_TARGET_DIR defaults to target/kh, the kernels' own target directory).
+# (CARGO_TARGET_DIR defaults to target/kh, the kernels' own target directory), also copied to
+# target/runners/aarch64/bifsmn-runner, where `bifsmn deploy` looks for it in a checkout.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ RUN_TESTS=0
 for arg in "$@"; do
     case "$arg" in
         --test) RUN_TESTS=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -60,6 +61,14 @@ if command -v readelf >/dev/null; then
 fi
 SIZE=$(stat -c %s "$BIN")
 echo "built $BIN: $SIZE bytes ($((SIZE / 1024)) KiB), static, aarch64"
+
+# Publish for deploy (engine/src/deploy/runners.rs): copy, then rename, so a deploy running at
+# the same moment never uploads a half-copied runner.
+RUNNERS="$PWD/target/runners/aarch64"
+mkdir -p "$RUNNERS"
+cp "$BIN" "$RUNNERS/.bifsmn-runner.tmp"
+mv -f "$RUNNERS/.bifsmn-runner.tmp" "$RUNNERS/bifsmn-runner"
+echo "copied to $RUNNERS/bifsmn-runner"
 
 if [ "$RUN_TESTS" = 1 ]; then
     command -v qemu-aarch64 >/dev/null || { echo "qemu-aarch64 not found (apt-get install qemu-user)" >&2; exit 1; }
