@@ -87,7 +87,11 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DecodedAudio, AudioErro
         .default_track(TrackType::Audio)
         .ok_or_else(|| err(AudioErrorKind::NoAudioTrack))?;
     let track_id = track.id;
-    let declared_frames = track.num_frames;
+    // Streamed WAVs (written to a pipe) carry 0xFFFFFFFF as their data size; such a length is
+    // unknown, not a promise, so reaching the end of the file early is normal for them.
+    let declared_frames = track
+        .num_frames
+        .filter(|&n| n < (u32::MAX / 8) as u64);
     let params = track
         .codec_params
         .as_ref()
@@ -111,10 +115,15 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DecodedAudio, AudioErro
             Ok(Some(p)) => p,
             Ok(None) => break,
             Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return Err(err(AudioErrorKind::Truncated {
-                    decoded: (interleaved.len() / channels.unwrap_or(1).max(1)) as u64,
-                    declared: declared_frames.unwrap_or(0),
-                }));
+                match declared_frames {
+                    Some(declared) => {
+                        return Err(err(AudioErrorKind::Truncated {
+                            decoded: (interleaved.len() / channels.unwrap_or(1).max(1)) as u64,
+                            declared,
+                        }));
+                    }
+                    None => break,
+                }
             }
             Err(SymError::ResetRequired) => {
                 return Err(err(AudioErrorKind::Unsupported(
@@ -148,10 +157,17 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DecodedAudio, AudioErro
                 }
             }
             Err(SymError::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return Err(err(AudioErrorKind::Truncated {
-                    decoded: (interleaved.len() / channels.unwrap_or(1).max(1)) as u64,
-                    declared: declared_frames.unwrap_or(0),
-                }));
+                match declared_frames {
+                    Some(declared) => {
+                        return Err(err(AudioErrorKind::Truncated {
+                            decoded: (interleaved.len() / channels.unwrap_or(1).max(1)) as u64,
+                            declared,
+                        }));
+                    }
+                    // The last packet of a stream of unknown length was cut short: keep
+                    // what decoded.
+                    None => break,
+                }
             }
             Err(e) => return Err(err(AudioErrorKind::Malformed(e.to_string()))),
         }
@@ -167,7 +183,10 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DecodedAudio, AudioErro
     if let Some(declared) = declared_frames {
         // Lossy codecs state an approximate length (encoder delay and padding); lossless
         // containers state it exactly, so a shortfall there means the file was cut off.
-        let lossless = matches!(format_name.split('/').next(), Some("wav" | "flac"));
+        let lossless = matches!(
+            format_name.split('/').next(),
+            Some("wav" | "wave" | "flac")
+        );
         if lossless && frames < declared {
             return Err(err(AudioErrorKind::Truncated {
                 decoded: frames,

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod ablate;
+pub mod bench;
 pub mod data;
+pub mod deploy;
+pub mod export;
 pub mod model;
 pub mod output;
 pub mod train;
@@ -31,6 +35,18 @@ pub enum Command {
     /// Model information.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Pack a trained model into a 1-bit .bkw file for the bit kernels and the board runner.
+    Export(export::ExportArgs),
+    /// Train every binarizer and each BiFSMNv2 part on/off; print one accuracy table.
+    Ablate(ablate::AblateArgs),
+    /// Binary vs FP32 (kernels, burn flex, burn ndarray) latency per layer, storage, peak use.
+    Bench(bench::BenchArgs),
+    /// Board profiles for deploy: add, list, test (connect, host key, arch), remove.
+    #[command(subcommand)]
+    Boards(deploy::BoardsCommand),
+    /// Upload the runner and a packed model to boards over SSH, run bench/classify there and
+    /// print the timings; several boards at once.
+    Deploy(deploy::DeployArgs),
 }
 
 /// Parse the arguments, run the command, print errors cargo-style and map them to an exit code.
@@ -41,6 +57,11 @@ pub fn main() -> ExitCode {
         Command::Train(cmd) => train::run(cmd),
         Command::Eval(args) => train::eval(args),
         Command::Model(cmd) => model::run(cmd),
+        Command::Export(args) => export::run(args),
+        Command::Ablate(args) => ablate::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Boards(cmd) => deploy::run_boards(cmd),
+        Command::Deploy(args) => deploy::run_deploy(args),
     };
     match result {
         Ok(code) => code,

@@ -10,7 +10,6 @@ pub mod cache;
 pub mod download;
 mod error;
 pub mod loader;
-mod sha1;
 pub mod speech_commands;
 #[cfg(test)]
 mod testutil;

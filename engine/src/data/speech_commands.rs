@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::DataError;
-use super::sha1::sha1;
+use sha1::Sha1;
 use crate::audio::{self, CLIP_SAMPLES};
 
 /// The ten command words of the 12-class protocols, in class order (classes 2..=11).
@@ -427,7 +427,7 @@ impl Dataset {
 /// split, and adding data never moves existing speakers.
 pub fn which_set(speaker: &str, validation_pct: f64, testing_pct: f64) -> Split {
     const MAX_CLIPS_PER_CLASS: u64 = (1 << 27) - 1;
-    let digest = sha1(speaker.as_bytes());
+    let digest = Sha1::digest(speaker.as_bytes());
     // The number mod 2^27 only depends on its low 27 bits, i.e. the digest's last bytes.
     let tail = u32::from_be_bytes([digest[16], digest[17], digest[18], digest[19]]) as u64;
     let bucket = tail % (MAX_CLIPS_PER_CLASS + 1);

@@ -1,0 +1,289 @@
+//! The ablation table: every binarizer and every BiFSMNv2 part on and off, trained with the
+//! same recipe from the same teacher, evaluated on the same split.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use burn::module::Module;
+use serde::Serialize;
+
+use crate::data::{Dataset, Split};
+use crate::model::BinarizerKind;
+use crate::train::checkpoint::open_model;
+use crate::train::eval::evaluate;
+use crate::train::{Backend, DistillMode, Role, TrainConfig};
+
+/// One row of the table.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    /// Short id used for the run directory and `--only`.
+    pub id: &'static str,
+    /// Row label.
+    pub name: &'static str,
+    /// How this row differs from the shared student recipe.
+    pub apply: fn(&mut TrainConfig),
+}
+
+fn baseline(c: &mut TrainConfig, kind: BinarizerKind) {
+    // Baselines: the method's binarizer on the same thinnable D-FSMN, one activation plane,
+    // cross-entropy only (no distillation), initialised from the same teacher.
+    c.binarizer = kind;
+    c.planes = 1;
+    c.distill = DistillMode::None;
+}
+
+/// The rows, in table order. The teacher row is trained first and the others start from it.
+pub fn variants() -> Vec<Variant> {
+    vec![
+        Variant {
+            id: "bnn",
+            name: "BNN",
+            apply: |c| baseline(c, BinarizerKind::Bnn),
+        },
+        Variant {
+            id: "xnor",
+            name: "XNOR-Net",
+            apply: |c| baseline(c, BinarizerKind::Xnor),
+        },
+        Variant {
+            id: "bi-real",
+            name: "Bi-Real",
+            apply: |c| baseline(c, BinarizerKind::BiReal),
+        },
+        Variant {
+            id: "ir-net",
+            name: "IR-Net",
+            apply: |c| baseline(c, BinarizerKind::IrNet),
+        },
+        Variant {
+            id: "react",
+            name: "ReActNet",
+            apply: |c| baseline(c, BinarizerKind::ReAct),
+        },
+        Variant {
+            id: "bifsmn-v1",
+            name: "BiFSMN (HED, single plane)",
+            apply: |c| {
+                c.binarizer = BinarizerKind::BiFsmnV1;
+                c.planes = 1;
+                c.distill = DistillMode::Hed;
+            },
+        },
+        Variant {
+            id: "bifsmnv2",
+            name: "BiFSMNv2",
+            apply: |_| {},
+        },
+        Variant {
+            id: "no-dta",
+            name: "BiFSMNv2 without DTA (one plane, full path only)",
+            apply: |c| {
+                c.planes = 1;
+                c.path_weights = vec![1.0];
+            },
+        },
+        Variant {
+            id: "no-fid",
+            name: "BiFSMNv2 without FID (whole-map distillation)",
+            apply: |c| c.distill = DistillMode::Plain,
+        },
+        Variant {
+            id: "no-lpb",
+            name: "BiFSMNv2 without LPB (fixed clipped STE)",
+            apply: |c| c.learn_alpha = false,
+        },
+    ]
+}
+
+/// Settings shared by every row.
+#[derive(Clone, Debug)]
+pub struct AblationSettings {
+    pub dataset: PathBuf,
+    pub protocol: String,
+    pub out: PathBuf,
+    pub teacher_epochs: usize,
+    pub student_epochs: usize,
+    pub teacher_lr: f64,
+    pub student_lr: f64,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub augment: bool,
+    pub backend: Backend,
+    pub max_train_clips: Option<usize>,
+    /// Reuse an existing teacher run instead of training one.
+    pub teacher: Option<PathBuf>,
+    /// Run only these variant ids (all when empty).
+    pub only: Vec<String>,
+    pub split: Split,
+}
+
+/// Accuracy of one row per thin path (`None` where the model has no such path).
+#[derive(Clone, Debug, Serialize)]
+pub struct AblationRow {
+    pub id: String,
+    pub name: String,
+    pub accuracy: Vec<Option<f32>>,
+    pub run_dir: String,
+    pub seconds: f32,
+}
+
+/// The whole table.
+#[derive(Clone, Debug, Serialize)]
+pub struct AblationTable {
+    pub split: String,
+    pub path_layers: Vec<usize>,
+    pub rows: Vec<AblationRow>,
+    pub student_epochs: usize,
+    pub teacher_epochs: usize,
+}
+
+impl AblationTable {
+    pub fn markdown(&self) -> String {
+        let mut s = String::from("| method |");
+        for l in &self.path_layers {
+            s.push_str(&format!(" {l} layers |"));
+        }
+        s.push('\n');
+        s.push_str("|---|");
+        for _ in &self.path_layers {
+            s.push_str("---:|");
+        }
+        s.push('\n');
+        for r in &self.rows {
+            s.push_str(&format!("| {} |", r.name));
+            for a in &r.accuracy {
+                match a {
+                    Some(v) => s.push_str(&format!(" {:.2} |", 100.0 * v)),
+                    None => s.push_str(" — |"),
+                }
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    pub fn csv(&self) -> String {
+        let mut s = String::from("id,method");
+        for l in &self.path_layers {
+            s.push_str(&format!(",acc_{l}_layers"));
+        }
+        s.push('\n');
+        for r in &self.rows {
+            s.push_str(&format!("{},\"{}\"", r.id, r.name.replace('"', "'")));
+            for a in &r.accuracy {
+                match a {
+                    Some(v) => s.push_str(&format!(",{:.4}", v)),
+                    None => s.push(','),
+                }
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+fn accuracy_per_path(run: &Path, dataset: &Arc<Dataset>, split: Split, batch: usize) -> anyhow::Result<Vec<f32>> {
+    let loaded = open_model(run, &crate::train::Backend::Flex.device())?;
+    let model = loaded.model.valid();
+    let n = model.num_paths().min(3);
+    Ok(evaluate(&model, dataset, split, batch, n)?
+        .into_iter()
+        .map(|e| e.metrics.accuracy)
+        .collect())
+}
+
+/// Train `c` unless its run directory already holds all its epochs; an interrupted run is
+/// resumed from its last checkpoint, so a stopped ablation picks up where it was.
+fn ensure_trained(
+    c: TrainConfig,
+    train: &mut dyn FnMut(TrainConfig, bool) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let sidecar = c.run_dir.join("checkpoint.json");
+    if sidecar.exists() {
+        let done = crate::train::checkpoint::read_sidecar(&sidecar)?.epoch;
+        if done >= c.epochs {
+            return Ok(());
+        }
+        return train(c, true);
+    }
+    train(c, false)
+}
+
+/// Train and evaluate every selected row; `train(config, resume)` runs one configuration to
+/// the end (the CLI passes its progress-printing runner, tests a quiet one). `on_row` sees each finished row.
+pub fn run_ablation(
+    s: &AblationSettings,
+    train: &mut dyn FnMut(TrainConfig, bool) -> anyhow::Result<()>,
+    on_row: &mut dyn FnMut(&AblationRow),
+) -> anyhow::Result<AblationTable> {
+    let dataset = Arc::new(
+        Dataset::open(&s.dataset, s.protocol.parse()?)
+            .with_context(|| format!("opening {}", s.dataset.display()))?,
+    );
+    let wanted = |id: &str| s.only.is_empty() || s.only.iter().any(|o| o == id);
+    let mut rows = Vec::new();
+    let teacher_run = match &s.teacher {
+        Some(t) => t.clone(),
+        None => {
+            let dir = s.out.join("teacher");
+            let mut c = TrainConfig::teacher(s.dataset.clone(), dir.clone());
+            c.protocol = s.protocol.clone();
+            c.epochs = s.teacher_epochs;
+            c.lr = s.teacher_lr;
+            c.batch_size = s.batch_size;
+            c.seed = s.seed;
+            c.augment = s.augment;
+            c.backend = s.backend;
+            c.max_train_clips = s.max_train_clips;
+            let start = std::time::Instant::now();
+            ensure_trained(c, train)?;
+            let row = AblationRow {
+                id: "teacher".into(),
+                name: "FP32 teacher".into(),
+                accuracy: accuracy_per_path(&dir, &dataset, s.split, s.batch_size)?
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+                run_dir: dir.display().to_string(),
+                seconds: start.elapsed().as_secs_f32(),
+            };
+            on_row(&row);
+            rows.push(row);
+            dir
+        }
+    };
+    for v in variants().into_iter().filter(|v| wanted(v.id)) {
+        let dir = s.out.join(v.id);
+        let mut c = TrainConfig::student(s.dataset.clone(), dir.clone(), teacher_run.clone());
+        c.protocol = s.protocol.clone();
+        c.epochs = s.student_epochs;
+        c.lr = s.student_lr;
+        c.batch_size = s.batch_size;
+        c.seed = s.seed;
+        c.augment = s.augment;
+        c.backend = s.backend;
+        c.max_train_clips = s.max_train_clips;
+        (v.apply)(&mut c);
+        debug_assert_eq!(c.role, Role::Student);
+        let start = std::time::Instant::now();
+        ensure_trained(c, train)?;
+        let acc = accuracy_per_path(&dir, &dataset, s.split, s.batch_size)?;
+        let row = AblationRow {
+            id: v.id.to_string(),
+            name: v.name.to_string(),
+            accuracy: (0..3).map(|p| acc.get(p).copied()).collect(),
+            run_dir: dir.display().to_string(),
+            seconds: start.elapsed().as_secs_f32(),
+        };
+        on_row(&row);
+        rows.push(row);
+    }
+    Ok(AblationTable {
+        split: s.split.name().to_string(),
+        path_layers: vec![8, 4, 2],
+        rows,
+        student_epochs: s.student_epochs,
+        teacher_epochs: s.teacher_epochs,
+    })
+}

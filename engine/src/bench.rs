@@ -1,0 +1,402 @@
+//! `bifsmn bench`: one table measured in one run, so the ratios compare like with like.
+//!
+//! Columns: the binary student on the bit kernels (each trained thin path), the same network in
+//! FP32 on the kernels' float path (the teacher), and the FP32 teacher on burn's CPU backends
+//! (flex and ndarray). Rows: per layer and end to end. Plus storage (FP32 checkpoint vs packed
+//! file) and binary-op throughput against this CPU's measured XOR-popcount peak.
+//!
+//! Every timing is the median of `runs` single-clip forwards after `warmup` untimed ones, on
+//! the same features; batch size 1, one thread, as on a board.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bifsmn_kernels::arch::LayerId;
+use bifsmn_kernels::bitpack::BitRows;
+use bifsmn_kernels::format::PackedModel;
+use bifsmn_kernels::gemm::{PreparedBits, xor_popcount};
+use bifsmn_kernels::infer::Engine;
+use bifsmn_kernels::isa::Isa;
+use burn::module::Module;
+use burn::prelude::*;
+use serde::Serialize;
+
+use crate::export::to_packed;
+use crate::model::Dfsmn;
+use crate::model::summary::summarize;
+use crate::train::Backend;
+use crate::train::checkpoint::open_model;
+
+/// Median of microsecond samples.
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Row names in table order: conv1, conv2, fc1, layer0..N-1, classifier.
+fn row_of(id: LayerId) -> String {
+    match id {
+        LayerId::Conv1 => "conv1".into(),
+        LayerId::Conv2 => "conv2".into(),
+        LayerId::Fc1 => "fc1".into(),
+        LayerId::Memory(j) | LayerId::Expand(j) | LayerId::Project(j) => format!("layer{j}"),
+        LayerId::Classifier => "classifier".into(),
+    }
+}
+
+/// One column: per-row medians and the end-to-end median.
+#[derive(Clone, Debug, Serialize)]
+pub struct Column {
+    pub name: String,
+    /// Median microseconds per row (rows the column does not run are absent).
+    pub rows: BTreeMap<String, f64>,
+    pub end_to_end_us: f64,
+}
+
+/// Everything `bifsmn bench` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub cpu: String,
+    pub isa: String,
+    pub runs: usize,
+    pub warmup: usize,
+    pub row_order: Vec<String>,
+    /// Binary student, one column per trained thin path.
+    pub binary: Vec<Column>,
+    pub fp32_kernels: Column,
+    pub burn_flex: Column,
+    pub burn_ndarray: Column,
+    /// End-to-end speedup of the 8-layer binary path over each FP32 column.
+    pub speedup_vs_fp32_kernels: f64,
+    pub speedup_vs_burn_flex: f64,
+    pub speedup_vs_burn_ndarray: f64,
+    /// Against the faster of the two burn backends (the target, >= 25x).
+    pub speedup_vs_burn_best: f64,
+    /// FP32 teacher checkpoint file (burnpack) size.
+    pub fp32_checkpoint_bytes: u64,
+    /// FP32 weights alone: trainable parameters x 4 bytes.
+    pub fp32_weight_bytes: u64,
+    pub packed_bytes: u64,
+    pub storage_ratio_checkpoint: f64,
+    pub storage_ratio_weights: f64,
+    /// Binary MACs x planes per 8-layer forward.
+    pub binary_ops_per_forward: u64,
+    /// Binary ops per second achieved inside the binary layers of the 8-layer path.
+    pub binary_ops_per_sec: f64,
+    /// This CPU's XOR-popcount peak: the best micro-kernel on an ideal, L1-resident problem.
+    pub peak_binary_ops_per_sec: f64,
+    pub fraction_of_peak: f64,
+}
+
+/// Time `f` `runs` times after `warmup` calls; median microseconds.
+fn time_median(warmup: usize, runs: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    let v: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            us(t.elapsed())
+        })
+        .collect();
+    median(v)
+}
+
+/// A kernels column: end to end (no clock reads inside), then per layer (hooked runs).
+fn kernels_column(
+    name: &str,
+    engine: &Arc<Engine>,
+    path: usize,
+    features: &[f32],
+    warmup: usize,
+    runs: usize,
+) -> anyhow::Result<Column> {
+    let mut session = engine.session();
+    let e2e = time_median(warmup, runs, || {
+        session.forward(path, features).expect("path checked");
+    });
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for _ in 0..runs {
+        let mut hook: Vec<(LayerId, Duration)> = Vec::new();
+        session.forward_hooked(path, features, &mut hook)?;
+        let mut per_row: BTreeMap<String, f64> = BTreeMap::new();
+        for (id, d) in hook {
+            *per_row.entry(row_of(id)).or_default() += us(d);
+        }
+        for (k, v) in per_row {
+            samples.entry(k).or_default().push(v);
+        }
+    }
+    Ok(Column {
+        name: name.to_string(),
+        rows: samples.into_iter().map(|(k, v)| (k, median(v))).collect(),
+        end_to_end_us: e2e,
+    })
+}
+
+/// A burn column: the FP32 teacher layer by layer on `device`, batch 1. Each stage's output is
+/// read back (`into_data`) so the time includes the work, not just its scheduling.
+fn burn_column(
+    name: &str,
+    teacher: &Dfsmn,
+    device: &Device,
+    features: &[f32],
+    warmup: usize,
+    runs: usize,
+) -> Column {
+    let model = teacher.valid().to_device(device);
+    let input = || Tensor::<1>::from_floats(features, device).reshape([1, 1, 32, 32]);
+    let sync = |t: &Tensor<3>| {
+        let _ = t.clone().into_data();
+    };
+    // End to end.
+    let e2e = time_median(warmup, runs, || {
+        let z = model.frontend(input(), 1.0, &mut None);
+        let out = model.backbone(z, 0, 1.0, &mut None);
+        let _ = out.logits.into_data();
+    });
+    // Per stage: the front end's three blocks, each D-FSMN layer, the classifier.
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for i in 0..warmup + runs {
+        let mut rec = |k: &str, d: Duration| {
+            if i >= warmup {
+                samples.entry(k.to_string()).or_default().push(us(d));
+            }
+        };
+        let x = input();
+        let t = Instant::now();
+        let h = model.act1.forward(model.bn1.forward(model.conv1.forward(x)));
+        let _ = h.clone().into_data();
+        rec("conv1", t.elapsed());
+        let t = Instant::now();
+        let (h, _) = model.conv2.forward(h, 1.0, false);
+        let h = model.act2.forward(model.bn2.forward(h));
+        let _ = h.clone().into_data();
+        rec("conv2", t.elapsed());
+        let t = Instant::now();
+        let [b, c, f, tt] = h.dims();
+        let z = h.permute([0, 3, 1, 2]).reshape([b, tt, c * f]);
+        let (z, _) = model.fc1.forward(z, 1.0, false);
+        let mut x = model.act_fc1.forward(z.swap_dims(1, 2));
+        sync(&x);
+        rec("fc1", t.elapsed());
+        for (j, layer) in model.layers.iter().enumerate() {
+            let t = Instant::now();
+            x = layer.forward(x, 0, j, 1.0, &mut None);
+            sync(&x);
+            rec(&format!("layer{j}"), t.elapsed());
+        }
+        let t = Instant::now();
+        let [b, n, tt] = x.dims();
+        let logits = burn::tensor::module::linear(
+            x.reshape([b, n * tt]),
+            model.classifier_weight.val().transpose(),
+            Some(model.classifier_bias.val()),
+        );
+        let _ = logits.into_data();
+        rec("classifier", t.elapsed());
+    }
+    Column {
+        name: name.to_string(),
+        rows: samples.into_iter().map(|(k, v)| (k, median(v))).collect(),
+        end_to_end_us: e2e,
+    }
+}
+
+/// The best ISA's XOR-popcount throughput on a large, L1-resident, perfectly blocked problem:
+/// 64 activation rows x 256 weight rows x 256 bits. Binary MACs per second.
+pub fn measure_peak(isa: Isa) -> f64 {
+    let (rows, outs, bits) = (64usize, 256usize, 256usize);
+    let words = bits / 64;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let a_words: Vec<u64> = (0..rows * words).map(|_| next()).collect();
+    let w_words: Vec<u64> = (0..outs * words).map(|_| next()).collect();
+    let a = BitRows::from_rows(rows, bits, &a_words);
+    let w = PreparedBits::new(isa, &w_words, outs, bits);
+    let mut out = vec![0u32; a.rows_padded() * w.outs_padded()];
+    let calls = 200;
+    let t = time_median(20, 15, || {
+        for _ in 0..calls {
+            xor_popcount(&a, &w, &mut out);
+            std::hint::black_box(&out);
+        }
+    });
+    (rows * outs * bits * calls) as f64 / (t * 1e-6)
+}
+
+/// Random-looking but fixed features for timing (the forward's cost does not depend on them
+/// except through branch prediction, which a real clip would exercise the same way).
+fn timing_features(student: &Engine) -> Vec<f32> {
+    bifsmn_kernels::synth::random_features(student.feature_params(), 7)
+}
+
+/// Measure everything. `student` and `teacher` are run directories (or sidecars/.bpk).
+pub fn run_bench(student: &Path, teacher: &Path, runs: usize, warmup: usize) -> anyhow::Result<BenchReport> {
+    let device = Backend::Flex.device();
+    let s = open_model(student, &device).with_context(|| format!("loading {}", student.display()))?;
+    let t = open_model(teacher, &device).with_context(|| format!("loading {}", teacher.display()))?;
+    anyhow::ensure!(s.model.config.is_binary(), "{} is not a binary model", student.display());
+    anyhow::ensure!(!t.model.config.is_binary(), "{} is not a full-precision model", teacher.display());
+    let student_paths = s.sidecar.config.path_weights.len().max(1);
+    let packed_student: PackedModel = to_packed(&s.model, &s.sidecar.labels, student_paths)?;
+    let packed_teacher: PackedModel = to_packed(&t.model, &t.sidecar.labels, 1)?;
+    let packed_bytes = packed_student.to_bytes()?.len() as u64;
+    let se = Arc::new(Engine::new(&packed_student)?);
+    let te = Arc::new(Engine::new(&packed_teacher)?);
+    let features = timing_features(&se);
+
+    let mut binary = Vec::new();
+    for p in 0..se.num_paths() {
+        let layers = se.path_layers(p)?.len();
+        binary.push(kernels_column(&format!("binary {layers}L"), &se, p, &features, warmup, runs)?);
+    }
+    let fp32_kernels = kernels_column("FP32 kernels", &te, 0, &features, warmup, runs)?;
+    let burn_flex = burn_column("burn flex", &t.model, &Backend::Flex.device(), &features, warmup, runs);
+    let burn_ndarray = burn_column(
+        "burn ndarray",
+        &t.model,
+        &Backend::Ndarray.device(),
+        &features,
+        warmup.min(5),
+        runs.min(30),
+    );
+
+    let b8 = binary[0].end_to_end_us;
+    let burn_best = burn_flex.end_to_end_us.min(burn_ndarray.end_to_end_us);
+    let teacher_summary = summarize(&t.model);
+    let student_summary = summarize(&s.model);
+    let planes = s.model.config.planes.max(1) as u64;
+    let binary_ops = student_summary.binary_macs as u64 * planes;
+    let binary_rows_us: f64 = binary[0]
+        .rows
+        .iter()
+        .filter(|(k, _)| k.as_str() != "conv1" && k.as_str() != "classifier")
+        .map(|(_, v)| v)
+        .sum();
+    let peak = measure_peak(se.isa());
+    let ops_per_sec = binary_ops as f64 / (binary_rows_us * 1e-6);
+    let checkpoint_bytes = std::fs::metadata(&t.model_path)?.len();
+    let weight_bytes = teacher_summary.total_params as u64 * 4;
+    let mut row_order = vec!["conv1".to_string(), "conv2".into(), "fc1".into()];
+    row_order.extend((0..t.model.layers.len()).map(|j| format!("layer{j}")));
+    row_order.push("classifier".into());
+    Ok(BenchReport {
+        cpu: bifsmn_kernels::board::BoardInfo::detect().cpu_model.unwrap_or_else(|| "unknown CPU".into()),
+        isa: se.isa().name().to_string(),
+        runs,
+        warmup,
+        row_order,
+        speedup_vs_fp32_kernels: fp32_kernels.end_to_end_us / b8,
+        speedup_vs_burn_flex: burn_flex.end_to_end_us / b8,
+        speedup_vs_burn_ndarray: burn_ndarray.end_to_end_us / b8,
+        speedup_vs_burn_best: burn_best / b8,
+        binary,
+        fp32_kernels,
+        burn_flex,
+        burn_ndarray,
+        fp32_checkpoint_bytes: checkpoint_bytes,
+        fp32_weight_bytes: weight_bytes,
+        packed_bytes,
+        storage_ratio_checkpoint: checkpoint_bytes as f64 / packed_bytes as f64,
+        storage_ratio_weights: weight_bytes as f64 / packed_bytes as f64,
+        binary_ops_per_forward: binary_ops,
+        binary_ops_per_sec: ops_per_sec,
+        peak_binary_ops_per_sec: peak,
+        fraction_of_peak: ops_per_sec / peak,
+    })
+}
+
+impl BenchReport {
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut cols: Vec<&Column> = self.binary.iter().collect();
+        cols.extend([&self.fp32_kernels, &self.burn_flex, &self.burn_ndarray]);
+        let mut s = format!(
+            "CPU: {}; bit kernels: {}; median of {} runs after {} warm-up, batch 1, 1 thread; microseconds\n\n",
+            self.cpu, self.isa, self.runs, self.warmup
+        );
+        s.push_str(&format!("{:<12}", "layer"));
+        for c in &cols {
+            s.push_str(&format!("{:>14}", c.name));
+        }
+        s.push_str(&format!("{:>12}{:>12}\n", "vs FP32 k.", "vs flex"));
+        for r in &self.row_order {
+            s.push_str(&format!("{r:<12}"));
+            for c in &cols {
+                match c.rows.get(r) {
+                    Some(v) => s.push_str(&format!("{v:>14.2}")),
+                    None => s.push_str(&format!("{:>14}", "—")),
+                }
+            }
+            let b = self.binary[0].rows.get(r).copied();
+            let ratio = |c: &Column| match (b, c.rows.get(r)) {
+                (Some(b), Some(v)) if b > 0.0 => format!("{:>11.1}x", v / b),
+                _ => format!("{:>12}", "—"),
+            };
+            s.push_str(&ratio(&self.fp32_kernels));
+            s.push_str(&ratio(&self.burn_flex));
+            s.push('\n');
+        }
+        s.push_str(&format!("{:<12}", "end to end"));
+        for c in &cols {
+            s.push_str(&format!("{:>14.2}", c.end_to_end_us));
+        }
+        s.push_str(&format!(
+            "{:>11.1}x{:>11.1}x\n\n",
+            self.speedup_vs_fp32_kernels, self.speedup_vs_burn_flex
+        ));
+        s.push_str(&format!(
+            "speedup of the binary 8-layer path: {:.1}x vs FP32 kernels, {:.1}x vs burn flex, {:.1}x vs burn ndarray (best burn: {:.1}x)\n",
+            self.speedup_vs_fp32_kernels,
+            self.speedup_vs_burn_flex,
+            self.speedup_vs_burn_ndarray,
+            self.speedup_vs_burn_best
+        ));
+        for c in &self.binary[1..] {
+            s.push_str(&format!(
+                "  {}: {:.2} us, {:.1}x vs the 8-layer FP32 kernels\n",
+                c.name,
+                c.end_to_end_us,
+                self.fp32_kernels.end_to_end_us / c.end_to_end_us
+            ));
+        }
+        s.push_str(&format!(
+            "storage: FP32 checkpoint {} B, FP32 weights {} B, packed {} B: {:.1}x / {:.1}x smaller\n",
+            self.fp32_checkpoint_bytes,
+            self.fp32_weight_bytes,
+            self.packed_bytes,
+            self.storage_ratio_checkpoint,
+            self.storage_ratio_weights
+        ));
+        s.push_str(&format!(
+            "binary ops: {:.2} M per forward, {:.2} Gop/s in the binary layers = {:.1}% of this CPU's XOR-popcount peak ({:.2} Gop/s, see docs/BENCH.md)\n",
+            self.binary_ops_per_forward as f64 / 1e6,
+            self.binary_ops_per_sec / 1e9,
+            100.0 * self.fraction_of_peak,
+            self.peak_binary_ops_per_sec / 1e9
+        ));
+        s
+    }
+}

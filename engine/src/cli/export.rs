@@ -1,0 +1,68 @@
+//! `bifsmn export`: a trained run -> packed 1-bit model file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bifsmn_kernels::format::{FloatDtype, Storage};
+use clap::Args;
+
+use super::output::print_json;
+use crate::export::export_run;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run directory (its best model), sidecar .json or .bpk.
+    #[arg(long, value_name = "RUN")]
+    pub model: PathBuf,
+    /// Output file (.bkw), written atomically.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Store the float weights (first conv, classifier) as f16: smaller, slightly different
+    /// logits.
+    #[arg(long)]
+    pub f16_weights: bool,
+    /// Also store per-channel affines as f16 (thresholds always stay exact).
+    #[arg(long)]
+    pub f16_all: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let storage = Storage {
+        fp_weights: if args.f16_weights || args.f16_all {
+            FloatDtype::F16
+        } else {
+            FloatDtype::F32
+        },
+        per_channel: if args.f16_all {
+            FloatDtype::F16
+        } else {
+            FloatDtype::F32
+        },
+    };
+    let report = export_run(&args.model, &args.out, storage)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "{:>12} {} ({} model, {} thin path{}) -> {}",
+            "Exported",
+            report.model,
+            report.precision,
+            report.paths,
+            if report.paths == 1 { "" } else { "s" },
+            report.output
+        );
+        println!(
+            "{:>12} checkpoint {} bytes, packed {} bytes ({:.1}x smaller), hash {}",
+            "Size",
+            report.checkpoint_bytes,
+            report.packed_bytes,
+            report.checkpoint_bytes as f64 / report.packed_bytes.max(1) as f64,
+            report.hash
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

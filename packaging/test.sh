@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite: what `make test` and CI (.ci/run) run, in order of increasing cost.
+#
+#   packaging/test.sh
+#
+# 1. format and lints           cargo fmt --check, cargo clippy -D warnings
+# 2. board runners              static aarch64 runner (+ kernels' tests under qemu -cpu
+#                               cortex-a53, bit-for-bit comparison with x86) and the host runner
+# 3. workspace tests            unit, integration, parity (burn vs kernels), deploy to a local
+#                               sshd running the aarch64 runner under qemu, GUI (egui_kittest)
+# 4. fuzzing                    the packed-model reader for a bounded time
+# 5. real window                the GUI under Xvfb, screenshot checked (when xvfb-run exists)
+#
+# Everything uses one cargo package selection (--workspace) so dependencies build once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packaging/bootstrap.sh
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+started=$(date +%s)
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "board runners (aarch64 static under qemu, host)"
+packaging/build-runner-aarch64.sh --test
+packaging/build-runner-host.sh
+
+step "workspace tests"
+cargo test --workspace
+
+step "fuzz the packed-model reader (bounded)"
+packaging/fuzz.sh "${BIFSMN_FUZZ_SECONDS:-60}"
+
+if command -v xvfb-run >/dev/null 2>&1 && [[ -x packaging/screenshots.sh ]]; then
+  step "real window under Xvfb"
+  packaging/screenshots.sh --check
+fi
+
+printf '\nall tests passed in %ss\n' "$(( $(date +%s) - started ))"
