@@ -1,0 +1,118 @@
+//! Measured per-layer latencies from the board benchmark history.
+//!
+//! The deploy module appends one JSON object per line to `bench-history.jsonl`. Each holds a
+//! runner bench report (`docs/RUNNER.md`, schema `bifsmn-runner-bench/1`), either as the line
+//! itself or under a `report` key. This reader is defensive: unreadable lines, unknown schemas
+//! and missing fields are skipped, never fatal; no history simply means no measured column.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// The latest measurement of one model on one thin path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoardTiming {
+    /// e.g. `Raspberry Pi 3 Model B Plus Rev 1.3 (Cortex-A53)`, or the arch when unknown.
+    pub board: String,
+    pub isa: String,
+    pub threads: u64,
+    /// Mean microseconds per layer name (`conv1`, `layer3.memory`, ...).
+    pub layer_us: HashMap<String, f64>,
+    /// Mean end-to-end microseconds.
+    pub end_to_end_us: Option<f64>,
+}
+
+/// The latest report in `text` (JSON lines) for the model with `hash` on `path`.
+pub fn latest_for(text: &str, hash: &str, path: usize) -> Option<BoardTiming> {
+    text.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+        .filter_map(|v| {
+            let report = if v.get("layers").is_some() {
+                v
+            } else {
+                v.get("report")?.clone()
+            };
+            let schema = report.get("schema").and_then(Value::as_str).unwrap_or("");
+            if !schema.is_empty() && !schema.starts_with("bifsmn-runner-bench/") {
+                return None;
+            }
+            let model_hash = report.pointer("/model/hash").and_then(Value::as_str)?;
+            let report_path = report.pointer("/path/index").and_then(Value::as_u64)?;
+            (model_hash == hash && report_path == path as u64).then_some(report)
+        })
+        .find_map(|report| parse(&report))
+}
+
+/// Read the history file; `None` when it does not exist or has nothing for this model.
+pub fn read_latest(file: &Path, hash: &str, path: usize) -> Option<BoardTiming> {
+    let text = std::fs::read_to_string(file).ok()?;
+    latest_for(&text, hash, path)
+}
+
+fn parse(report: &Value) -> Option<BoardTiming> {
+    let layers = report.get("layers")?.as_array()?;
+    let layer_us: HashMap<String, f64> = layers
+        .iter()
+        .filter_map(|l| {
+            Some((
+                l.get("layer")?.as_str()?.to_string(),
+                l.pointer("/us/mean")?.as_f64()?,
+            ))
+        })
+        .collect();
+    if layer_us.is_empty() {
+        return None;
+    }
+    let board = report
+        .pointer("/board/cpu_model")
+        .and_then(Value::as_str)
+        .or_else(|| report.pointer("/board/arch").and_then(Value::as_str))
+        .unwrap_or("board")
+        .to_string();
+    Some(BoardTiming {
+        board,
+        isa: report
+            .get("isa")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        threads: report.get("threads").and_then(Value::as_u64).unwrap_or(1),
+        layer_us,
+        end_to_end_us: report
+            .pointer("/end_to_end_us/mean")
+            .and_then(Value::as_f64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(hash: &str, path: usize, conv1: f64) -> String {
+        format!(
+            r#"{{"schema":"bifsmn-runner-bench/1","board":{{"arch":"aarch64","cpu_model":"Pi"}},"isa":"neon","threads":1,"model":{{"hash":"{hash}"}},"path":{{"index":{path}}},"end_to_end_us":{{"mean":99.5}},"layers":[{{"layer":"conv1","us":{{"mean":{conv1}}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn picks_the_latest_matching_line_and_skips_junk() {
+        let text = [
+            report("h1", 0, 1.0),
+            "not json".to_string(),
+            format!(r#"{{"time":"x","report":{}}}"#, report("h1", 0, 2.0)),
+            report("h2", 0, 3.0),
+            report("h1", 1, 4.0),
+            r#"{"schema":"other/1","layers":[]}"#.to_string(),
+        ]
+        .join("\n");
+        let t = latest_for(&text, "h1", 0).unwrap();
+        assert_eq!(t.layer_us["conv1"], 2.0);
+        assert_eq!(t.board, "Pi");
+        assert_eq!(t.end_to_end_us, Some(99.5));
+        assert_eq!(latest_for(&text, "h1", 1).unwrap().layer_us["conv1"], 4.0);
+        assert!(latest_for(&text, "h3", 0).is_none());
+        assert!(read_latest(Path::new("/nonexistent/bench.jsonl"), "h1", 0).is_none());
+    }
+}

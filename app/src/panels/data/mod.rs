@@ -1,0 +1,909 @@
+//! The Data panel: choose or fetch a dataset, see its counts, browse, listen to, relabel and
+//! delete clips, open any audio file, and classify what is shown with a loaded model.
+
+mod clips;
+mod fetch;
+pub mod ops;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bifsmn_engine::audio::AudioError;
+use bifsmn_engine::data::speech_commands::COMMAND_WORDS;
+use bifsmn_engine::data::{DataError, Dataset, Protocol, Split, demo_root};
+use egui::{RichText, Ui};
+
+use crate::clip_view::{self, ClipView, LoadedAudio};
+use crate::models::{self, InferenceModel};
+use crate::playback::{Player, PlayerEvent};
+use crate::task::{JobStatus, Task, take_done};
+use crate::widgets::notice::show_slot;
+use crate::widgets::{Notice, PathField, Pick};
+
+pub use clips::SortBy;
+
+/// Audio file extensions offered by the file dialog (the decoder probes content anyway).
+const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
+const MODEL_EXTS: &[&str] = &["bkw", "json", "bpk"];
+
+/// Which clip the detail area shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The selected dataset clip.
+    Dataset,
+    /// An audio file opened from disk.
+    File,
+}
+
+/// What the panel remembers between launches.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DataSettings {
+    /// `None` = the embedded demo set.
+    pub root: Option<PathBuf>,
+    pub protocol: String,
+    pub model: String,
+    pub audio_file: String,
+}
+
+impl Default for DataSettings {
+    fn default() -> Self {
+        Self {
+            root: None,
+            protocol: Protocol::Twelve.name().into(),
+            model: String::new(),
+            audio_file: String::new(),
+        }
+    }
+}
+
+/// A classification of the clip with view id `view`.
+struct Verdict {
+    view: u64,
+    path: usize,
+    top: Vec<(String, f32)>,
+}
+
+/// The Data panel.
+pub struct DataPanel {
+    root_field: PathField,
+    protocol: Protocol,
+    /// The open dataset; `generation` counts re-opens so cached rows know when to refresh.
+    dataset: Option<Arc<Dataset>>,
+    generation: u64,
+    open_task: Option<Task<Result<Dataset, DataError>>>,
+    /// Clip path to select once the dataset (re)opens.
+    reselect: Option<PathBuf>,
+    notice: Option<Notice>,
+
+    list: clips::ClipList,
+    selected: Option<usize>,
+    source: Source,
+    clip_view: Option<ClipView>,
+    clip_task: Option<Task<Result<LoadedAudio, String>>>,
+    clip_notice: Option<Notice>,
+
+    relabel_word: String,
+    undo: Vec<ops::Undo>,
+    edit_notice: Option<Notice>,
+
+    file_field: PathField,
+    file_view: Option<ClipView>,
+    file_task: Option<Task<Result<LoadedAudio, AudioError>>>,
+    file_notice: Option<Notice>,
+
+    model_field: PathField,
+    model: Option<Arc<InferenceModel>>,
+    model_task: Option<Task<Result<InferenceModel, Notice>>>,
+    model_notice: Option<Notice>,
+    model_path_index: usize,
+    verdict: Option<Verdict>,
+    verdict_task: Option<Task<Result<Verdict, String>>>,
+
+    fetch: fetch::Fetch,
+    pub player: Player,
+    player_notice: Option<Notice>,
+    next_view_id: u64,
+}
+
+impl DataPanel {
+    pub fn new(settings: &DataSettings) -> Self {
+        let root_text = settings
+            .root
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Self {
+            root_field: PathField::new(root_text, Pick::Folder),
+            protocol: settings.protocol.parse().unwrap_or(Protocol::Twelve),
+            dataset: None,
+            generation: 0,
+            open_task: None,
+            reselect: None,
+            notice: None,
+            list: clips::ClipList::default(),
+            selected: None,
+            source: Source::Dataset,
+            clip_view: None,
+            clip_task: None,
+            clip_notice: None,
+            relabel_word: String::new(),
+            undo: Vec::new(),
+            edit_notice: None,
+            file_field: PathField::new(settings.audio_file.clone(), Pick::File(AUDIO_EXTS)),
+            file_view: None,
+            file_task: None,
+            file_notice: None,
+            model_field: PathField::new(settings.model.clone(), Pick::File(MODEL_EXTS)),
+            model: None,
+            model_task: None,
+            model_notice: None,
+            model_path_index: 0,
+            verdict: None,
+            verdict_task: None,
+            fetch: fetch::Fetch::default(),
+            player: Player::new(),
+            player_notice: None,
+            next_view_id: 1,
+        }
+    }
+
+    /// Settings to persist.
+    pub fn settings(&self) -> DataSettings {
+        DataSettings {
+            root: self.root_field.path(),
+            protocol: self.protocol.name().into(),
+            model: self.model_field.text.clone(),
+            audio_file: self.file_field.text.clone(),
+        }
+    }
+
+    /// The open dataset, if any.
+    pub fn dataset(&self) -> Option<&Arc<Dataset>> {
+        self.dataset.as_ref()
+    }
+
+    /// The selected dataset clip (index into `dataset.clips`).
+    pub fn selected_clip(&self) -> Option<usize> {
+        self.selected
+    }
+
+    /// Open the dataset in the folder field, or the demo set when the field is empty.
+    pub fn open_dataset(&mut self, ctx: &egui::Context) {
+        let root = match self.root_field.path() {
+            Some(p) => p,
+            None => match demo_root() {
+                Some(p) => p,
+                None => {
+                    self.notice = Some(Notice::error(
+                        "the embedded demo dataset was not found",
+                        "Reinstall the workbench, set BIFSMN_DEMO_DIR, or choose a dataset folder above.",
+                    ));
+                    return;
+                }
+            },
+        };
+        let protocol = self.protocol;
+        self.notice = None;
+        self.open_task = Some(Task::spawn("open dataset", ctx, move |_| {
+            Dataset::open(&root, protocol)
+        }));
+    }
+
+    /// Use the demo set.
+    pub fn open_demo(&mut self, ctx: &egui::Context) {
+        self.root_field.text.clear();
+        self.protocol = Protocol::Twelve;
+        self.open_dataset(ctx);
+    }
+
+    /// Background jobs for the status bar.
+    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
+        for t in [&self.open_task.as_ref().map(Task::status)] {
+            out.extend(t.clone());
+        }
+        out.extend(self.clip_task.as_ref().map(Task::status));
+        out.extend(self.file_task.as_ref().map(Task::status));
+        out.extend(self.model_task.as_ref().map(Task::status));
+        out.extend(self.verdict_task.as_ref().map(Task::status));
+        out.extend(self.fetch.status());
+    }
+
+    /// Whether anything runs that needs frames (progress, playhead).
+    pub fn busy(&self) -> bool {
+        self.open_task.is_some()
+            || self.clip_task.is_some()
+            || self.file_task.is_some()
+            || self.model_task.is_some()
+            || self.verdict_task.is_some()
+            || self.fetch.running()
+            || self.player.is_playing_any()
+    }
+
+    fn current_view(&self) -> Option<&ClipView> {
+        match self.source {
+            Source::Dataset => self.clip_view.as_ref(),
+            Source::File => self.file_view.as_ref(),
+        }
+    }
+
+    /// Space: play or stop what the detail area shows.
+    pub fn toggle_playback(&mut self) {
+        if let Some(v) = self.current_view() {
+            v.toggle(&self.player);
+        }
+    }
+
+    /// Up/Down: move the selection within the filtered list.
+    pub fn select_relative(&mut self, ctx: &egui::Context, delta: i64) {
+        let rows = self.list.rows();
+        if rows.is_empty() {
+            return;
+        }
+        let pos = self
+            .selected
+            .and_then(|s| rows.iter().position(|&r| r == s))
+            .map_or(0, |p| {
+                (p as i64 + delta).clamp(0, rows.len() as i64 - 1) as usize
+            });
+        let clip = rows[pos];
+        self.select(ctx, clip);
+    }
+
+    /// Select dataset clip `index` and load it.
+    pub fn select(&mut self, ctx: &egui::Context, index: usize) {
+        let Some(ds) = self.dataset.clone() else {
+            return;
+        };
+        if index >= ds.clips.len() {
+            return;
+        }
+        self.selected = Some(index);
+        self.source = Source::Dataset;
+        self.clip_notice = None;
+        self.clip_task = Some(Task::spawn("decode clip", ctx, move |_| {
+            clip_view::load_clip(&ds, &ds.clips[index]).map_err(|e| e.to_string())
+        }));
+    }
+
+    /// Ctrl+O: open the audio file dialog.
+    pub fn open_file_dialog(&mut self, ctx: &egui::Context) {
+        self.file_field.open_dialog(ctx);
+    }
+
+    /// Decode the audio file in the file field.
+    pub fn open_file(&mut self, ctx: &egui::Context) {
+        let Some(path) = self.file_field.path() else {
+            return;
+        };
+        self.source = Source::File;
+        self.file_notice = None;
+        self.file_task = Some(Task::spawn("decode file", ctx, move |_| {
+            clip_view::load_file(&path)
+        }));
+    }
+
+    /// Load the classification model in the model field.
+    pub fn load_model(&mut self, ctx: &egui::Context) {
+        let Some(path) = self.model_field.path() else {
+            return;
+        };
+        self.model_notice = None;
+        self.model_task = Some(Task::spawn("load model", ctx, move |_| models::load(&path)));
+    }
+
+    /// Delete key: move the selected clip to the trash.
+    pub fn trash_selected(&mut self, ctx: &egui::Context) {
+        let Some((root, path)) = self.selected_file() else {
+            return;
+        };
+        self.apply_edit(ctx, ops::trash(&root, &path), None);
+    }
+
+    /// Ctrl+Z: undo the last relabel or delete.
+    pub fn undo_last(&mut self, ctx: &egui::Context) {
+        let Some(u) = self.undo.pop() else {
+            return;
+        };
+        match ops::undo(&u) {
+            Ok(()) => {
+                self.edit_notice = Some(Notice::info(format!("Undone: {}", u.description)));
+                self.reopen(ctx, Some(u.from.clone()));
+            }
+            Err(e) => {
+                self.edit_notice = Some(Notice::error(
+                    format!("{}: {e}", u.description),
+                    format!(
+                        "The clip is still at {}; move it back by hand if needed.",
+                        u.to.display()
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn selected_file(&self) -> Option<(PathBuf, PathBuf)> {
+        let ds = self.dataset.as_ref()?;
+        let clip = ds.clips.get(self.selected?)?;
+        Some((ds.root.clone(), clip.path()?.to_path_buf()))
+    }
+
+    fn apply_edit(
+        &mut self,
+        ctx: &egui::Context,
+        result: std::io::Result<ops::Undo>,
+        reselect_moved: Option<()>,
+    ) {
+        match result {
+            Ok(u) => {
+                self.edit_notice = Some(Notice::info(format!(
+                    "Done: {} (Ctrl+Z to undo)",
+                    u.description
+                )));
+                // After a relabel keep the clip selected at its new place; after a delete move on
+                // to the next row.
+                let reselect = if reselect_moved.is_some() {
+                    Some(u.to.clone())
+                } else {
+                    self.neighbour_path()
+                };
+                self.undo.push(u);
+                self.reopen(ctx, reselect);
+            }
+            Err(e) => {
+                self.edit_notice = Some(Notice::error(
+                    e.to_string(),
+                    "Nothing was changed. Check the folder's permissions and free space.",
+                ))
+            }
+        }
+    }
+
+    /// The path of the row after the selected one (or before it at the end).
+    fn neighbour_path(&self) -> Option<PathBuf> {
+        let ds = self.dataset.as_ref()?;
+        let rows = self.list.rows();
+        let pos = rows.iter().position(|&r| Some(r) == self.selected)?;
+        let next = rows
+            .get(pos + 1)
+            .or_else(|| pos.checked_sub(1).and_then(|p| rows.get(p)))?;
+        ds.clips[*next].path().map(Path::to_path_buf)
+    }
+
+    /// Re-open the dataset after an edit and select `reselect` when it is back.
+    fn reopen(&mut self, ctx: &egui::Context, reselect: Option<PathBuf>) {
+        let Some(ds) = &self.dataset else {
+            return;
+        };
+        let (root, protocol) = (ds.root.clone(), ds.protocol);
+        self.reselect = reselect;
+        self.open_task = Some(Task::spawn("rescan dataset", ctx, move |_| {
+            Dataset::open(&root, protocol)
+        }));
+    }
+
+    /// Collect finished background work.
+    pub fn poll(&mut self, ctx: &egui::Context) {
+        if let Some(r) = take_done(&mut self.open_task) {
+            match r {
+                Ok(Ok(ds)) => {
+                    let first = self.dataset.is_none();
+                    let ds = Arc::new(ds);
+                    self.dataset = Some(ds.clone());
+                    self.generation += 1;
+                    self.list.refresh(&ds, self.generation);
+                    let wanted = self.reselect.take();
+                    let index = wanted
+                        .as_ref()
+                        .and_then(|w| ds.clips.iter().position(|c| c.path() == Some(w.as_path())));
+                    match index {
+                        Some(i) => self.select(ctx, i),
+                        None if first || wanted.is_some() => {
+                            if let Some(&i) = self.list.rows().first() {
+                                self.select(ctx, i);
+                            }
+                        }
+                        None => {
+                            self.selected = None;
+                            self.clip_view = None;
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    self.notice = Some(Notice::error(e.to_string(), dataset_hint(&e)));
+                }
+                Err(e) => self.notice = Some(Notice::error(e, "")),
+            }
+        }
+        if let Some(r) = take_done(&mut self.clip_task) {
+            match r.and_then(|x| x) {
+                Ok(audio) => {
+                    let id = self.view_id();
+                    self.clip_view = Some(ClipView::new(ctx, audio, id));
+                    self.classify_current(ctx);
+                }
+                Err(e) => {
+                    self.clip_view = None;
+                    self.clip_notice = Some(Notice::error(
+                        e,
+                        "The file may be damaged; `bifsmn data check` lists every bad file. Delete it here (it goes to .trash) or replace it.",
+                    ));
+                }
+            }
+        }
+        if let Some(r) = take_done(&mut self.file_task) {
+            match r {
+                Ok(Ok(audio)) => {
+                    let id = self.view_id();
+                    self.file_view = Some(ClipView::new(ctx, audio, id));
+                    self.classify_current(ctx);
+                }
+                Ok(Err(e)) => {
+                    self.file_view = None;
+                    self.file_notice = Some(Notice::error(
+                        e.to_string(),
+                        "Pick a WAV, FLAC, Ogg Vorbis or MP3 file. If it plays elsewhere, convert it to WAV (e.g. with ffmpeg or sox) and open that.",
+                    ));
+                }
+                Err(e) => self.file_notice = Some(Notice::error(e, "")),
+            }
+        }
+        if let Some(r) = take_done(&mut self.model_task) {
+            match r {
+                Ok(Ok(m)) => {
+                    self.model_path_index = 0;
+                    self.model = Some(Arc::new(m));
+                    self.classify_current(ctx);
+                }
+                Ok(Err(n)) => self.model_notice = Some(n),
+                Err(e) => self.model_notice = Some(Notice::error(e, "")),
+            }
+        }
+        if let Some(r) = take_done(&mut self.verdict_task) {
+            match r.and_then(|x| x) {
+                Ok(v) => self.verdict = Some(v),
+                Err(e) => {
+                    self.model_notice = Some(Notice::error(
+                        format!("classification failed: {e}"),
+                        "Check that the model was trained on 16 kHz, 1 s clips.",
+                    ))
+                }
+            }
+        }
+        if let Some(PlayerEvent::Unavailable(why)) = self.player.poll() {
+            self.player_notice = Some(Notice::warning(
+                format!("Cannot play audio: {why}."),
+                "Connect or enable an output device (check the system sound settings), then press Play again.",
+            ));
+        }
+    }
+
+    fn view_id(&mut self) -> u64 {
+        self.next_view_id += 1;
+        self.next_view_id
+    }
+
+    /// Classify what the detail area shows, if a model is loaded.
+    fn classify_current(&mut self, ctx: &egui::Context) {
+        let (Some(model), Some(view)) = (self.model.clone(), self.current_view()) else {
+            return;
+        };
+        let samples = view.audio.samples.clone();
+        let view_id = view.id;
+        let path = self
+            .model_path_index
+            .min(model.num_paths().saturating_sub(1));
+        self.verdict_task = Some(Task::spawn("classify", ctx, move |_| {
+            let a = models::analyse(&model, &samples, path).map_err(|e| e.to_string())?;
+            Ok(Verdict {
+                view: view_id,
+                path,
+                top: models::top_classes(&model.packed.labels, &a.classification, 3),
+            })
+        }));
+    }
+
+    pub fn ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.poll(&ctx);
+        self.dataset_bar(ui);
+        ui.separator();
+        egui::Panel::left("data-left")
+            .resizable(true)
+            .default_size(470.0)
+            .size_range(320.0..=760.0)
+            .show(ui, |ui| self.left_column(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("data-detail")
+                .show(ui, |ui| self.detail(ui));
+        });
+    }
+
+    fn dataset_bar(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        ui.horizontal_wrapped(|ui| {
+            let ev = self
+                .root_field
+                .ui(ui, "Dataset", "empty = the embedded demo set", 340.0);
+            egui::ComboBox::from_label("protocol")
+                .selected_text(self.protocol.name())
+                .show_ui(ui, |ui| {
+                    for p in Protocol::ALL {
+                        ui.selectable_value(&mut self.protocol, p, protocol_label(p));
+                    }
+                });
+            let open = ui
+                .add_enabled(self.open_task.is_none(), egui::Button::new("Open"))
+                .on_hover_text("Scan the folder with the chosen protocol");
+            if open.clicked() || ev.chosen() {
+                self.open_dataset(&ctx);
+            }
+            if ui
+                .button("Demo set")
+                .on_hover_text("The small synthetic dataset that ships with the workbench")
+                .clicked()
+            {
+                self.open_demo(&ctx);
+            }
+            if self.open_task.is_some() {
+                ui.spinner();
+            }
+        });
+        if let Some(ds) = &self.dataset {
+            let counts = ds.counts();
+            ui.label(
+                RichText::new(format!(
+                    "{} · protocol {} · {} classes · {} train / {} validation / {} test clips · splits from {}",
+                    ds.root.display(),
+                    ds.protocol.name(),
+                    ds.labels.len(),
+                    counts.total(Split::Train),
+                    counts.total(Split::Validation),
+                    counts.total(Split::Test),
+                    match ds.split_source {
+                        bifsmn_engine::data::speech_commands::SplitSource::Lists => "the list files",
+                        bifsmn_engine::data::speech_commands::SplitSource::SpeakerHash => "speaker hashes",
+                    }
+                ))
+                .weak(),
+            );
+        }
+        show_slot(ui, &mut self.notice);
+        egui::CollapsingHeader::new("Fetch Speech Commands")
+            .id_salt("fetch-sc")
+            .default_open(false)
+            .show(ui, |ui| {
+                if let Some((dir, protocol)) = self.fetch.ui(ui) {
+                    self.root_field.text = dir.display().to_string();
+                    self.protocol = protocol;
+                    self.open_dataset(&ctx);
+                }
+            });
+    }
+
+    fn left_column(&mut self, ui: &mut Ui) {
+        let Some(ds) = self.dataset.clone() else {
+            ui.add_space(20.0);
+            if self.open_task.is_some() {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Scanning the dataset…");
+                });
+            } else {
+                ui.label("No dataset open. Choose a folder above or use the demo set.");
+            }
+            return;
+        };
+        egui::CollapsingHeader::new(RichText::new("Clips per class and split").strong())
+            .id_salt("counts")
+            .default_open(true)
+            .show(ui, |ui| self.counts_table(ui, &ds));
+        ui.add_space(4.0);
+        self.list.filters_ui(ui, &ds);
+        self.list.refresh(&ds, self.generation);
+        ui.label(
+            RichText::new(format!(
+                "{} of {} clips",
+                self.list.rows().len(),
+                ds.clips.len()
+            ))
+            .weak(),
+        );
+        if let Some(i) = self.list.list_ui(ui, &ds, self.selected) {
+            let ctx = ui.ctx().clone();
+            self.select(&ctx, i);
+        }
+    }
+
+    fn counts_table(&mut self, ui: &mut Ui, ds: &Dataset) {
+        let counts = ds.counts();
+        egui::ScrollArea::vertical()
+            .id_salt("counts-scroll")
+            .max_height(260.0)
+            .show(ui, |ui| {
+                egui::Grid::new("counts-grid")
+                    .striped(true)
+                    .num_columns(5)
+                    .min_col_width(48.0)
+                    .show(ui, |ui| {
+                        for h in ["class", "train", "validation", "test", "total"] {
+                            ui.label(RichText::new(h).strong());
+                        }
+                        ui.end_row();
+                        for (k, name) in ds.labels.iter().enumerate() {
+                            let selected = self.list.class == Some(k);
+                            if ui
+                                .selectable_label(selected, name)
+                                .on_hover_text("Show only this class in the list")
+                                .clicked()
+                            {
+                                self.list.class = if selected { None } else { Some(k) };
+                            }
+                            let mut total = 0;
+                            for s in Split::ALL {
+                                let n = counts.get(k, s);
+                                total += n;
+                                ui.label(n.to_string());
+                            }
+                            ui.label(RichText::new(total.to_string()).strong());
+                            ui.end_row();
+                        }
+                        ui.label(RichText::new("all").strong());
+                        let mut all = 0;
+                        for s in Split::ALL {
+                            all += counts.total(s);
+                            ui.label(RichText::new(counts.total(s).to_string()).strong());
+                        }
+                        ui.label(RichText::new(all.to_string()).strong());
+                        ui.end_row();
+                    });
+            });
+    }
+
+    fn detail(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.source, Source::Dataset, "Dataset clip");
+            ui.selectable_value(&mut self.source, Source::File, "Audio file");
+        });
+        ui.add_space(4.0);
+        if self.source == Source::File {
+            let ev = self
+                .file_field
+                .ui(ui, "File", "any WAV, FLAC, Ogg or MP3 file", 360.0);
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(
+                        self.file_field.path().is_some(),
+                        egui::Button::new("Open file"),
+                    )
+                    .on_hover_text("Decode and show the file (Ctrl+O opens the file chooser)")
+                    .clicked()
+                    || ev.chosen()
+                {
+                    self.open_file(&ctx);
+                }
+                if self.file_task.is_some() {
+                    ui.spinner();
+                }
+            });
+            show_slot(ui, &mut self.file_notice);
+        } else {
+            show_slot(ui, &mut self.clip_notice);
+            if self.clip_task.is_some() && self.clip_view.is_none() {
+                ui.spinner();
+            }
+        }
+        show_slot(ui, &mut self.player_notice);
+        // The view is taken out while drawing so the classification UI can borrow the panel.
+        let view = match self.source {
+            Source::Dataset => self.clip_view.take(),
+            Source::File => self.file_view.take(),
+        };
+        let mut reclassify = false;
+        if let Some(view) = &view {
+            ui.horizontal(|ui| {
+                view.play_button(ui, &self.player);
+                ui.heading(&view.audio.name);
+            });
+            if !view.audio.info.is_empty() {
+                ui.label(RichText::new(&view.audio.info).weak());
+            }
+            if self.source == Source::Dataset
+                && let (Some(ds), Some(i)) = (&self.dataset, self.selected)
+                && let Some(c) = ds.clips.get(i)
+            {
+                ui.label(format!(
+                    "class {} · split {} · speaker {}",
+                    ds.labels[c.label],
+                    c.split.name(),
+                    if c.speaker.is_empty() {
+                        "—"
+                    } else {
+                        &c.speaker
+                    }
+                ));
+            }
+            view.show_waveform(ui, &self.player, 150.0);
+            ui.add_space(6.0);
+            ui.horizontal_top(|ui| {
+                ui.vertical(|ui| {
+                    ui.label(RichText::new("Log-mel features (what the model sees)").strong());
+                    view.show_logmel(ui, 224.0);
+                });
+                ui.add_space(16.0);
+                ui.vertical(|ui| reclassify = self.classify_ui(ui, Some(view.id)));
+            });
+        } else if self.source == Source::File && self.file_task.is_none() {
+            ui.label("Open a file to see its waveform and features.");
+        }
+        match self.source {
+            Source::Dataset => self.clip_view = self.clip_view.take().or(view),
+            Source::File => self.file_view = self.file_view.take().or(view),
+        }
+        if reclassify {
+            self.classify_current(&ctx);
+        }
+        if self.source == Source::Dataset {
+            ui.add_space(8.0);
+            self.edit_ui(ui);
+        }
+    }
+
+    /// The model picker and the prediction for the view `current`; true when the thin path
+    /// changed (the caller classifies again).
+    fn classify_ui(&mut self, ui: &mut Ui, current: Option<u64>) -> bool {
+        let ctx = ui.ctx().clone();
+        let mut changed = false;
+        ui.label(RichText::new("Classify with a model").strong());
+        let ev = self
+            .model_field
+            .ui(ui, "Model", ".bkw or training run folder", 220.0);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(self.model_field.path().is_some(), egui::Button::new("Load"))
+                .clicked()
+                || ev.chosen()
+            {
+                self.load_model(&ctx);
+            }
+            if self.model_task.is_some() || self.verdict_task.is_some() {
+                ui.spinner();
+            }
+        });
+        show_slot(ui, &mut self.model_notice);
+        let Some(model) = self.model.clone() else {
+            return false;
+        };
+        ui.label(RichText::new(model.describe()).weak().small());
+        if model.num_paths() > 1 {
+            let before = self.model_path_index;
+            egui::ComboBox::from_id_salt("data-model-path")
+                .selected_text(model.path_label(self.model_path_index))
+                .show_ui(ui, |ui| {
+                    for p in 0..model.num_paths() {
+                        ui.selectable_value(&mut self.model_path_index, p, model.path_label(p));
+                    }
+                });
+            changed = before != self.model_path_index;
+        }
+        if let Some(v) = &self.verdict
+            && Some(v.view) == current
+        {
+            ui.label(format!("Prediction ({}):", model.path_label(v.path)));
+            for (i, (name, p)) in v.top.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    let text = if i == 0 {
+                        RichText::new(name).strong()
+                    } else {
+                        RichText::new(name)
+                    };
+                    ui.add_sized([80.0, 16.0], egui::Label::new(text));
+                    ui.add(
+                        egui::ProgressBar::new(*p)
+                            .desired_width(140.0)
+                            .text(format!("{:.1} %", p * 100.0)),
+                    );
+                });
+            }
+        }
+        changed
+    }
+
+    fn edit_ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        let Some(ds) = self.dataset.clone() else {
+            return;
+        };
+        let Some(clip) = self.selected.and_then(|i| ds.clips.get(i)) else {
+            return;
+        };
+        ui.label(RichText::new("Edit").strong());
+        if clip.path().is_none() {
+            ui.weak("Silence clips are generated, not files: nothing to edit.");
+            return;
+        }
+        let mut words: Vec<String> = ds
+            .clips
+            .iter()
+            .filter(|c| c.path().is_some())
+            .map(|c| c.word.clone())
+            .chain(COMMAND_WORDS.iter().map(|w| w.to_string()))
+            .collect();
+        words.sort();
+        words.dedup();
+        if self.relabel_word.is_empty() || !words.contains(&self.relabel_word) {
+            self.relabel_word = words
+                .iter()
+                .find(|w| **w != clip.word)
+                .cloned()
+                .unwrap_or_default();
+        }
+        let busy = self.open_task.is_some();
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Move to word folder");
+            egui::ComboBox::from_id_salt("relabel-word")
+                .selected_text(&self.relabel_word)
+                .show_ui(ui, |ui| {
+                    for w in &words {
+                        ui.selectable_value(&mut self.relabel_word, w.clone(), w);
+                    }
+                });
+            let can = !busy && self.relabel_word != clip.word;
+            if ui
+                .add_enabled(can, egui::Button::new("Relabel"))
+                .on_hover_text("Move the file to that folder; the split lists follow")
+                .clicked()
+                && let Some((root, path)) = self.selected_file()
+            {
+                let word = self.relabel_word.clone();
+                self.apply_edit(&ctx, ops::relabel(&root, &path, &word), Some(()));
+            }
+            ui.separator();
+            if ui
+                .add_enabled(!busy, egui::Button::new("🗑 Delete"))
+                .on_hover_text(
+                    "Move the file to .trash in the dataset folder (Del); undo with Ctrl+Z",
+                )
+                .clicked()
+            {
+                self.trash_selected(&ctx);
+            }
+            let undo_text = self.undo.last().map(|u| format!("Undo: {}", u.description));
+            if ui
+                .add_enabled(undo_text.is_some() && !busy, egui::Button::new("↶ Undo"))
+                .on_hover_text(undo_text.unwrap_or_else(|| "Nothing to undo".into()))
+                .clicked()
+            {
+                self.undo_last(&ctx);
+            }
+        });
+        show_slot(ui, &mut self.edit_notice);
+    }
+}
+
+fn protocol_label(p: Protocol) -> &'static str {
+    match p {
+        Protocol::V1_12 => "v1-12 (Speech Commands v0.01, 12 classes)",
+        Protocol::V2_12 => "v2-12 (Speech Commands v0.02, 12 classes)",
+        Protocol::V2_35 => "v2-35 (Speech Commands v0.02, 35 words)",
+        Protocol::Twelve => "12 (10 commands + unknown + silence, any folder)",
+    }
+}
+
+/// What to do about a dataset that does not open.
+fn dataset_hint(e: &DataError) -> String {
+    match e {
+        DataError::RootMissing(_) | DataError::NotADirectory(_) => {
+            "Choose an existing folder in the Speech Commands layout (<word>/<speaker>_nohash_<n>.wav), or press Demo set.".into()
+        }
+        DataError::UnexpectedWords { .. } => {
+            "Pick the protocol that matches the folder (the message suggests one).".into()
+        }
+        DataError::NoClips(_) => {
+            "The folder has no <word>/*_nohash_*.wav or .flac files. Fetch Speech Commands below or choose another folder.".into()
+        }
+        _ => "Fix the problem named above (or run `bifsmn data check` on the folder), then press Open again.".into(),
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per panel; each draws itself with `ui(&mut self, ui)` and owns only view state.
+
+pub mod data;
+pub mod inspect;
+pub mod train;

@@ -1,0 +1,161 @@
+//! Background work with results delivered over a channel.
+//!
+//! The UI thread never waits: it starts a [`Task`] and polls it once per frame. The worker
+//! asks for a repaint when it is done, so the result shows up without the UI spinning.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+/// What polling a task found.
+pub enum Poll<T> {
+    /// Still running.
+    Pending,
+    /// Finished with this result.
+    Done(T),
+    /// The worker thread ended without a result (it panicked).
+    Lost,
+}
+
+/// A closure running on its own thread.
+pub struct Task<T> {
+    /// Shown in the status bar.
+    pub label: String,
+    rx: Receiver<T>,
+    started: Instant,
+    progress: Arc<Progress>,
+}
+
+/// Progress and cancellation shared between a task and the UI. Lock-free so that neither
+/// side ever waits for the other.
+#[derive(Default)]
+pub struct Progress {
+    /// Work done and total, in any unit (0 total = unknown).
+    done: AtomicU64,
+    total: AtomicU64,
+    /// Which phase of a multi-phase job is running (meaning is up to the job).
+    phase: AtomicU64,
+    cancel: AtomicBool,
+}
+
+impl Progress {
+    pub fn set(&self, done: u64, total: Option<u64>) {
+        self.done.store(done, Ordering::Relaxed);
+        self.total.store(total.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Fraction done, when the total is known.
+    pub fn fraction(&self) -> Option<f32> {
+        let total = self.total.load(Ordering::Relaxed);
+        (total > 0).then(|| self.done.load(Ordering::Relaxed) as f32 / total as f32)
+    }
+
+    pub fn set_phase(&self, phase: u64) {
+        self.phase.store(phase, Ordering::Relaxed);
+    }
+
+    pub fn phase(&self) -> u64 {
+        self.phase.load(Ordering::Relaxed)
+    }
+
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The flag itself, for APIs that take `&AtomicBool`.
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+}
+
+impl<T: Send + 'static> Task<T> {
+    /// Run `work` on a new thread; `ctx` is asked to repaint when it finishes.
+    pub fn spawn(
+        label: impl Into<String>,
+        ctx: &egui::Context,
+        work: impl FnOnce(&Progress) -> T + Send + 'static,
+    ) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let progress = Arc::new(Progress::default());
+        let shared = progress.clone();
+        let ctx = ctx.clone();
+        let label = label.into();
+        std::thread::Builder::new()
+            .name(format!("bifsmn-app-{}", label.replace(' ', "-")))
+            .spawn(move || {
+                let result = work(&shared);
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            })
+            .expect("spawning a worker thread");
+        Self {
+            label,
+            rx,
+            started: Instant::now(),
+            progress,
+        }
+    }
+
+    /// Take the result if it is there.
+    pub fn poll(&mut self) -> Poll<T> {
+        match self.rx.try_recv() {
+            Ok(v) => Poll::Done(v),
+            Err(TryRecvError::Empty) => Poll::Pending,
+            Err(TryRecvError::Disconnected) => Poll::Lost,
+        }
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    pub fn seconds(&self) -> f32 {
+        self.started.elapsed().as_secs_f32()
+    }
+
+    /// Status-bar entry for this task.
+    pub fn status(&self) -> JobStatus {
+        JobStatus {
+            label: self.label.clone(),
+            fraction: self.progress.fraction(),
+        }
+    }
+}
+
+/// Poll an optional task slot: returns the result and empties the slot when it is done. A
+/// lost worker becomes `Err` with a message naming the task.
+pub fn take_done<T: Send + 'static>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
+    let task = slot.as_mut()?;
+    match task.poll() {
+        Poll::Pending => None,
+        Poll::Done(v) => {
+            *slot = None;
+            Some(Ok(v))
+        }
+        Poll::Lost => {
+            let label = task.label.clone();
+            *slot = None;
+            Some(Err(format!(
+                "the background job \"{label}\" stopped unexpectedly (a bug: please report it)"
+            )))
+        }
+    }
+}
+
+/// One running background job, as the status bar shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobStatus {
+    pub label: String,
+    /// Fraction done when known.
+    pub fraction: Option<f32>,
+}

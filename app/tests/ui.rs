@@ -1,0 +1,151 @@
+//! Headless UI tests with egui_kittest: each drives a panel's main interaction through the
+//! real `Workbench` and checks what the accessibility tree (or the panel's state) shows.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bifsmn_app::{LaunchOptions, Panel, Settings, Workbench};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// A workbench on the demo set with default settings, in a large headless window.
+fn harness(settings: Settings) -> Harness<'static, Workbench> {
+    let ctx = egui::Context::default();
+    let wb = Workbench::new(&ctx, Some(settings), &LaunchOptions::default());
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, wb: &mut Workbench| wb.ui(ui), wb)
+}
+
+/// Step frames (sleeping a little between them) until `done` holds, or panic after `limit`.
+fn run_until(
+    h: &mut Harness<'static, Workbench>,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&mut Harness<'static, Workbench>) -> bool,
+) {
+    let start = Instant::now();
+    while !done(h) {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_for_dataset(h: &mut Harness<'static, Workbench>) {
+    run_until(h, Duration::from_secs(60), "the demo dataset", |h| {
+        h.state().data.dataset().is_some()
+    });
+}
+
+#[test]
+fn selecting_a_clip_shows_its_log_mel() {
+    let mut h = harness(Settings::default());
+    wait_for_dataset(&mut h);
+    // The first clip is selected when a dataset opens; pick another one by clicking its row.
+    let ds = h.state().data.dataset().unwrap().clone();
+    let clip = ds
+        .clips
+        .iter()
+        .find(|c| c.word == "left" && c.path().is_some())
+        .expect("a 'left' clip");
+    let name = ds.relative_name(clip);
+    h.get_by_label("Filter").focus();
+    h.get_by_label("Filter").type_text(&name);
+    h.run_steps(3);
+    h.get_by_label(&name).click();
+    let label = format!("log-mel spectrogram of {name}");
+    run_until(&mut h, Duration::from_secs(30), "the log-mel image", |h| {
+        h.step();
+        h.query_by_label(&label).is_some()
+    });
+    // The waveform plot and the play button are there too.
+    assert!(h.query_by_label_contains("Play").is_some());
+}
+
+#[test]
+fn a_corrupt_audio_file_shows_its_error_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.wav");
+    // A RIFF header that promises data that is not there, then garbage.
+    std::fs::write(&bad, b"RIFF\x24\x00\x00\x00WAVEfmt garbage garbage").unwrap();
+    let mut s = Settings::default();
+    s.data.audio_file = bad.display().to_string();
+    let mut h = harness(s);
+    wait_for_dataset(&mut h);
+    h.get_by_label("Audio file").click();
+    h.run_steps(2);
+    h.get_by_label("Open file").click();
+    run_until(&mut h, Duration::from_secs(30), "the decode error", |h| {
+        h.step();
+        h.query_by_label_contains("broken.wav:").is_some()
+    });
+    // The message comes with what to do next.
+    assert!(h.query_by_label_contains("Pick a WAV, FLAC").is_some());
+}
+
+#[test]
+fn a_short_training_run_sends_points_to_the_charts() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut s = Settings {
+        panel: Panel::Train,
+        ..Settings::default()
+    };
+    s.train.form.epochs = 1;
+    s.train.form.batch_size = 8;
+    s.train.form.max_train_clips = 16;
+    s.train.form.augment = false;
+    s.train.form.run_dir = runs.path().join("teacher").display().to_string();
+    let mut h = harness(s);
+    wait_for_dataset(&mut h);
+    h.get_by_label_contains("Start").click();
+    run_until(&mut h, Duration::from_secs(600), "an epoch", |h| {
+        h.step();
+        h.state().train.live_epochs() >= 1
+    });
+    assert!(h.state().train.live_points() >= 2, "step and epoch points");
+    assert!(runs.path().join("teacher/checkpoint.json").is_file());
+    // The log names the finished epoch and the chart titles are on screen.
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("epoch 1: validation accuracy")
+            .is_some()
+    );
+    assert!(h.query_by_label("Loss · train").is_some());
+}
+
+#[test]
+fn inspect_shows_bits_of_a_synthetic_packed_model() {
+    use bifsmn_kernels::format::PackedModel;
+    use bifsmn_kernels::synth::SynthSpec;
+    use bifsmn_kernels::weights::Precision;
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("synth.bkw");
+    PackedModel::from_weights(&SynthSpec::paper(Precision::Binary).weights(7))
+        .unwrap()
+        .save(&model)
+        .unwrap();
+    let mut s = Settings {
+        panel: Panel::Inspect,
+        ..Settings::default()
+    };
+    s.inspect.model = model.display().to_string();
+    let mut h = harness(s);
+    wait_for_dataset(&mut h);
+    run_until(&mut h, Duration::from_secs(60), "the bits", |h| {
+        h.step();
+        h.state().inspect.bit_layers() > 0
+    });
+    h.run_steps(3);
+    // Path 0 of the paper student: conv2, fc1 and 3 binary layers in each of 8 blocks.
+    assert_eq!(h.state().inspect.bit_layers(), 2 + 3 * 8);
+    assert!(h.query_by_label("layer0.expand plane 1 bits").is_some());
+    assert!(h.query_by_label("layer0.expand plane 2 bits").is_some());
+    // The layer table lists the layers with their packed sizes.
+    assert!(h.query_by_label("binpointwise1d").is_some());
+    assert!(Path::new(&model).is_file());
+}
