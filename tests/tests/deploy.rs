@@ -249,7 +249,7 @@ fn host_key_mismatch_is_refused_with_both_fingerprints() {
     let expected = openssh_fingerprint(&impostor.with_extension("pub")).unwrap();
     let presented = openssh_fingerprint(&board.host_key_pub).unwrap();
     assert!(
-        matches!(e, DeployError::HostKeyMismatch { line: 3, .. }),
+        matches!(&e, DeployError::HostKeyMismatch(m) if m.line == 3),
         "{msg}"
     );
     assert!(

@@ -30,6 +30,21 @@ pub struct UnknownHost {
     pub other_known_types: Vec<String>,
 }
 
+/// A host key that differs from the one recorded in `known_hosts`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyMismatch {
+    pub host: String,
+    pub port: u16,
+    pub known_hosts: PathBuf,
+    /// 1-based line of the recorded key.
+    pub line: usize,
+    /// Fingerprint of the recorded key (`SHA256:...`).
+    pub expected: String,
+    /// Type and fingerprint of the key the server presented.
+    pub key_type: String,
+    pub presented: String,
+}
+
 /// Errors of board profiles, connections, uploads and runs.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum DeployError {
@@ -90,17 +105,11 @@ pub enum DeployError {
         "HOST KEY MISMATCH for {host}:{port}: {known_hosts}:{line} expects {expected} but the \
          server presented {key_type} {presented}. Refusing to connect: the board was reinstalled \
          or someone is intercepting the connection. If the change is expected, remove line {line} \
-         from {known_hosts}."
+         from {known_hosts}.",
+        host = .0.host, port = .0.port, known_hosts = .0.known_hosts.display(), line = .0.line,
+        expected = .0.expected, key_type = .0.key_type, presented = .0.presented
     )]
-    HostKeyMismatch {
-        host: String,
-        port: u16,
-        known_hosts: PathBuf,
-        line: usize,
-        expected: String,
-        key_type: String,
-        presented: String,
-    },
+    HostKeyMismatch(Box<KeyMismatch>),
 
     #[error("host key of {host}:{port} is revoked in {known_hosts}:{line} ({fingerprint})")]
     HostKeyRevoked {

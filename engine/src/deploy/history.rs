@@ -159,7 +159,7 @@ mod tests {
     fn append_and_read_back_skipping_bad_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data/bench-history.jsonl");
-        let report = RunnerReport::Classify(ClassifyReport {
+        let report = RunnerReport::Classify(Box::new(ClassifyReport {
             runner_version: "0.1.0".into(),
             model: ClassifyModel {
                 file: "model.bkw".into(),
@@ -173,7 +173,7 @@ mod tests {
             labels: vec!["yes".into()],
             logits: vec![1.0],
             probabilities: vec![1.0],
-        });
+        }));
         let e = HistoryEntry::now(
             "pi",
             "10.0.0.2",

@@ -290,8 +290,10 @@ fn run_once(
         stderr: out.stderr.clone(),
     };
     let report = match action {
-        Action::Bench(_) => report::parse_bench(&out.stdout).map(RunnerReport::Bench),
-        _ => report::parse_classify(&out.stdout).map(RunnerReport::Classify),
+        Action::Bench(_) => {
+            report::parse_bench(&out.stdout).map(|b| RunnerReport::Bench(Box::new(b)))
+        }
+        _ => report::parse_classify(&out.stdout).map(|c| RunnerReport::Classify(Box::new(c))),
     }
     .map_err(|p| malformed(p, &out))?;
     if report.path() != path {

@@ -32,7 +32,7 @@ mod session;
 mod ssh_config;
 mod upload;
 
-pub use error::{DeployError, UnknownHost, runner_exit_meaning};
+pub use error::{DeployError, KeyMismatch, UnknownHost, runner_exit_meaning};
 pub use events::{BoardOutcome, BoardSuccess, DeployEvent, DeploySummary, EventKind, Stage};
 pub use fleet::{CheckHandle, DeployHandle, JobHandle, spawn_check, spawn_deploy};
 pub use history::HistoryEntry;

@@ -162,8 +162,8 @@ pub struct ClassifyReport {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RunnerReport {
-    Bench(BenchReport),
-    Classify(ClassifyReport),
+    Bench(Box<BenchReport>),
+    Classify(Box<ClassifyReport>),
 }
 
 impl RunnerReport {
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(r.model.paths.len(), 4);
         assert_eq!(r.layers[0].us.unwrap().min, 5.508);
         assert_eq!(r.memory.vm_hwm_kib, Some(4716));
-        let rr = RunnerReport::Bench(r);
+        let rr = RunnerReport::Bench(Box::new(r));
         assert_eq!(rr.p50_us(), Some(20.471));
         // Round trip through our own serialisation (the history file).
         let back: RunnerReport =
@@ -290,6 +290,6 @@ mod tests {
                    "labels":["a","b","yes"],"logits":[0.1,0.2,0.3],"probabilities":[0.3,0.3,0.4]}"#;
         let c = parse_classify(j).unwrap();
         assert_eq!(c.label, "yes");
-        assert_eq!(RunnerReport::Classify(c).p50_us(), None);
+        assert_eq!(RunnerReport::Classify(Box::new(c)).p50_us(), None);
     }
 }

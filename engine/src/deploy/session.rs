@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ssh2::{ErrorCode, MethodType, Session};
 
-use super::error::{DeployError, UnknownHost};
+use super::error::{DeployError, KeyMismatch, UnknownHost};
 use super::hostkey::{self, KnownHostsFile, Verdict};
 use super::profile::{Auth, ConnectSpec};
 
@@ -190,7 +190,7 @@ fn check_host_key(
         Verdict::Mismatch {
             line,
             expected_fingerprint,
-        } => Err(DeployError::HostKeyMismatch {
+        } => Err(DeployError::HostKeyMismatch(Box::new(KeyMismatch {
             host: spec.host.clone(),
             port: spec.port,
             known_hosts: spec.known_hosts.clone(),
@@ -198,7 +198,7 @@ fn check_host_key(
             expected: expected_fingerprint,
             key_type,
             presented: fingerprint,
-        }),
+        }))),
         Verdict::Revoked { line } => Err(DeployError::HostKeyRevoked {
             host: spec.host.clone(),
             port: spec.port,
