@@ -124,7 +124,7 @@ impl ClipView {
     /// Play/stop button.
     pub fn play_button(&self, ui: &mut Ui, player: &Player) {
         let playing = player.is_playing(self.id);
-        let text = if playing { "⏹ Stop" } else { "▶ Play" };
+        let text = if playing { "Stop" } else { "Play" };
         if ui
             .button(text)
             .on_hover_text("Play or stop this clip (Space)")

@@ -301,7 +301,11 @@ impl Workbench {
                 {
                     self.help_open = !self.help_open;
                 }
-                let theme = if self.dark { "☀ Light" } else { "🌙 Dark" };
+                let theme = if self.dark {
+                    "Light theme"
+                } else {
+                    "Dark theme"
+                };
                 if ui
                     .button(theme)
                     .on_hover_text("Switch the theme (Ctrl+T)")

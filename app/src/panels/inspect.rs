@@ -280,7 +280,9 @@ impl InspectPanel {
                     for p in 0..model.num_paths() {
                         ui.selectable_value(&mut self.path, p, model.path_label(p));
                     }
-                });
+                })
+                .response
+                .accessible_name("thin path");
             ui.separator();
             ui.label("Clip");
             ui.selectable_value(&mut self.use_file, false, "selected in Data");
@@ -335,7 +337,7 @@ impl InspectPanel {
                 } else if let Some(a) = &self.analysis {
                     layer_bits::legend(ui);
                     ui.weak(
-                        "Agreement with the teacher's signs is shown live in Train ▸ Activation bits.",
+                        "Agreement with the teacher's signs is shown live in Train > Activation bits.",
                     );
                     layer_bits::cards(ui, &a.cards);
                 }

@@ -54,7 +54,7 @@ impl Notice {
                 } else {
                     Color32::from_rgb(180, 30, 20)
                 },
-                "⚠",
+                "!",
             ),
             NoticeKind::Warning => (
                 if dark {
@@ -62,9 +62,9 @@ impl Notice {
                 } else {
                     Color32::from_rgb(150, 95, 0)
                 },
-                "⚠",
+                "!",
             ),
-            NoticeKind::Info => (ui.visuals().hyperlink_color, "ℹ"),
+            NoticeKind::Info => (ui.visuals().hyperlink_color, "i"),
         };
         let mut dismissed = false;
         egui::Frame::new()
@@ -80,7 +80,7 @@ impl Notice {
                             ui.add(egui::Label::new(&self.hint).wrap());
                         }
                     });
-                    if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                    if ui.small_button("×").on_hover_text("Dismiss").clicked() {
                         dismissed = true;
                     }
                 });

@@ -114,7 +114,9 @@ impl ClipList {
                     for (k, name) in dataset.labels.iter().enumerate() {
                         ui.selectable_value(&mut self.class, Some(k), name);
                     }
-                });
+                })
+                .response
+                .accessible_name("class filter");
             egui::ComboBox::from_id_salt("clip-split-filter")
                 .selected_text(self.split.map_or("all splits", Split::name))
                 .show_ui(ui, |ui| {
@@ -122,7 +124,9 @@ impl ClipList {
                     for s in Split::ALL {
                         ui.selectable_value(&mut self.split, Some(s), s.name());
                     }
-                });
+                })
+                .response
+                .accessible_name("split filter");
         });
     }
 
@@ -148,7 +152,7 @@ impl ClipList {
             .enumerate()
             {
                 let arrow = if self.sort == by {
-                    if self.ascending { " ⏶" } else { " ⏷" }
+                    if self.ascending { " (asc)" } else { " (desc)" }
                 } else {
                     ""
                 };

@@ -129,7 +129,7 @@ impl Fetch {
         match &self.task {
             None => {
                 if ui
-                    .button("⬇ Fetch")
+                    .button("Fetch")
                     .on_hover_text("Download, verify and extract; resumes a partial download")
                     .clicked()
                 {

@@ -785,7 +785,9 @@ impl DataPanel {
                     for p in 0..model.num_paths() {
                         ui.selectable_value(&mut self.model_path_index, p, model.path_label(p));
                     }
-                });
+                })
+                .response
+                .accessible_name("thin path");
             changed = before != self.model_path_index;
         }
         if let Some(v) = &self.verdict
@@ -849,7 +851,9 @@ impl DataPanel {
                     for w in &words {
                         ui.selectable_value(&mut self.relabel_word, w.clone(), w);
                     }
-                });
+                })
+                .response
+                .accessible_name("target word folder");
             let can = !busy && self.relabel_word != clip.word;
             if ui
                 .add_enabled(can, egui::Button::new("Relabel"))
@@ -862,7 +866,7 @@ impl DataPanel {
             }
             ui.separator();
             if ui
-                .add_enabled(!busy, egui::Button::new("🗑 Delete"))
+                .add_enabled(!busy, egui::Button::new("Delete"))
                 .on_hover_text(
                     "Move the file to .trash in the dataset folder (Del); undo with Ctrl+Z",
                 )
@@ -872,7 +876,7 @@ impl DataPanel {
             }
             let undo_text = self.undo.last().map(|u| format!("Undo: {}", u.description));
             if ui
-                .add_enabled(undo_text.is_some() && !busy, egui::Button::new("↶ Undo"))
+                .add_enabled(undo_text.is_some() && !busy, egui::Button::new("Undo"))
                 .on_hover_text(undo_text.unwrap_or_else(|| "Nothing to undo".into()))
                 .clicked()
             {

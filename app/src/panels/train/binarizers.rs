@@ -104,7 +104,9 @@ impl BinarizerView {
                     for n in &names {
                         ui.selectable_value(&mut self.selected, n.clone(), n);
                     }
-                });
+                })
+                .response
+                .accessible_name("binarizer");
             ui.label(format!(
                 "{} · alpha₁ {:.3} · alpha₂ {:.3} · epoch {epoch}, step {step}",
                 b.kind, b.alpha1, b.alpha2

@@ -187,27 +187,31 @@ impl TrainForm {
                     });
                     ui.end_row();
 
-                    ui.label("Epochs");
-                    ui.add(egui::DragValue::new(&mut self.epochs).range(1..=500));
+                    let l = ui.label("Epochs");
+                    ui.add(egui::DragValue::new(&mut self.epochs).range(1..=500))
+                        .labelled_by(l.id);
                     ui.end_row();
 
-                    ui.label("Learning rate");
+                    let l = ui.label("Learning rate");
                     ui.add(
                         egui::DragValue::new(&mut self.lr)
                             .range(1e-5..=1.0)
                             .speed(0.001)
                             .max_decimals(5),
                     )
+                    .labelled_by(l.id)
                     .on_hover_text("Base rate, cosine-annealed over the epochs (SGD with momentum)");
                     ui.end_row();
 
-                    ui.label("Batch size");
-                    ui.add(egui::DragValue::new(&mut self.batch_size).range(1..=1024));
+                    let l = ui.label("Batch size");
+                    ui.add(egui::DragValue::new(&mut self.batch_size).range(1..=1024))
+                        .labelled_by(l.id);
                     ui.end_row();
 
-                    ui.label("Clips per epoch");
+                    let l = ui.label("Clips per epoch");
                     ui.horizontal(|ui| {
                         ui.add(egui::DragValue::new(&mut self.max_train_clips).range(0..=200_000))
+                            .labelled_by(l.id)
                             .on_hover_text("0 = the whole training split; a small number makes quick trial runs");
                         ui.weak(if self.max_train_clips == 0 { "all" } else { "" });
                     });
@@ -226,7 +230,9 @@ impl TrainForm {
                                     };
                                     ui.selectable_value(&mut self.binarizer, k, text);
                                 }
-                            });
+                            })
+                .response
+                .accessible_name("binarizer kind");
                         ui.end_row();
 
                         ui.label("Distillation");
@@ -236,7 +242,9 @@ impl TrainForm {
                                 for d in [DistillMode::Fid, DistillMode::Hed, DistillMode::Plain, DistillMode::None] {
                                     ui.selectable_value(&mut self.distill, d, distill_label(d));
                                 }
-                            });
+                            })
+                .response
+                .accessible_name("distillation");
                         ui.end_row();
 
                         ui.label("Activation planes");
@@ -246,8 +254,9 @@ impl TrainForm {
                         });
                         ui.end_row();
 
-                        ui.label("Thin paths trained");
+                        let l = ui.label("Thin paths trained");
                         ui.add(egui::Slider::new(&mut self.paths, 1..=4))
+                            .labelled_by(l.id)
                             .on_hover_text("Paths of 8, 4, 2 and 1 layers, loss weights 1, 0.5, 0.25, 0.125");
                         ui.end_row();
 
@@ -274,14 +283,16 @@ impl TrainForm {
                                                 self.teacher = s;
                                             }
                                         }
-                                    });
+                                    })
+                .response
+                .accessible_name("recent teachers");
                             }
                         });
                         ui.end_row();
                     }
 
-                    ui.label("Seed");
-                    ui.add(egui::DragValue::new(&mut self.seed));
+                    let l = ui.label("Seed");
+                    ui.add(egui::DragValue::new(&mut self.seed)).labelled_by(l.id);
                     ui.end_row();
 
                     ui.label("Augmentation");

@@ -588,10 +588,7 @@ impl TrainPanel {
         let active = self.is_active();
         ui.horizontal_wrapped(|ui| {
             if ui
-                .add_enabled(
-                    !active,
-                    egui::Button::new(RichText::new("▶ Start").strong()),
-                )
+                .add_enabled(!active, egui::Button::new(RichText::new("Start").strong()))
                 .on_hover_text("Start training (Ctrl+Enter)")
                 .clicked()
             {
@@ -602,7 +599,7 @@ impl TrainPanel {
             if ui
                 .add_enabled(
                     can_pause,
-                    egui::Button::new(if paused { "⏵ Resume" } else { "⏸ Pause" }),
+                    egui::Button::new(if paused { "Resume" } else { "Pause" }),
                 )
                 .on_hover_text("Pause or resume between steps (Ctrl+P)")
                 .clicked()
@@ -615,7 +612,7 @@ impl TrainPanel {
                         state,
                         Some(LiveState::Running | LiveState::Paused | LiveState::Starting)
                     ),
-                    egui::Button::new("⏹ Stop"),
+                    egui::Button::new("Stop"),
                 )
                 .on_hover_text("Finish the current epoch, validate and save, then end")
                 .clicked()
@@ -625,7 +622,7 @@ impl TrainPanel {
             if ui
                 .add_enabled(
                     active && state != Some(LiveState::Cancelling),
-                    egui::Button::new("✕ Cancel"),
+                    egui::Button::new("Cancel"),
                 )
                 .on_hover_text("End now; the last saved checkpoint stays valid")
                 .clicked()
@@ -694,6 +691,7 @@ impl TrainPanel {
             ui.horizontal(|ui| {
                 charts::swatch(ui, r.color);
                 ui.checkbox(&mut r.visible, "")
+                    .accessible_name(format!("show {}", r.name))
                     .on_hover_text("Show in the charts");
                 let best = r.best().map_or(String::new(), |(e, a)| {
                     format!(" · best {:.1} % @{e}", 100.0 * a)
@@ -703,7 +701,7 @@ impl TrainPanel {
                     .on_hover_text(r.dir.display().to_string());
                 if !r.live
                     && ui
-                        .small_button("✕")
+                        .small_button("×")
                         .on_hover_text("Remove from the charts")
                         .clicked()
                 {
@@ -766,7 +764,7 @@ impl TrainPanel {
                     }
                 });
         }
-        if ui.small_button("⟳ Rescan runs folder").clicked() {
+        if ui.small_button("Rescan runs folder").clicked() {
             self.rescan(ctx);
         }
     }
