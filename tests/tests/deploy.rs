@@ -646,3 +646,153 @@ fn three_boards_at_once_with_one_down() {
         );
     }
 }
+
+/// The `bifsmn` binary next to this test binary (built by `cargo test --workspace`).
+fn bifsmn_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("bifsmn");
+    if bin.is_file() {
+        Some(bin)
+    } else {
+        println!("note: {} not built; CLI test skipped", bin.display());
+        None
+    }
+}
+
+#[test]
+fn cli_boards_and_deploy() {
+    let Some(bin) = bifsmn_bin() else { return };
+    let Some(board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // Everything the CLI reads or writes stays in the temp dir (and never ~/.ssh).
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .env("BIFSMN_CONFIG_DIR", tmp.path().join("config"))
+            .env("BIFSMN_DATA_DIR", tmp.path().join("data"))
+            .env("BIFSMN_KNOWN_HOSTS", tmp.path().join("known_hosts"))
+            .env("BIFSMN_SSH_CONFIG", tmp.path().join("ssh_config"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for help in [
+        &["boards", "--help"][..],
+        &["boards", "add", "--help"],
+        &["boards", "test", "--help"],
+        &["deploy", "--help"],
+    ] {
+        let (code, out, _) = cli(help);
+        assert_eq!(code, Some(0), "{help:?}");
+        assert!(out.contains("Usage:"), "{help:?}: {out}");
+    }
+
+    let port = board.port.to_string();
+    let user = bifsmn_tests::sshd::current_user();
+    let key = board.client_key.display().to_string();
+    let workdir = board.workdir.display().to_string();
+    let (code, _, err) = cli(&[
+        "boards",
+        "add",
+        "emu",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        &user,
+        "--key",
+        &key,
+        "--workdir",
+        &workdir,
+        "--exec-prefix",
+        QEMU_PREFIX,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let down_port = free_port().to_string();
+    let (code, _, err) = cli(&[
+        "boards",
+        "add",
+        "down",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &down_port,
+        "--user",
+        "nobody",
+        "--connect-timeout",
+        "3",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = cli(&["boards", "list", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["boards"][1]["name"], "emu");
+    assert_eq!(v["boards"][1]["exec_prefix"], QEMU_PREFIX);
+    assert_eq!(v["boards"][1]["auth"]["method"], "key");
+
+    // Unknown host key: refused without the flag (no terminal to ask on), then accepted.
+    let (code, _, err) = cli(&["boards", "test", "emu"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("is not known") && err.contains("SHA256:"),
+        "{err}"
+    );
+    let (code, out, err) = cli(&["boards", "test", "emu", "--accept-new-host-key", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let check: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(check["host_key_newly_accepted"], true);
+    assert_eq!(check["facts"]["runner_arch"], "aarch64");
+
+    if let (Some(_), true) = (aarch64_runner(), qemu_available()) {
+        let model = synth_model(&tmp.path().join("m.bkw"), true, 2);
+        let model = model.display().to_string();
+        let (code, out, err) = cli(&[
+            "deploy", "--board", "emu", "--model", &model, "--bench", "3", "--warmup", "1",
+            "--path", "0,1", "--json",
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v[0]["ok"], true);
+        assert_eq!(v[0]["result"]["reports"][1]["path"]["index"], 1);
+        assert_eq!(
+            v[0]["result"]["reports"][0]["schema"],
+            "bifsmn-runner-bench/1"
+        );
+
+        let (code, out, _) = cli(&["deploy", "--all", "--model", &model, "--bench", "3"]);
+        assert_eq!(code, Some(1), "one board is down: {out}");
+        let down = out
+            .lines()
+            .find(|l| l.starts_with("down"))
+            .unwrap_or_default();
+        let emu = out
+            .lines()
+            .find(|l| l.starts_with("emu"))
+            .unwrap_or_default();
+        assert!(
+            down.contains("FAILED") && down.contains("cannot connect"),
+            "{out}"
+        );
+        assert!(
+            emu.contains("ok") && emu.contains("aarch64 (emulated)") && emu.contains("path 0:"),
+            "{out}"
+        );
+        let history = std::fs::read_to_string(tmp.path().join("data/bench-history.jsonl")).unwrap();
+        assert_eq!(history.lines().count(), 3);
+    }
+
+    let (code, _, _) = cli(&["boards", "remove", "down"]);
+    assert_eq!(code, Some(0));
+    let (code, _, err) = cli(&["boards", "remove", "down"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no saved board"), "{err}");
+}

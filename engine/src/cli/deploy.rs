@@ -234,29 +234,30 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
             store.path.display()
         );
     } else {
-        println!(
-            "{:<14} {:<28} {:<20} {:<22} exec prefix",
-            "board", "user@host:port", "auth", "work dir"
-        );
-        for b in store.boards() {
-            let target = format!(
-                "{}{}{}",
-                b.user
-                    .as_deref()
-                    .map(|u| format!("{u}@"))
-                    .unwrap_or_default(),
-                b.host,
-                b.port.map(|p| format!(":{p}")).unwrap_or_default()
-            );
-            println!(
-                "{:<14} {:<28} {:<20} {:<22} {}",
-                b.name,
-                target,
-                b.auth.describe(),
-                b.workdir,
-                b.exec_prefix.as_deref().unwrap_or("-")
-            );
-        }
+        let rows: Vec<[String; 5]> = store
+            .boards()
+            .map(|b| {
+                let target = format!(
+                    "{}{}{}",
+                    b.user
+                        .as_deref()
+                        .map(|u| format!("{u}@"))
+                        .unwrap_or_default(),
+                    b.host,
+                    b.port.map(|p| format!(":{p}")).unwrap_or_default()
+                );
+                [
+                    b.name.clone(),
+                    target,
+                    b.auth.describe(),
+                    b.workdir.clone(),
+                    b.exec_prefix.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        let header =
+            ["board", "user@host:port", "auth", "work dir", "exec prefix"].map(String::from);
+        print_table(&header, &rows);
     }
     if !aliases.is_empty() {
         println!(
@@ -268,6 +269,24 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         eprintln!("note: ~/.ssh/config {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print rows as left-aligned columns sized to their content.
+fn print_table<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    for r in std::iter::once(header).chain(rows) {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
 }
 
 fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
@@ -610,51 +629,63 @@ fn drive(targets: Vec<Target>, request: DeployRequest, quiet: bool) -> DeploySum
 }
 
 fn print_summary(summary: &DeploySummary) {
-    println!();
-    println!(
-        "{:<14} {:<8} {:<9} {:<34} reason",
-        "board", "status", "arch", "end-to-end p50 per path"
-    );
-    for b in &summary.boards {
-        match &b.result {
+    let rows: Vec<[String; 5]> = summary
+        .boards
+        .iter()
+        .map(|b| match &b.result {
             Ok(s) => {
-                let per_path = if s.reports.is_empty() {
-                    "-".to_string()
-                } else if s.p50_by_path().is_empty() {
-                    s.reports
-                        .iter()
-                        .map(|r| match r {
-                            deploy::RunnerReport::Classify(c) => {
-                                format!("path {}: {}", c.path, c.label)
-                            }
-                            deploy::RunnerReport::Bench(_) => String::new(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    s.p50_by_path()
-                        .iter()
-                        .map(|(p, us)| format!("path {p}: {us:.1} us"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
+                let per_path: Vec<String> = s
+                    .reports
+                    .iter()
+                    .map(|r| match r {
+                        deploy::RunnerReport::Bench(b) => {
+                            format!("path {}: {:.1} us", b.path.index, b.end_to_end_us.p50)
+                        }
+                        deploy::RunnerReport::Classify(c) => {
+                            format!("path {}: {}", c.path, c.label)
+                        }
+                    })
+                    .collect();
                 let sent: Vec<String> = s.uploaded.iter().map(|f| f.to_string()).collect();
-                println!(
-                    "{:<14} {:<8} {:<9} {:<34} {}",
-                    b.board,
-                    "ok",
-                    s.facts.uname_machine,
-                    per_path,
+                [
+                    b.board.clone(),
+                    "ok".into(),
+                    format!(
+                        "{}{}",
+                        s.facts.runner_arch,
+                        if s.facts.emulated { " (emulated)" } else { "" }
+                    ),
+                    if per_path.is_empty() {
+                        "-".into()
+                    } else {
+                        per_path.join(", ")
+                    },
                     if sent.is_empty() {
                         "nothing to upload".into()
                     } else {
                         format!("uploaded {}", sent.join(", "))
-                    }
-                );
+                    },
+                ]
             }
-            Err(e) => println!("{:<14} {:<8} {:<9} {:<34} {e}", b.board, "FAILED", "-", "-"),
-        }
-    }
+            Err(e) => [
+                b.board.clone(),
+                "FAILED".into(),
+                "-".into(),
+                "-".into(),
+                e.to_string(),
+            ],
+        })
+        .collect();
+    println!();
+    let header = [
+        "board",
+        "status",
+        "arch",
+        "end-to-end p50 per path",
+        "notes",
+    ]
+    .map(String::from);
+    print_table(&header, &rows);
     let unknown: Vec<&str> = summary
         .failures()
         .filter(|(_, e)| e.unknown_host().is_some())

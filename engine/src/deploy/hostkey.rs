@@ -206,6 +206,8 @@ pub fn append(path: &Path, host: &str, port: u16, key_blob: &[u8]) -> Result<(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(DeployError::local("read", path, e)),
     };
+    // The atomic rewrite creates a new file (mode 0600); give it the old file's mode back.
+    let old_mode = std::fs::metadata(path).ok().map(|m| m.permissions());
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
@@ -222,7 +224,11 @@ pub fn append(path: &Path, host: &str, port: u16, key_blob: &[u8]) -> Result<(),
         create_private_dir(dir).map_err(|e| DeployError::local("create", dir, e))?;
     }
     crate::fsutil::write_atomic(path, text.as_bytes())
-        .map_err(|e| DeployError::local("write", path, e))
+        .map_err(|e| DeployError::local("write", path, e))?;
+    if let Some(mode) = old_mode {
+        std::fs::set_permissions(path, mode).map_err(|e| DeployError::local("chmod", path, e))?;
+    }
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -372,7 +378,11 @@ mod tests {
         let path = dir.path().join("new/.ssh/known_hosts");
         let a = blob(3);
         append(&path, "10.0.0.9", 2200, &a).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         append(&path, "10.0.0.9", 22, &blob(4)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "an existing file keeps its mode");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.starts_with("[10.0.0.9]:2200 ssh-ed25519 AAAA"),
@@ -385,7 +395,6 @@ mod tests {
             kh.check(&s, "10.0.0.9", 2200, &a),
             Verdict::Match { line: 1 }
         );
-        use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path.parent().unwrap())
             .unwrap()
             .permissions()
