@@ -293,13 +293,57 @@ pub(crate) struct Request {
     pub format: Option<SampleKind>,
 }
 
-fn describe_range(r: &SupportedStreamConfigRange) -> String {
-    let rates = if r.min_sample_rate() == r.max_sample_rate() {
-        format!("{} Hz", r.min_sample_rate())
-    } else {
-        format!("{}-{} Hz", r.min_sample_rate(), r.max_sample_rate())
+/// The supported ranges in a few lines: formats with the same channel counts and rates are
+/// grouped (`i16, f32: 1-2 ch, 8000-48000 Hz`). Devices such as ALSA's `null` report every
+/// format with 1-64 channels, which would otherwise be hundreds of entries.
+fn summarize(ranges: &[SupportedStreamConfigRange]) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let span = |lo: u32, hi: u32, unit: &str| {
+        if lo == hi {
+            format!("{lo} {unit}")
+        } else {
+            format!("{lo}-{hi} {unit}")
+        }
     };
-    format!("{}, {} ch, {}", rates, r.channels(), r.sample_format())
+    // format -> (channel counts, rate ranges)
+    let mut per_format: BTreeMap<String, (Vec<u16>, Vec<(u32, u32)>)> = BTreeMap::new();
+    for r in ranges {
+        let e = per_format.entry(r.sample_format().to_string()).or_default();
+        if !e.0.contains(&r.channels()) {
+            e.0.push(r.channels());
+        }
+        let rates = (r.min_sample_rate(), r.max_sample_rate());
+        if !e.1.contains(&rates) {
+            e.1.push(rates);
+        }
+    }
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (format, (mut channels, mut rates)) in per_format {
+        channels.sort_unstable();
+        rates.sort_unstable();
+        let contiguous = channels.windows(2).all(|w| w[1] == w[0] + 1);
+        let ch = match (channels.first(), channels.last()) {
+            (Some(&a), Some(&b)) if contiguous => span(a as u32, b as u32, "ch"),
+            _ => format!(
+                "{} ch",
+                channels
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ),
+        };
+        let hz: Vec<String> = rates.iter().map(|&(a, b)| span(a, b, "Hz")).collect();
+        let desc = format!("{ch}, {}", hz.join(" or "));
+        match groups.iter_mut().find(|g| g.0 == desc) {
+            Some(g) => g.1.push(format),
+            None => groups.push((desc, vec![format])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(desc, formats)| format!("{}: {desc}", formats.join("/")))
+        .collect()
 }
 
 /// Pick the stream configuration: the device's default, with the requested fields replaced.
@@ -378,7 +422,7 @@ pub(crate) fn choose_config(
             device,
             requested: native.to_string(),
             reason: "no supported configuration matches".into(),
-            supported: rs.iter().map(describe_range).collect(),
+            supported: summarize(rs),
         });
     }
     let config = StreamConfig {
@@ -389,12 +433,12 @@ pub(crate) fn choose_config(
     Ok((config, native))
 }
 
-/// All supported ranges of a device, described (for error messages).
+/// The device's supported formats, summarised (for error messages).
 pub(crate) fn supported_descriptions(found: &FoundDevice) -> Vec<String> {
     found
         .device
         .supported_input_configs()
-        .map(|rs| rs.map(|r| describe_range(&r)).collect())
+        .map(|rs| summarize(&rs.collect::<Vec<_>>()))
         .unwrap_or_default()
 }
 
@@ -410,6 +454,27 @@ mod tests {
         }
         assert!("s16".parse::<SampleKind>().is_err());
         assert_eq!(SampleKind::from_cpal(SampleFormat::DsdU8), None);
+    }
+
+    #[test]
+    fn supported_ranges_are_summarised_by_format_group() {
+        use cpal::SupportedBufferSize::Unknown;
+        let r = |ch, lo, hi, f| SupportedStreamConfigRange::new(ch, lo, hi, Unknown, f);
+        let mut ranges = Vec::new();
+        for f in [SampleFormat::I16, SampleFormat::F32] {
+            for ch in 1..=64 {
+                ranges.push(r(ch, 4000, 192_000, f));
+            }
+        }
+        ranges.push(r(2, 48_000, 48_000, SampleFormat::I32));
+        ranges.push(r(4, 44_100, 44_100, SampleFormat::I32));
+        assert_eq!(
+            summarize(&ranges),
+            vec![
+                "f32/i16: 1-64 ch, 4000-192000 Hz".to_string(),
+                "i32: 2/4 ch, 44100 Hz or 48000 Hz".to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -10,8 +10,11 @@ pub mod bench;
 pub mod data;
 pub mod deploy;
 pub mod export;
+pub mod listen;
 pub mod model;
 pub mod output;
+pub mod record;
+pub mod stream_eval;
 pub mod train;
 
 /// BiFSMN Workbench: train, inspect, test and deploy 1-bit keyword-spotting networks.
@@ -47,6 +50,13 @@ pub enum Command {
     /// Upload the runner and a packed model to boards over SSH, run bench/classify there and
     /// print the timings; several boards at once.
     Deploy(deploy::DeployArgs),
+    /// Live keyword detection from the microphone (or a file) with a level meter.
+    Listen(listen::ListenArgs),
+    /// Record keyword clips from the microphone into a dataset folder.
+    Record(record::RecordArgs),
+    /// False accepts per hour and false-reject rate on a long generated test stream, per
+    /// threshold (DET points).
+    StreamEval(stream_eval::StreamEvalArgs),
 }
 
 /// Parse the arguments, run the command, print errors cargo-style and map them to an exit code.
@@ -62,6 +72,9 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Boards(cmd) => deploy::run_boards(cmd),
         Command::Deploy(args) => deploy::run_deploy(args),
+        Command::Listen(args) => listen::run(args),
+        Command::Record(args) => record::run(args),
+        Command::StreamEval(args) => stream_eval::run(args),
     };
     match result {
         Ok(code) => code,

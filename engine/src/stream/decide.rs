@@ -204,17 +204,18 @@ mod tests {
 
     #[test]
     fn smoothing_delays_the_crossing_and_keyword_end_points_back() {
-        let mut d = decider(0.6, 3, 0);
+        // Dyadic values keep the means exact.
+        let mut d = decider(0.5, 3, 0);
         let got = run(
             &mut d,
             &[
                 (10, [1.0, 0.0, 0.0]),
-                (20, [0.1, 0.9, 0.0]),
-                (30, [0.1, 0.9, 0.0]),
-                (40, [0.1, 0.9, 0.0]),
+                (20, [0.25, 0.75, 0.0]),
+                (30, [0.25, 0.75, 0.0]),
+                (40, [0.25, 0.75, 0.0]),
             ],
         );
-        // Means of "yes": 0, 0.45, 0.6 -> fires at 30; the first window >= 0.6 ended at 20.
+        // Means of "yes": 0, 0.375, 0.5 -> fires at 30; the first window >= 0.5 ended at 20.
         assert_eq!(got, vec![(30, 1, 20)]);
         let ev = decider(0.5, 1, 0).step(7, &[0.0, 0.0, 0.5]).unwrap();
         assert_eq!((ev.label.as_str(), ev.time_s, ev.score), ("no", 0.7, 0.5));

@@ -1,0 +1,213 @@
+//! The `listen`, `record` and `stream-eval` commands, through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bifsmn_engine::audio;
+use bifsmn_kernels::format::PackedModel;
+use bifsmn_kernels::synth::SynthSpec;
+use bifsmn_kernels::weights::Precision;
+
+fn bifsmn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bifsmn"))
+        .args(args)
+        .output()
+        .expect("run bifsmn")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A random paper-sized binary model with the 12-class labels (detects nothing meaningful,
+/// exercises everything else).
+fn synth_model(dir: &Path) -> String {
+    let mut w = SynthSpec::paper(Precision::Binary).weights(3);
+    w.labels = [
+        "unknown", "silence", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let path = dir.join("synth.bkw");
+    PackedModel::from_weights(&w).unwrap().save(&path).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn every_command_has_help() {
+    for cmd in ["listen", "record", "stream-eval"] {
+        let o = bifsmn(&[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage"),
+            "{cmd}"
+        );
+    }
+    let top = text(&bifsmn(&["--help"]));
+    for cmd in ["listen", "record", "stream-eval"] {
+        assert!(top.contains(cmd), "{cmd} missing from bifsmn --help");
+    }
+}
+
+#[test]
+fn devices_are_listed_and_a_missing_one_is_named_in_the_error() {
+    let o = bifsmn(&["listen", "--list-devices", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(list.is_array());
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_model(dir.path());
+    let o = bifsmn(&["listen", "--model", &model, "--device", "no-such-mic"]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("error:") && t.contains("no-such-mic"), "{t}");
+
+    let root = dir.path().join("ds");
+    let o = bifsmn(&[
+        "record",
+        "--root",
+        root.to_str().unwrap(),
+        "--label",
+        "yes",
+        "--speaker",
+        "tester",
+        "--device",
+        "no-such-mic",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no-such-mic"), "{}", text(&o));
+    // A bad label is refused before any device is opened.
+    let o = bifsmn(&[
+        "record",
+        "--root",
+        root.to_str().unwrap(),
+        "--label",
+        "../evil",
+        "--speaker",
+        "tester",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("invalid label"), "{}", text(&o));
+    assert!(!root.join("yes").exists());
+}
+
+#[test]
+fn listen_runs_on_a_file_and_prints_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_model(dir.path());
+    let wav = dir.path().join("in.wav");
+    let x: Vec<f32> = (0..48_000)
+        .map(|i| 0.2 * (i as f32 * 0.05).sin() * ((i / 4000) % 2) as f32)
+        .collect();
+    audio::write_wav_mono_16k(&wav, &x).unwrap();
+    let o = bifsmn(&[
+        "listen",
+        "--model",
+        &model,
+        "--file",
+        wav.to_str().unwrap(),
+        "--threshold",
+        "0.2",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    // 3 s of audio plus the 1 s of silence that flushes the last windows.
+    assert_eq!(summary["audio_seconds"], 4.0);
+    for l in &lines[..lines.len() - 1] {
+        assert_eq!(l["type"], "event");
+        assert!(l["label"].is_string() && l["sample"].is_u64());
+    }
+    assert_eq!(
+        summary["events"].as_u64().unwrap() as usize,
+        lines.len() - 1
+    );
+}
+
+#[test]
+fn stream_eval_writes_the_stream_placements_and_det_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth_model(dir.path());
+    let wav = dir.path().join("eval.wav");
+    let csv = dir.path().join("det.csv");
+    let args = [
+        "stream-eval",
+        "--model",
+        &model,
+        "--demo",
+        "--minutes",
+        "1",
+        "--snr-db",
+        "20,-5",
+        "--thresholds",
+        "0.3,0.6,0.9",
+        "--stream",
+        wav.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--json",
+    ];
+    let o = bifsmn(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["points"].as_array().unwrap().len(), 3);
+    assert!(r["keywords_placed"].as_u64().unwrap() >= 8, "{r}");
+    assert!(r["compute"]["real_time_factor"].as_f64().unwrap() > 0.0);
+    assert!((r["hours"].as_f64().unwrap() - 1.0 / 60.0).abs() < 1e-12);
+    assert!(wav.exists());
+    let placements = wav.with_extension("placements.json");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&placements).unwrap()).unwrap();
+    assert_eq!(
+        p["placements"].as_array().unwrap().len() as u64,
+        r["keywords_placed"].as_u64().unwrap() + r["distractors_placed"].as_u64().unwrap()
+    );
+    assert!(wav.with_extension("placements.csv").exists());
+    let det = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(det.lines().count(), 4);
+    assert!(det.starts_with("threshold,"));
+
+    // The same stream again: identical points.
+    let o = bifsmn(&[
+        "stream-eval",
+        "--model",
+        &model,
+        "--reuse-stream",
+        wav.to_str().unwrap(),
+        "--thresholds",
+        "0.3,0.6,0.9",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(again["points"], r["points"]);
+
+    // The table output names the target and the real-time factor.
+    let o = bifsmn(&[
+        "stream-eval",
+        "--model",
+        &model,
+        "--reuse-stream",
+        wav.to_str().unwrap(),
+        "--thresholds",
+        "0.5",
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("target 0.5 FA/h") && t.contains("real-time factor"),
+        "{t}"
+    );
+}
