@@ -305,8 +305,9 @@ fn summarize(ranges: &[SupportedStreamConfigRange]) -> Vec<String> {
             format!("{lo}-{hi} {unit}")
         }
     };
-    // format -> (channel counts, rate ranges)
-    let mut per_format: BTreeMap<String, (Vec<u16>, Vec<(u32, u32)>)> = BTreeMap::new();
+    /// Channel counts and rate ranges of one format.
+    type Support = (Vec<u16>, Vec<(u32, u32)>);
+    let mut per_format: BTreeMap<String, Support> = BTreeMap::new();
     for r in ranges {
         let e = per_format.entry(r.sample_format().to_string()).or_default();
         if !e.0.contains(&r.channels()) {

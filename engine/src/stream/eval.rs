@@ -394,7 +394,7 @@ mod tests {
             end: start + 16_000,
             speech_start: start + 4000,
             speech_end: start + 12_000,
-            snr_db: if index % 2 == 0 { 10.0 } else { 5.0 },
+            snr_db: if index.is_multiple_of(2) { 10.0 } else { 5.0 },
             actual_snr_db: 10.0,
             gain: 1.0,
         }

@@ -148,7 +148,7 @@ pub fn build(
         .clips_in(config.split)
         .filter(|c| c.path().is_some())
     {
-        if keywords.iter().any(|k| *k == clip.word) {
+        if keywords.contains(&clip.word) {
             by_word.entry(clip.word.as_str()).or_default().push(clip);
         } else {
             distractors.push(clip);

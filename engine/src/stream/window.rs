@@ -166,14 +166,17 @@ mod tests {
         let mut seen = Vec::new();
         let r = w.push(&[1.0; 4], |end, _| {
             if end == 4 {
-                Err(end)
-            } else {
-                Ok(seen.push(end))
+                return Err(end);
             }
+            seen.push(end);
+            Ok(())
         });
         assert_eq!(r, Err(4));
-        w.push(&[1.0; 2], |end, _| Ok::<_, ()>(seen.push(end)))
-            .unwrap();
+        w.push(&[1.0; 2], |end, _| {
+            seen.push(end);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
         assert_eq!(seen, vec![2, 4, 6]);
     }
 
