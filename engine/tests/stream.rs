@@ -359,3 +359,31 @@ fn the_packed_model_runs_end_to_end_on_a_file_source() {
     );
     assert!(file.describe().ends_with("s.wav"));
 }
+
+/// Measurement, not a check: the packed model's real-time factor per thin path over 10 minutes
+/// of audio (`cargo test --workspace --test stream -- --ignored --nocapture`).
+#[test]
+#[ignore = "measurement; prints the real-time factor per thin path"]
+fn real_time_factor_per_thin_path() {
+    let (x, _) = tone_stream(600, 8);
+    let model = synth_model();
+    for path in 0..model.paths.len() {
+        let mut d = Detector::new(
+            ModelScorer::from_model(&model, path).unwrap(),
+            DetectorConfig::default(),
+        )
+        .unwrap();
+        d.push(&x).unwrap();
+        let s = d.stats();
+        eprintln!(
+            "path {path} (layers {:?}, {}): {} windows, real-time factor {:.4}, {:.3} ms per \
+             window (max {:.2})",
+            model.paths[path],
+            d.scorer().engine().isa(),
+            s.windows,
+            s.real_time_factor,
+            s.mean_window_ms,
+            s.max_window_ms
+        );
+    }
+}

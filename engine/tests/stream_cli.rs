@@ -211,3 +211,17 @@ fn stream_eval_writes_the_stream_placements_and_det_points() {
         "{t}"
     );
 }
+
+/// Not a test: writes the labelled synthetic model to `$BIFSMN_SYNTH_MODEL_OUT`, for trying
+/// `listen` and `stream-eval` by hand before a trained model exists:
+/// `BIFSMN_SYNTH_MODEL_OUT=/tmp/synth12.bkw cargo test --workspace --test stream_cli -- --ignored`
+#[test]
+#[ignore = "utility: writes a model for manual runs"]
+fn write_synth_model_for_manual_runs() {
+    let Some(out) = std::env::var_os("BIFSMN_SYNTH_MODEL_OUT") else {
+        eprintln!("BIFSMN_SYNTH_MODEL_OUT not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(synth_model(dir.path()), &out).unwrap();
+}

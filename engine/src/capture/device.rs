@@ -381,8 +381,10 @@ pub(crate) fn choose_config(
                     return Err(CaptureError::Query {
                         device,
                         reason: match &ranges {
-                            Err(e) => format!("{default_err}; {e}"),
-                            Ok(_) => default_err.to_string(),
+                            Err(e) if *e != default_err.to_string() => {
+                                format!("{default_err}; {e}")
+                            }
+                            _ => default_err.to_string(),
                         },
                     });
                 }

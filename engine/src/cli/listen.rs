@@ -137,9 +137,12 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     let mut top: Option<(usize, f32)> = None;
     let mut position = 0u64;
     let mut failure = None;
+    let mut stopping = false;
     loop {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break;
+        if !stopping && deadline.is_some_and(|d| Instant::now() >= d) {
+            // Let the thread finish: its last messages carry the final counters.
+            live.request_stop();
+            stopping = true;
         }
         let msg = match live.messages().recv_timeout(Duration::from_millis(100)) {
             Ok(m) => m,
@@ -214,8 +217,9 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string(&JsonLine::Summary(&summary))?);
     } else {
         eprintln!(
-            "{} events in {:.1} s of audio{}",
+            "{} event{} in {:.1} s of audio{}",
             summary.events,
+            if summary.events == 1 { "" } else { "s" },
             summary.audio_seconds,
             summary
                 .detector

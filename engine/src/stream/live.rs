@@ -43,7 +43,7 @@ pub enum LiveMessage {
     Scores { sample: u64, smoothed: Vec<f32> },
     /// Input level, about 20 times per second (live sources only).
     Level(Level),
-    /// Counters, about once per second.
+    /// Counters, about once per second and once more before [`LiveMessage::Stopped`].
     Stats {
         detector: DetectorStats,
         latency: Latency,
@@ -115,6 +115,12 @@ impl LiveDetector {
             .store(threshold.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
     }
 
+    /// Ask the thread to stop without waiting; it sends its final [`LiveMessage::Stats`] and
+    /// [`LiveMessage::Stopped`] and ends.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
     /// Ask the thread to stop and wait for it.
     pub fn stop(mut self) {
         self.shutdown();
@@ -149,6 +155,12 @@ impl<S: Scorer> Worker<S> {
                 .tx
                 .send_timeout(LiveMessage::Error(e.to_string()), Duration::from_secs(1));
         }
+        // Final counters, so that even a short run reports them.
+        let _ = self.tx.try_send(LiveMessage::Stats {
+            detector: self.detector.stats(),
+            latency: self.detector.latency(),
+            capture: self.source.capture_stats(),
+        });
         let _ = self.tx.send_timeout(
             LiveMessage::Stopped {
                 position: self.detector.position(),
