@@ -12,7 +12,7 @@ use bifsmn_engine::features::{FeatureParams, LogMel};
 use egui::Ui;
 
 use crate::playback::Player;
-use crate::widgets::heatmap::{Axis, Heatmap};
+use crate::widgets::heatmap::{Axis, Heatmap, Scale};
 use crate::widgets::waveform::Envelope;
 
 /// Samples and features of one clip or file.
@@ -97,14 +97,13 @@ impl ClipView {
             .fold(f32::MIN, f32::max);
         // An 80 dB window below the loudest bin, the usual spectrogram dynamic range.
         let hi = if max > f32::MIN { max } else { 0.0 };
-        let logmel = Heatmap::sequential(
+        let logmel = Heatmap::new(
             ctx,
             &format!("logmel-{id}"),
             &audio.logmel,
             p.n_mels,
             frames,
-            hi - 80.0,
-            hi,
+            Scale::Sequential { lo: hi - 80.0, hi },
             "dB",
         );
         Self {
@@ -113,12 +112,6 @@ impl ClipView {
             envelope,
             logmel,
         }
-    }
-
-    /// Seconds the log-mel frames span (frame centres).
-    fn logmel_seconds(&self) -> f32 {
-        let p = self.audio.params;
-        (p.frames().saturating_sub(1) * p.hop) as f32 / p.sample_rate as f32
     }
 
     /// Play/stop button.
@@ -160,8 +153,14 @@ impl ClipView {
             ui,
             egui::vec2(side, side),
             &format!("log-mel spectrogram of {}", self.audio.name),
-            &Axis::new("time (s)", 0.0, self.logmel_seconds()).ticks(5),
-            &Axis::new("mel bin", 0.0, (p.n_mels - 1) as f32).ticks(5),
+            &Axis::new(
+                "time (s)",
+                0.0,
+                p.hop as f32 / p.sample_rate as f32,
+                p.frames(),
+            )
+            .ticks(4),
+            &Axis::new("mel bin", 0.0, 1.0, p.n_mels).ticks(4),
         );
     }
 }

@@ -37,23 +37,26 @@ impl Scale {
     }
 }
 
-/// Axis description: title and the data range the image spans along it.
+/// Axis description: what the cells along it stand for. Cell `i` is centred on the value
+/// `first + i * step`; ticks go at round values inside that range.
 #[derive(Clone, Debug)]
 pub struct Axis {
     pub title: String,
-    pub min: f32,
-    pub max: f32,
-    /// Number of tick labels (2 = only the ends).
+    pub first: f32,
+    pub step: f32,
+    pub cells: usize,
+    /// About this many ticks.
     pub ticks: usize,
 }
 
 impl Axis {
-    pub fn new(title: impl Into<String>, min: f32, max: f32) -> Self {
+    pub fn new(title: impl Into<String>, first: f32, step: f32, cells: usize) -> Self {
         Self {
             title: title.into(),
-            min,
-            max,
-            ticks: 3,
+            first,
+            step,
+            cells: cells.max(1),
+            ticks: 4,
         }
     }
 
@@ -61,6 +64,43 @@ impl Axis {
         self.ticks = n.max(2);
         self
     }
+
+    /// Tick values and their positions as fractions of the image side.
+    fn marks(&self) -> Vec<(f32, f32)> {
+        let last = self.first + (self.cells - 1) as f32 * self.step;
+        nice_ticks(self.first, last, self.ticks)
+            .into_iter()
+            .map(|v| {
+                let cell = if self.step != 0.0 {
+                    (v - self.first) / self.step
+                } else {
+                    0.0
+                };
+                (v, (cell + 0.5) / self.cells as f32)
+            })
+            .collect()
+    }
+}
+
+/// Round tick values (steps of 1, 2 or 5 times a power of ten) within `[lo, hi]`.
+pub fn nice_ticks(lo: f32, hi: f32, target: usize) -> Vec<f32> {
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    let span = hi - lo;
+    if !(span > 0.0) || !span.is_finite() {
+        return vec![lo];
+    }
+    let raw = span / target.max(1) as f32;
+    let mag = 10f32.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        // 2.5 makes good fractions (0.25) but odd labels on whole-number axes (2.5 steps).
+        .filter(|&m| m != 2.5 || mag < 1.0)
+        .map(|m| m * mag)
+        .find(|s| span / s <= target as f32)
+        .unwrap_or(10.0 * mag);
+    let start = (lo / step).ceil() as i64;
+    let end = (hi / step + 1e-4).floor() as i64;
+    (start..=end).map(|k| k as f32 * step).collect()
 }
 
 /// A heatmap texture and what it shows.
@@ -77,7 +117,7 @@ pub struct Heatmap {
 const LEFT: f32 = 44.0;
 const BOTTOM: f32 = 34.0;
 const BAR: f32 = 56.0;
-const TOP: f32 = 6.0;
+const TOP: f32 = 16.0;
 
 impl Heatmap {
     /// `values` row-major `[rows][cols]`; row 0 is drawn at the bottom (mel bin 0, channel 0).
@@ -111,28 +151,6 @@ impl Heatmap {
             scale,
             unit: unit.to_string(),
         }
-    }
-
-    /// Viridis over `[lo, hi]`.
-    pub fn sequential(
-        ctx: &egui::Context,
-        name: &str,
-        values: &[f32],
-        rows: usize,
-        cols: usize,
-        lo: f32,
-        hi: f32,
-        unit: &str,
-    ) -> Self {
-        Self::new(
-            ctx,
-            name,
-            values,
-            rows,
-            cols,
-            Scale::Sequential { lo, hi },
-            unit,
-        )
     }
 
     /// Diverging around zero, saturating at `abs` (e.g. the largest magnitude of a set of maps
@@ -170,8 +188,7 @@ impl Heatmap {
         let small = FontId::proportional(10.0);
         painter.rect_stroke(img, 0.0, Stroke::new(1.0, weak), egui::StrokeKind::Outside);
         // X ticks below the image.
-        for i in 0..x.ticks {
-            let f = i as f32 / (x.ticks - 1) as f32;
+        for (v, f) in x.marks() {
             let px = img.left() + f * img.width();
             painter.line_segment(
                 [pos2(px, img.bottom()), pos2(px, img.bottom() + 3.0)],
@@ -180,7 +197,7 @@ impl Heatmap {
             painter.text(
                 pos2(px, img.bottom() + 4.0),
                 Align2::CENTER_TOP,
-                tick(x.min + f * (x.max - x.min)),
+                tick(v),
                 small.clone(),
                 text_color,
             );
@@ -193,8 +210,7 @@ impl Heatmap {
             weak,
         );
         // Y ticks left of the image (bottom = min).
-        for i in 0..y.ticks {
-            let f = i as f32 / (y.ticks - 1) as f32;
+        for (v, f) in y.marks() {
             let py = img.bottom() - f * img.height();
             painter.line_segment(
                 [pos2(img.left() - 3.0, py), pos2(img.left(), py)],
@@ -203,7 +219,7 @@ impl Heatmap {
             painter.text(
                 pos2(img.left() - 5.0, py),
                 Align2::RIGHT_CENTER,
-                tick(y.min + f * (y.max - y.min)),
+                tick(v),
                 small.clone(),
                 text_color,
             );
@@ -211,7 +227,7 @@ impl Heatmap {
         // The y title reads bottom to top next to the ticks; egui has no rotated text in the
         // painter API, so it goes above the ticks instead.
         painter.text(
-            pos2(rect.left() + 1.0, img.top() - 1.0),
+            pos2(rect.left() + 1.0, img.top() - 5.0),
             Align2::LEFT_BOTTOM,
             &y.title,
             small.clone(),
@@ -280,6 +296,16 @@ pub fn tick(v: f32) -> String {
 #[cfg(test)]
 mod tests {
     use super::tick;
+
+    #[test]
+    fn nice_ticks_are_round() {
+        assert_eq!(super::nice_ticks(0.0, 31.0, 4), vec![0.0, 10.0, 20.0, 30.0]);
+        assert_eq!(super::nice_ticks(0.0, 0.992, 4), vec![0.0, 0.25, 0.5, 0.75]);
+        assert_eq!(super::nice_ticks(0.0, 7.0, 2), vec![0.0, 5.0]);
+        assert_eq!(super::nice_ticks(0.0, 7.0, 3), vec![0.0, 5.0]);
+        assert_eq!(super::nice_ticks(0.0, 127.0, 4), vec![0.0, 50.0, 100.0]);
+        assert_eq!(super::nice_ticks(3.0, 3.0, 4), vec![3.0]);
+    }
 
     #[test]
     fn tick_labels_are_short() {

@@ -99,14 +99,44 @@ impl LayerBitsView {
     }
 }
 
-/// All cards, wrapping across the available width.
+impl LayerBitsView {
+    /// Width of the card on screen (bitmaps, gaps and frame), known before drawing it so the
+    /// cards can be laid out in rows.
+    fn width(&self) -> f32 {
+        let bitmaps = self.plane1.display_size().x
+            + self
+                .plane2
+                .as_ref()
+                .map_or(0.0, |p| p.display_size().x + 8.0);
+        // The statistics line sets a minimum width.
+        bitmaps.max(190.0) + 24.0
+    }
+}
+
+/// All cards in rows that fit the available width.
 pub fn cards(ui: &mut Ui, views: &[LayerBitsView]) {
-    ui.horizontal_wrapped(|ui| {
-        ui.spacing_mut().item_spacing = egui::vec2(8.0, 8.0);
-        for v in views {
-            v.card(ui);
+    let available = ui.available_width();
+    let gap = 8.0;
+    let mut rows: Vec<Vec<&LayerBitsView>> = vec![Vec::new()];
+    let mut used = 0.0;
+    for v in views {
+        let w = v.width() + gap;
+        if used + w > available && !rows.last().is_none_or(Vec::is_empty) {
+            rows.push(Vec::new());
+            used = 0.0;
         }
-    });
+        used += w;
+        rows.last_mut().expect("one row").push(v);
+    }
+    for row in rows {
+        ui.horizontal_top(|ui| {
+            ui.spacing_mut().item_spacing = egui::vec2(gap, gap);
+            for v in row {
+                v.card(ui);
+            }
+        });
+        ui.add_space(gap);
+    }
 }
 
 /// The legend for the bit colours.

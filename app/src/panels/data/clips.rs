@@ -140,6 +140,18 @@ impl ClipList {
         let widths = [0.52, 0.18, 0.14, 0.16];
         let total = ui.available_width() - 14.0;
         let col = |i: usize| (total * widths[i]).max(40.0);
+        // A left-aligned cell of fixed width.
+        let cell = |ui: &mut Ui, i: usize, add: &mut dyn FnMut(&mut Ui) -> egui::Response| {
+            ui.allocate_ui_with_layout(
+                egui::vec2(col(i), ROW_HEIGHT),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_size(egui::vec2(col(i), ROW_HEIGHT));
+                    add(ui)
+                },
+            )
+            .inner
+        };
         let mut clicked = None;
         ui.horizontal(|ui| {
             for (i, (label, by)) in [
@@ -156,14 +168,12 @@ impl ClipList {
                 } else {
                     ""
                 };
-                let b = egui::Button::new(RichText::new(format!("{label}{arrow}")).strong())
-                    .frame(false)
-                    .min_size(egui::vec2(col(i), 0.0));
-                if ui
-                    .add_sized([col(i), ROW_HEIGHT], b)
-                    .on_hover_text(format!("Sort by {}", label.to_lowercase()))
-                    .clicked()
-                {
+                let text = RichText::new(format!("{label}{arrow}")).strong();
+                let r = cell(ui, i, &mut |ui| {
+                    ui.add(egui::Button::new(text.clone()).frame(false))
+                        .on_hover_text(format!("Sort by {}", label.to_lowercase()))
+                });
+                if r.clicked() {
                     if self.sort == by {
                         self.ascending = !self.ascending;
                     } else {
@@ -183,22 +193,22 @@ impl ClipList {
                     let c = &dataset.clips[i];
                     ui.horizontal(|ui| {
                         let name = dataset.relative_name(c);
-                        let r = ui.add_sized(
-                            [col(0), ROW_HEIGHT],
-                            egui::Button::selectable(selected == Some(i), name).truncate(),
-                        );
+                        let r = cell(ui, 0, &mut |ui| {
+                            ui.add(
+                                egui::Button::selectable(selected == Some(i), name.as_str())
+                                    .truncate(),
+                            )
+                        });
                         if r.clicked() {
                             clicked = Some(i);
                         }
-                        ui.add_sized(
-                            [col(1), ROW_HEIGHT],
-                            egui::Label::new(&dataset.labels[c.label]).truncate(),
-                        );
-                        ui.add_sized([col(2), ROW_HEIGHT], egui::Label::new(c.split.name()));
-                        ui.add_sized(
-                            [col(3), ROW_HEIGHT],
-                            egui::Label::new(&c.speaker).truncate(),
-                        );
+                        cell(ui, 1, &mut |ui| {
+                            ui.add(egui::Label::new(&dataset.labels[c.label]).truncate())
+                        });
+                        cell(ui, 2, &mut |ui| ui.label(c.split.name()));
+                        cell(ui, 3, &mut |ui| {
+                            ui.add(egui::Label::new(&c.speaker).truncate())
+                        });
                     });
                 }
             });

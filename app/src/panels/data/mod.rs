@@ -199,9 +199,7 @@ impl DataPanel {
 
     /// Background jobs for the status bar.
     pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        for t in [&self.open_task.as_ref().map(Task::status)] {
-            out.extend(t.clone());
-        }
+        out.extend(self.open_task.as_ref().map(Task::status));
         out.extend(self.clip_task.as_ref().map(Task::status));
         out.extend(self.file_task.as_ref().map(Task::status));
         out.extend(self.model_task.as_ref().map(Task::status));

@@ -176,7 +176,7 @@ impl BinarizerView {
         };
         Plot::new("binarizer-shape")
             .height(230.0)
-            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+            .legend(Legend::default().position(egui_plot::Corner::RightBottom))
             .x_axis_label("u")
             .allow_scroll(false)
             .include_y(-1.2)
@@ -211,7 +211,7 @@ impl BinarizerView {
         let grey = ui.visuals().weak_text_color().gamma_multiply(0.5);
         Plot::new("binarizer-alpha")
             .height(150.0)
-            .legend(Legend::default())
+            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
             .x_axis_label("step")
             .allow_scroll(false)
             .show(ui, |plot| {

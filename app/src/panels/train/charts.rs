@@ -12,8 +12,9 @@ use egui_plot::{Legend, Line, LineStyle, Plot, Points};
 use super::runs::RunSeries;
 use crate::smoothing::ema_points;
 
-/// Largest number of points drawn per series (more is invisible on any screen).
-const MAX_POINTS: usize = 2000;
+/// Largest number of points drawn per series: a chart is a few hundred pixels wide, and
+/// fewer vertices keep frames cheap while training competes for the CPU.
+const MAX_POINTS: usize = 600;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Metric {
@@ -188,7 +189,7 @@ impl Charts {
                                 if !run.visible {
                                     continue;
                                 }
-                                for path in 0..run.path_layers.len().max(1).min(4) {
+                                for path in 0..run.path_layers.len().clamp(1, 4) {
                                     if !opts.paths[path] {
                                         continue;
                                     }
@@ -242,7 +243,7 @@ impl Charts {
 }
 
 /// A colour swatch.
-pub fn swatch(ui: &mut Ui, color: Color32) {
+pub(crate) fn swatch(ui: &mut Ui, color: Color32) {
     let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
     ui.painter().rect_filled(r, 2.0, color);
 }

@@ -4,10 +4,13 @@
 
 use bifsmn_engine::train::{DistillSnapshot, Map2d};
 use egui::{RichText, Ui};
-use egui_plot::{Legend, Line, Plot};
+use egui_plot::{Line, Plot};
 
 use crate::widgets::colormap;
 use crate::widgets::heatmap::{Axis, Heatmap};
+
+/// One layer's (layer, high-band, low-band) losses in a snapshot.
+type BandLosses = (usize, f32, f32);
 
 /// Textures of one layer's four maps.
 struct LayerMaps {
@@ -20,7 +23,7 @@ struct LayerMaps {
 #[derive(Default)]
 pub struct DistillView {
     /// Per snapshot: global step and per layer (layer, high, low).
-    history: Vec<(usize, Vec<(usize, f32, f32)>)>,
+    history: Vec<(usize, Vec<BandLosses>)>,
     latest: Option<DistillSnapshot>,
     seq: u64,
     pub layer: usize,
@@ -33,6 +36,11 @@ fn max_abs(maps: &[&Map2d]) -> f32 {
         .filter(|v| v.is_finite())
         .fold(0.0f32, |a, v| a.max(v.abs()))
         .max(1e-6)
+}
+
+/// Colour of the `k`-th of `n` layers in the loss plots (the layer buttons show it).
+fn layer_color(k: usize, n: usize) -> egui::Color32 {
+    colormap::viridis(0.15 + 0.8 * k as f32 / n.max(2).saturating_sub(1) as f32)
 }
 
 impl DistillView {
@@ -112,7 +120,9 @@ impl DistillView {
         }
         ui.horizontal(|ui| {
             ui.label("Layer");
-            for &j in &layers {
+            let n = layers.len().max(1);
+            for (k, &j) in layers.iter().enumerate() {
+                crate::panels::train::charts::swatch(ui, layer_color(k, n));
                 ui.selectable_value(&mut self.layer, j, format!("{j}"));
             }
             ui.weak(format!("· latest snapshot: epoch {epoch}, step {step}"));
@@ -130,8 +140,7 @@ impl DistillView {
                 ] {
                     ui.label(RichText::new(title).strong());
                     Plot::new(format!("distill-band-{band}"))
-                        .height(170.0)
-                        .legend(Legend::default())
+                        .height(250.0)
                         .x_axis_label("step")
                         .include_y(0.0)
                         .allow_scroll(false)
@@ -146,7 +155,7 @@ impl DistillView {
                                     })
                                     .collect();
                                 let selected = j == self.layer;
-                                let color = colormap::viridis(0.1 + 0.8 * k as f32 / n as f32);
+                                let color = layer_color(k, n);
                                 plot.line(
                                     Line::new(format!("layer {j}"), pts)
                                         .color(if selected {
@@ -169,8 +178,8 @@ impl DistillView {
                         (cols as f32 * 14.0).clamp(60.0, 140.0),
                         (rows as f32 * 2.0).clamp(80.0, 256.0),
                     );
-                    let x = Axis::new("time step", 0.0, (cols.max(1) - 1) as f32).ticks(2);
-                    let y = Axis::new("channel", 0.0, (rows.max(1) - 1) as f32).ticks(3);
+                    let x = Axis::new("time step", 0.0, 1.0, cols).ticks(4);
+                    let y = Axis::new("channel", 0.0, 1.0, rows).ticks(4);
                     ui.label(
                         RichText::new(format!(
                             "Layer {} maps of the fixed validation clip",

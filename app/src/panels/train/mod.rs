@@ -7,7 +7,7 @@
 
 mod binarizers;
 mod bits;
-mod charts;
+pub(crate) mod charts;
 mod distill;
 pub mod form;
 pub mod runs;
@@ -15,7 +15,7 @@ pub mod runs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use bifsmn_engine::train::{Role, StepMetrics, TrainConfig, TrainEvent, Trainer};
+use bifsmn_engine::train::{StepMetrics, TrainConfig, TrainEvent, Trainer};
 use egui::{RichText, Ui};
 
 pub use charts::ChartOptions;
@@ -836,9 +836,4 @@ fn train_error_hint(e: &str) -> String {
     } else {
         "Fix the problem named above and start again; completed epochs are saved and can be resumed.".into()
     }
-}
-
-/// Whether a role needs a teacher (for hints in the form).
-pub fn needs_teacher(role: Role) -> bool {
-    role == Role::Student
 }

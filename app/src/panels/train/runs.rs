@@ -143,7 +143,7 @@ pub fn scan_runs(parent: &Path) -> Vec<SavedRun> {
             Some((modified, read_run(&dir).ok()?))
         })
         .collect();
-    runs.sort_by(|a, b| b.0.cmp(&a.0));
+    runs.sort_by_key(|r| std::cmp::Reverse(r.0));
     runs.into_iter().map(|(_, r)| r).collect()
 }
 
