@@ -5,6 +5,8 @@ The clips are synthesised with espeak-ng (formant synthesis), resampled to 16 kH
 written as FLAC by the ``flac`` tool. The result uses the Google Speech Commands folder layout
 (``<word>/<speaker>_nohash_<n>.flac``, ``validation_list.txt``, ``testing_list.txt``,
 ``_background_noise_/``) so that the workbench's Speech Commands loader reads it unchanged.
+Every clip carries a seeded room-noise floor (per-speaker pink/brown mix, -62 to -48 dBFS RMS)
+under the speech for the whole second, as real recordings do.
 
 Only the Python 3 standard library and the Debian tools espeak-ng, sox and flac are needed.
 Every random choice comes from a seed derived from the clip's own identity, so a rerun with the
@@ -78,6 +80,24 @@ MIN_SPEECH = 1600  # 0.1 s: shorter renders count as empty
 OFFSET_JITTER = 1600  # speech is centred, then shifted by up to +-0.1 s (clamped to the clip)
 PEAK_DBFS = -3.0  # peak normalisation target
 GAIN_JITTER_DB = (-1.0, 1.0)  # added to the target: peaks end up in [-4, -2] dBFS
+
+# Room-noise floor under every clip, for the whole second (real recordings never contain digital
+# silence; without a floor the log-mel features outside the word sit at the -100 dB clamp, far
+# below anything the background-noise augmentation produces). Each speaker gets a "room": a mix of
+# pink and brown noise with a slight high-shelf tilt, at a per-speaker RMS level. Each clip draws
+# a fresh noise realisation and a small level jitter. The speech level is not changed.
+FLOOR_LEVEL_DBFS = (-62.0, -48.0)  # per speaker: RMS of the floor over the 1 s clip
+FLOOR_JITTER_DB = (-2.0, 2.0)  # per clip, added to the speaker's level
+FLOOR_BROWN_SHARE = (0.2, 0.7)  # per speaker: power share of brown in the pink + brown mix
+FLOOR_TILT_DB = (-3.0, 3.0)  # per speaker: high-shelf gain above about 1 kHz
+FLOOR_SHELF_HZ = 1000.0
+# per speaker: cutoff of a 4th-order Butterworth low-pass on the floor ("microphone bandwidth").
+# Full-band noise does not compress in FLAC (about 14 KB per clip, 11 MB in all); above the
+# cutoff the floor falls at 24 dB/octave down to the 16-bit quantisation noise.
+FLOOR_LOWPASS_HZ = (3000.0, 5000.0)
+FLOOR_WARMUP = 8000  # samples of noise-generator warm-up discarded
+FLOOR_SETTLE = 1000  # further samples discarded after the shelf and low-pass filters
+FLOOR_CHECK_DB = 3.0  # abort if the file's RMS outside the speech strays further from the target
 
 NOISE_SECONDS = 5
 NOISE_RMS_DBFS = -20.0
@@ -306,7 +326,15 @@ class Clip:
     speech_samples: int
     gain_db: float
     speech_rms_dbfs: float
+    room: "Room"
+    floor_rms_dbfs: float  # RMS of the added floor over the whole clip (exact, before quantising)
+    floor_out_dbfs: float  # RMS of the written file outside the speech segment (floor only)
     stats: dict
+
+    @property
+    def snr_db(self) -> float:
+        """Speech-segment RMS (speech alone) over the floor's RMS."""
+        return self.speech_rms_dbfs - self.floor_rms_dbfs
 
 
 def render_take(s: Speaker, word: str, n: int, tmp: str, log) -> tuple[list[float], dict] | None:
@@ -348,7 +376,7 @@ def render_take(s: Speaker, word: str, n: int, tmp: str, log) -> tuple[list[floa
         g = 10 ** (gain_db / 20)
         centre = (CLIP_SAMPLES - len(seg)) // 2
         offset = min(CLIP_SAMPLES - len(seg), max(0, centre + r.randint(-OFFSET_JITTER, OFFSET_JITTER)))
-        out = [0.0] * CLIP_SAMPLES
+        out = [0.0] * CLIP_SAMPLES  # the room-noise floor is added by the caller
         for i, v in enumerate(seg):
             out[offset + i] = v * g
         info = dict(attempt=attempt, pitch=pitch, speed=speed, offset=offset,
@@ -377,11 +405,11 @@ def white_noise(n: int, rng: random.Random) -> list[float]:
     return [rng.gauss(0.0, 1.0) for _ in range(n)]
 
 
-def pink_noise(n: int, rng: random.Random) -> list[float]:
-    # Paul Kellet's refined pink filter applied to white noise; one second of warm-up.
+def pink_noise(n: int, rng: random.Random, warmup: int = SAMPLE_RATE) -> list[float]:
+    # Paul Kellet's refined pink filter applied to white noise; `warmup` samples discarded.
     b = [0.0] * 7
     out = []
-    for i in range(n + SAMPLE_RATE):
+    for i in range(n + warmup):
         w = rng.gauss(0.0, 1.0)
         b[0] = 0.99886 * b[0] + w * 0.0555179
         b[1] = 0.99332 * b[1] + w * 0.0750759
@@ -391,23 +419,90 @@ def pink_noise(n: int, rng: random.Random) -> list[float]:
         b[5] = -0.7616 * b[5] - w * 0.0168980
         y = b[0] + b[1] + b[2] + b[3] + b[4] + b[5] + b[6] + w * 0.5362
         b[6] = w * 0.115926
-        if i >= SAMPLE_RATE:
+        if i >= warmup:
             out.append(y)
     return out
 
 
-def brown_noise(n: int, rng: random.Random) -> list[float]:
-    # Leaky integrator (-6 dB/octave above ~13 Hz) followed by a one-pole high-pass at ~20 Hz.
+def brown_noise(n: int, rng: random.Random, warmup: int = SAMPLE_RATE) -> list[float]:
+    # Leaky integrator (-6 dB/octave above ~13 Hz) followed by a one-pole high-pass at ~20 Hz;
+    # `warmup` samples discarded.
     y = hp = prev = 0.0
     a = math.exp(-2 * math.pi * 20 / SAMPLE_RATE)
     out = []
-    for i in range(n + SAMPLE_RATE):
+    for i in range(n + warmup):
         y = 0.995 * y + rng.gauss(0.0, 1.0)
         hp = a * (hp + y - prev)
         prev = y
-        if i >= SAMPLE_RATE:
+        if i >= warmup:
             out.append(hp)
     return out
+
+
+def rms_of(x) -> float:
+    return math.sqrt(sum(v * v for v in x) / len(x))
+
+
+@dataclass(frozen=True)
+class Room:
+    """A speaker's recording room: the spectrum and level of its noise floor."""
+    level_dbfs: float  # RMS of the floor, before the per-clip jitter
+    brown_share: float  # power share of brown noise in the pink + brown mix
+    tilt_db: float  # high-shelf gain above FLOOR_SHELF_HZ
+    lowpass_hz: float  # 4th-order Butterworth low-pass cutoff
+
+
+def room_for(s: "Speaker") -> Room:
+    r = rng_for("room", s.sid)
+    return Room(level_dbfs=r.uniform(*FLOOR_LEVEL_DBFS), brown_share=r.uniform(*FLOOR_BROWN_SHARE),
+                tilt_db=r.uniform(*FLOOR_TILT_DB), lowpass_hz=r.uniform(*FLOOR_LOWPASS_HZ))
+
+
+def lowpass_biquad(x: list[float], fc: float, q: float) -> list[float]:
+    """2nd-order low-pass (RBJ audio-EQ cookbook), direct form I."""
+    w0 = 2 * math.pi * fc / SAMPLE_RATE
+    alpha = math.sin(w0) / (2 * q)
+    c = math.cos(w0)
+    a0 = 1 + alpha
+    b0 = b2 = (1 - c) / 2 / a0
+    b1 = (1 - c) / a0
+    a1 = -2 * c / a0
+    a2 = (1 - alpha) / a0
+    x1 = x2 = y1 = y2 = 0.0
+    out = []
+    for v in x:
+        y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+        x2, x1, y2, y1 = x1, v, y1, y
+        out.append(y)
+    return out
+
+
+def noise_floor(room: Room, rng: random.Random, n: int) -> tuple[list[float], float]:
+    """One clip's room noise: ``n`` samples, mean zero, RMS exactly the room's level plus a
+    jitter drawn from ``rng``. Returns (samples, RMS in dBFS)."""
+    level = room.level_dbfs + rng.uniform(*FLOOR_JITTER_DB)
+    m = n + FLOOR_SETTLE
+    pink = pink_noise(m, rng, FLOOR_WARMUP)
+    brown = brown_noise(m, rng, FLOOR_WARMUP)
+    wp = math.sqrt(1.0 - room.brown_share) / rms_of(pink)
+    wb = math.sqrt(room.brown_share) / rms_of(brown)
+    # High shelf: x + (g - 1) * highpass(x), one-pole high-pass at FLOOR_SHELF_HZ.
+    a = math.exp(-2 * math.pi * FLOOR_SHELF_HZ / SAMPLE_RATE)
+    g1 = 10 ** (room.tilt_db / 20) - 1.0
+    hp = prev = 0.0
+    x = []
+    for p, b in zip(pink, brown):
+        v = wp * p + wb * b
+        hp = a * (hp + v - prev)
+        prev = v
+        x.append(v + g1 * hp)
+    # 4th-order Butterworth low-pass: two biquads with Q = 1 / (2 cos(pi/8)), 1 / (2 cos(3 pi/8)).
+    for q in (1 / (2 * math.cos(math.pi / 8)), 1 / (2 * math.cos(3 * math.pi / 8))):
+        x = lowpass_biquad(x, room.lowpass_hz, q)
+    x = x[FLOOR_SETTLE:]
+    mean = sum(x) / n
+    g = 10 ** (level / 20) / rms_of([v - mean for v in x])
+    return [(v - mean) * g for v in x], level
 
 
 def babble(n: int, tmp: str) -> list[float]:
@@ -467,15 +562,26 @@ def main() -> int:
                 dropped.append((s.sid, word, n))
                 continue
             samples, info = res
+            room = room_for(s)
+            floor, floor_db = noise_floor(room, rng_for("floor", s.sid, word, n), CLIP_SAMPLES)
+            samples = [v + f for v, f in zip(samples, floor)]
             rel = f"{word}/{s.sid}_nohash_{n}.flac"
             path = os.path.join(stage, rel)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_flac(path, to_int16(samples))
+            pcm = to_int16(samples)
+            write_flac(path, pcm)
+            a, b = info["offset"], info["offset"] + info["speech_samples"]
+            outside = [v / 32768.0 for v in pcm[:a]] + [v / 32768.0 for v in pcm[b:]]
+            floor_out = db(rms_of(outside))
             st = sox_stats(path)
             ns = sox_samples(path)
             if ns != CLIP_SAMPLES or st["peak_db"] > -1.0 or st["rms_db"] < -45.0 or st["flat"] > 0:
                 raise SystemExit(f"{rel}: failed the final check: {ns} samples, {st}")
-            clips.append(Clip(rel, split[s.sid], s, word, n, stats=st, **info))
+            if abs(floor_out - floor_db) > FLOOR_CHECK_DB:
+                raise SystemExit(f"{rel}: floor outside the speech is {floor_out:.2f} dBFS, "
+                                 f"{floor_db:.2f} dBFS intended")
+            clips.append(Clip(rel, split[s.sid], s, word, n, room=room, floor_rms_dbfs=floor_db,
+                              floor_out_dbfs=floor_out, stats=st, **info))
             if (k + 1) % 50 == 0:
                 log(f"  {k + 1}/{len(takes)}")
 
@@ -509,14 +615,19 @@ def main() -> int:
 
     with open(args.manifest, "w", newline="\n") as f:
         f.write("path\tsplit\tlabel\tspeaker\tvoice\tgender\tbase_pitch\tpitch\tspeed_wpm\t"
-                "attempt\toffset\tspeech_samples\tgain_db\tspeech_rms_dbfs\tpeak_dbfs\trms_dbfs\n")
+                "attempt\toffset\tspeech_samples\tgain_db\tspeech_rms_dbfs\tpeak_dbfs\trms_dbfs\t"
+                "room_level_dbfs\troom_brown_share\troom_tilt_db\troom_lowpass_hz\tfloor_rms_dbfs\t"
+                "floor_outside_dbfs\tsnr_db\n")
         for c in sorted(clips, key=lambda c: c.path):
             label = c.word if c.word in COMMANDS else "unknown"
             f.write("\t".join(map(str, [
                 c.path, c.split, label, c.speaker.sid, c.speaker.voice, c.speaker.gender,
                 c.speaker.pitch, c.pitch, c.speed, c.attempt, c.offset, c.speech_samples,
                 f"{c.gain_db:.2f}", f"{c.speech_rms_dbfs:.2f}", f"{c.stats['peak_db']:.2f}",
-                f"{c.stats['rms_db']:.2f}"])) + "\n")
+                f"{c.stats['rms_db']:.2f}", f"{c.room.level_dbfs:.2f}",
+                f"{c.room.brown_share:.3f}", f"{c.room.tilt_db:.2f}", f"{c.room.lowpass_hz:.0f}",
+                f"{c.floor_rms_dbfs:.2f}",
+                f"{c.floor_out_dbfs:.2f}", f"{c.snr_db:.2f}"])) + "\n")
 
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(stage, out_dir)
@@ -537,6 +648,14 @@ def main() -> int:
         print(f"sox stats {key}: {min(vals):.2f} .. {max(vals):.2f} dB")
     vals = [c.speech_rms_dbfs for c in clips]
     print(f"speech-segment RMS: {min(vals):.2f} .. {max(vals):.2f} dBFS")
+    rooms = [room_for(s) for s in speakers]
+    print(f"room levels (per speaker): {min(r.level_dbfs for r in rooms):.2f} .. "
+          f"{max(r.level_dbfs for r in rooms):.2f} dBFS")
+    for name, key in (("floor RMS (whole clip, exact)", "floor_rms_dbfs"),
+                      ("file RMS outside the speech", "floor_out_dbfs"),
+                      ("SNR (speech segment / floor)", "snr_db")):
+        vals = [getattr(c, key) for c in clips]
+        print(f"{name}: {min(vals):.2f} .. {max(vals):.2f} dB, median {sorted(vals)[len(vals) // 2]:.2f}")
     retried = sum(1 for c in clips if c.attempt > 0)
     print(f"clips needing a re-render: {retried}; takes dropped: {len(dropped)} {dropped}")
     return 0
