@@ -2,24 +2,16 @@
 //!
 //! `<data dir>/bifsmn-workbench/` holds training runs (`runs/`), fetched datasets
 //! (`datasets/`) and the board benchmark history (`bench-history.jsonl`, written by the deploy
-//! module). The data dir follows the XDG base directory spec on Linux
-//! (`$XDG_DATA_HOME`, else `~/.local/share`), as the engine's `directories` crate does.
+//! module). The data dir is the engine's (`$BIFSMN_DATA_DIR`, else the platform's user data
+//! dir, e.g. `~/.local/share/bifsmn-workbench` on Linux), so the GUI and the CLI agree.
 
 use std::path::PathBuf;
 
-/// `<data dir>/bifsmn-workbench`.
+use bifsmn_engine::deploy::dirs;
+
+/// `<data dir>/bifsmn-workbench` (the temp dir on a system without a home directory).
 pub fn app_data_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".local/share"))
-        })
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("bifsmn-workbench")
+    dirs::data_dir().unwrap_or_else(|| std::env::temp_dir().join(dirs::APP_DIR))
 }
 
 /// Default parent folder of training runs.
@@ -34,7 +26,7 @@ pub fn datasets_dir() -> PathBuf {
 
 /// The deploy module's benchmark history (one JSON object per line).
 pub fn bench_history() -> PathBuf {
-    app_data_dir().join("bench-history.jsonl")
+    dirs::history_file().unwrap_or_else(|| app_data_dir().join("bench-history.jsonl"))
 }
 
 /// A fresh run folder name such as `student-20261114-093012` (UTC), unique within `parent`.

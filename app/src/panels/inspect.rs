@@ -322,20 +322,31 @@ impl InspectPanel {
             ui.spinner();
         }
         ui.separator();
+        // The table and the bit maps share the height, each scrolling on its own, so both are
+        // in view at once.
+        let table_height = (ui.available_height() * 0.42).max(160.0);
+        ui.label(RichText::new("Layers").strong());
+        egui::ScrollArea::both()
+            .id_salt("inspect-table")
+            .max_height(table_height)
+            .auto_shrink([false, true])
+            .show(ui, |ui| self.layer_table(ui, &model));
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new("Binary activations at the input of each binary layer").strong(),
+            );
+            if model.is_binary() && self.analysis.is_some() {
+                layer_bits::legend(ui);
+            }
+        });
         egui::ScrollArea::vertical()
-            .id_salt("inspect-scroll")
+            .id_salt("inspect-bits")
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                egui::CollapsingHeader::new(RichText::new("Layers").strong())
-                    .id_salt("inspect-layers")
-                    .default_open(true)
-                    .show(ui, |ui| self.layer_table(ui, &model));
-                ui.add_space(6.0);
-                ui.label(RichText::new("Binary activations (input of each binary layer)").strong());
                 if !model.is_binary() {
                     ui.label("This is a full-precision model: it has no binary activations.");
                 } else if let Some(a) = &self.analysis {
-                    layer_bits::legend(ui);
                     ui.weak(
                         "Agreement with the teacher's signs is shown live in Train > Activation bits.",
                     );
