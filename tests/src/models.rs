@@ -44,16 +44,18 @@ fn build() -> TinyModels {
     let demo = demo();
     let teacher_run = dir.path().join("teacher");
     let student_run = dir.path().join("student");
+    // Enough optimizer steps (64) for the BatchNorm running statistics to settle: a teacher
+    // evaluated with unsettled statistics gives huge logits, and distilling from those diverges.
     let mut t = TrainConfig::teacher(demo.clone(), teacher_run.clone());
-    t.epochs = 2;
-    t.batch_size = 32;
+    t.epochs = 4;
+    t.batch_size = 16;
     t.lr = 0.01;
     t.augment = false;
     t.max_train_clips = Some(256);
     train(t);
     let mut s = TrainConfig::student(demo.clone(), student_run.clone(), teacher_run.clone());
     s.epochs = 2;
-    s.batch_size = 32;
+    s.batch_size = 16;
     s.lr = 0.01;
     s.augment = false;
     s.max_train_clips = Some(256);

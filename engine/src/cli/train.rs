@@ -16,9 +16,7 @@ use crate::data::{Dataset, Split};
 use crate::model::BinarizerKind;
 use crate::train::checkpoint::open_model;
 use crate::train::eval::{PathEvaluation, evaluate};
-use crate::train::{
-    Backend, DistillMode, EpochMetrics, Role, TrainConfig, TrainEvent, Trainer,
-};
+use crate::train::{Backend, DistillMode, EpochMetrics, Role, TrainConfig, TrainEvent, Trainer};
 
 /// Which network to train.
 #[derive(Debug, Subcommand)]
@@ -64,6 +62,12 @@ pub struct CommonArgs {
     pub weight_decay: Option<f64>,
     #[arg(long, default_value_t = 96)]
     pub batch_size: usize,
+    /// Clip each parameter's gradient to this L2 norm.
+    #[arg(long, value_name = "NORM", conflicts_with = "no_clip")]
+    pub clip_norm: Option<f32>,
+    /// No gradient clipping (the reference recipe).
+    #[arg(long)]
+    pub no_clip: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// burn CPU backend.
@@ -122,7 +126,10 @@ pub struct StudentArgs {
 pub fn parse_binarizer(s: &str) -> Result<BinarizerKind, String> {
     BinarizerKind::from_cli_name(s).ok_or_else(|| {
         let names: Vec<&str> = BinarizerKind::ALL.iter().map(|k| k.cli_name()).collect();
-        format!("unknown binarizer {s:?}; expected one of {}", names.join(", "))
+        format!(
+            "unknown binarizer {s:?}; expected one of {}",
+            names.join(", ")
+        )
     })
 }
 
@@ -148,6 +155,11 @@ fn base_config(role: Role, common: &CommonArgs) -> anyhow::Result<TrainConfig> {
         c.weight_decay = wd;
     }
     c.batch_size = common.batch_size;
+    if common.no_clip {
+        c.grad_clip_norm = None;
+    } else if let Some(n) = common.clip_norm {
+        c.grad_clip_norm = Some(n);
+    }
     c.seed = common.seed;
     c.backend = common.backend.into();
     c.augment = !common.no_augment;
@@ -243,12 +255,18 @@ pub fn run_training(config: TrainConfig, resume: bool, json: bool) -> anyhow::Re
                     );
                     println!(
                         "{:>5}  {:>9}  {:>10}  {:>8}  {:<40}  {:<40}",
-                        "epoch", "lr", "clips/s", "seconds", "train accuracy per path", "validation accuracy per path"
+                        "epoch",
+                        "lr",
+                        "clips/s",
+                        "seconds",
+                        "train accuracy per path",
+                        "validation accuracy per path"
                     );
                 }
             }
             TrainEvent::Step(s) => {
-                let b = bar.get_or_insert_with(|| progress(s.steps_per_epoch as u64, "epoch", json));
+                let b =
+                    bar.get_or_insert_with(|| progress(s.steps_per_epoch as u64, "epoch", json));
                 b.set_length(s.steps_per_epoch as u64);
                 b.set_position(s.step as u64);
                 b.set_message(format!("epoch {}", s.epoch));
@@ -311,13 +329,16 @@ pub fn run_training(config: TrainConfig, resume: bool, json: bool) -> anyhow::Re
     }
     let outcome = outcome.context("the trainer ended without reporting an outcome")?;
     if json {
-        println!("{}", serde_json::to_string(&serde_json::json!({
-            "finished": outcome.finished,
-            "epochs_done": outcome.epochs_done,
-            "best_epoch": outcome.best_epoch,
-            "best_validation": outcome.best_validation,
-            "run_dir": outcome.run_dir,
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({
+                "finished": outcome.finished,
+                "epochs_done": outcome.epochs_done,
+                "best_epoch": outcome.best_epoch,
+                "best_validation": outcome.best_validation,
+                "run_dir": outcome.run_dir,
+            }))?
+        );
     } else if let (Some(e), Some(v)) = (outcome.best_epoch, outcome.best_validation) {
         eprintln!(
             "{:>12} best validation accuracy {:.2}% (8-layer path) at epoch {e}; model in {}/best.json",
@@ -447,7 +468,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         println!("  {:<10} {:>9} {:>9}", "class", "precision", "recall");
         for (c, name) in labels.iter().enumerate() {
             let f = |v: Option<f32>| v.map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
-            println!("  {:<10} {:>9} {:>9}", name, f(p.precision[c]), f(p.recall[c]));
+            println!(
+                "  {:<10} {:>9} {:>9}",
+                name,
+                f(p.precision[c]),
+                f(p.recall[c])
+            );
         }
         println!("  confusion (rows: true, columns: predicted)");
         print!("  {:<10}", "");

@@ -9,6 +9,7 @@ mod internals;
 pub mod loss;
 pub mod optim;
 mod run;
+pub use run::init_from_teacher as init_from_teacher_pub;
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -75,6 +76,11 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Learning-rate factor of the LPB thresholds and alphas (spec: 0.1).
     pub quant_lr_factor: f64,
+    /// Clip each parameter's gradient to this L2 norm (`None`: no clipping, as the reference).
+    /// Distilling from a teacher whose logits reach the hundreds gives gradients that throw a
+    /// binary student's latent weights far in one step; clipping keeps the first steps sane.
+    #[serde(default)]
+    pub grad_clip_norm: Option<f32>,
     pub binarizer: BinarizerKind,
     /// Activation planes of the student (2 = DTA dual scale).
     pub planes: usize,
@@ -116,6 +122,7 @@ impl TrainConfig {
             momentum: 0.9,
             weight_decay: 1e-4,
             quant_lr_factor: 0.1,
+            grad_clip_norm: Some(1.0),
             binarizer: BinarizerKind::Lpb,
             planes: 2,
             learn_alpha: true,

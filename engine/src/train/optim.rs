@@ -4,6 +4,7 @@
 use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use burn::optim::grad_clipping::GradientClipping;
 use burn::optim::{ModuleOptimizer, Optimizer, Sgd, SgdConfig};
 use burn::prelude::*;
 
@@ -37,7 +38,12 @@ pub const QUANT_PARAM_NAMES: [&str; 5] = ["tau0", "tau1", "tau2", "alpha1", "alp
 
 /// SGD (momentum, weight decay) for all parameters, with the quantizer state at `quant_factor`
 /// times the learning rate. The weight binarizer's alpha lives under `wbin.alpha`.
-pub fn build_optimizer(momentum: f64, weight_decay: f64, quant_factor: f64) -> ModuleOptimizer {
+pub fn build_optimizer(
+    momentum: f64,
+    weight_decay: f64,
+    quant_factor: f64,
+    clip_norm: Option<f32>,
+) -> ModuleOptimizer {
     let config = SgdConfig::new()
         .with_momentum(Some(MomentumConfig {
             momentum,
@@ -50,13 +56,18 @@ pub fn build_optimizer(momentum: f64, weight_decay: f64, quant_factor: f64) -> M
     let sgd: Sgd = config.build();
     let mut names: Vec<&str> = QUANT_PARAM_NAMES.to_vec();
     names.push("wbin.alpha");
-    config.init().with_group(
+    let clip = clip_norm.map(GradientClipping::Norm);
+    let mut opt = config.init();
+    if let Some(c) = clip.clone() {
+        opt = opt.with_grad_clipping(c);
+    }
+    opt.with_group(
         ParamGroup::from_any_predicates(names),
         LrScaled {
             inner: sgd,
             factor: quant_factor,
         },
-        None,
+        clip,
     )
 }
 
@@ -89,7 +100,7 @@ mod tests {
             weight: Param::from_tensor(Tensor::from_floats([1.0], &device)),
             tau0: Param::from_tensor(Tensor::from_floats([1.0], &device)),
         };
-        let mut opt = build_optimizer(0.0, 0.0, 0.1);
+        let mut opt = build_optimizer(0.0, 0.0, 0.1, None);
         let loss = model.weight.val().sum() + model.tau0.val().sum();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = opt.step(0.5, model, grads);

@@ -98,7 +98,7 @@ fn copy_bn(dst: &mut BatchNorm, src: &BatchNorm, device: &Device) {
 /// Initialise a student from the teacher's weights (spec 6): every Conv/Linear weight and bias,
 /// the shared BNs, path 0's output BN, and the PReLUs that exist in the teacher. The student's
 /// other PReLUs, path 1-3 BNs, thresholds and alphas keep their defaults.
-pub(crate) fn init_from_teacher(mut s: Dfsmn, t: &Dfsmn, device: &Device) -> Dfsmn {
+pub fn init_from_teacher(mut s: Dfsmn, t: &Dfsmn, device: &Device) -> Dfsmn {
     s.conv1.weight = copy_param(&t.conv1.weight, device);
     s.conv1.bias = copy_param(&t.conv1.bias, device);
     copy_bn(&mut s.bn1, &t.bn1, device);
@@ -171,10 +171,18 @@ pub(super) fn run(
     let labels = dataset.labels.clone();
     let device = config.backend.device();
     let ad = device.clone().autodiff();
+    // Model initialisation and dropout draw from burn's generator: seed it so a run is
+    // reproducible (data order and augmentation are seeded separately by the loader).
+    ad.seed(config.seed);
     let mut model_cfg = config.model_config(labels.len());
     let writer = CheckpointWriter::new(&config.run_dir)?;
     let mut optimizer =
-        build_optimizer(config.momentum, config.weight_decay, config.quant_lr_factor);
+        build_optimizer(
+        config.momentum,
+        config.weight_decay,
+        config.quant_lr_factor,
+        config.grad_clip_norm,
+    );
 
     // The teacher, in eval mode on the plain device: no dropout, running BN statistics, and no
     // gradient (spec 3.3 item 4: the released code never called teacher.eval()).
@@ -564,7 +572,7 @@ mod tests {
         let (feats, labels) = tiny_set(4, 6);
         let x = features_tensor(&feats, labels.len(), &device);
         let y = labels_tensor(&labels, &device);
-        let mut opt = build_optimizer(0.9, 0.0, 0.1);
+        let mut opt = build_optimizer(0.9, 0.0, 0.1, None);
         let mut first = None;
         let mut last = 0.0;
         for _ in 0..steps {
