@@ -4,14 +4,16 @@
 //! `null` device. A test-only ALSA configuration (the system one plus two such PCMs) is
 //! passed through `ALSA_CONFIG_PATH` to a child process running this test binary again, so
 //! the environment of the other tests is untouched. The `null` device is not rate-limited:
-//! after the file's data the stream delivers zeros as fast as the CPU allows, which also
-//! exercises the overrun counting.
+//! audio arrives as fast as the CPU allows, which also exercises the overrun counting. Past
+//! the end of the file the plugin does not deliver silence (it appears to start over), so the
+//! checks only use the first file-length of each stream.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use bifsmn_engine::audio::{self, write_wav_atomic};
+use bifsmn_engine::capture::record::{SaveOptions, save_clip};
 use bifsmn_engine::capture::{
     Capture, CaptureConfig, CaptureError, SampleKind, ToMono16k, list_input_devices,
 };
@@ -100,6 +102,11 @@ fn capture_reads_a_wav_through_an_alsa_file_pcm() {
     let d = dir.path();
     wav_and_raw(d, "mono16", &tone(16_000, 1, 1.0), 16_000, 1);
     wav_and_raw(d, "stereo44", &tone(44_100, 2, 1.0), 44_100, 2);
+    // A "word": 0.5 s of silence, 0.5 s of tone, 0.5 s of silence.
+    let mut word = vec![0.0f32; 8000];
+    word.extend(tone(16_000, 1, 0.5));
+    word.extend(vec![0.0f32; 8000]);
+    wav_and_raw(d, "word", &word, 16_000, 1);
     let pcm = |name: &str, what: &str| {
         format!(
             "pcm.bifsmn_{name} {{\n  type file\n  slave.pcm null\n  file \"/dev/null\"\n  \
@@ -111,9 +118,10 @@ fn capture_reads_a_wav_through_an_alsa_file_pcm() {
     std::fs::write(
         &conf,
         format!(
-            "</usr/share/alsa/alsa.conf>\n{}{}",
+            "</usr/share/alsa/alsa.conf>\n{}{}{}",
             pcm("mono16", "bifsmn test input 16 kHz mono"),
-            pcm("stereo44", "bifsmn test input 44.1 kHz stereo")
+            pcm("stereo44", "bifsmn test input 44.1 kHz stereo"),
+            pcm("word", "bifsmn test input, one word")
         ),
     )
     .unwrap();
@@ -226,6 +234,44 @@ fn alsa_file_pcm_child() {
     assert_eq!(got[..], want[..got.len()]);
     println!("overrun: {stats:?}");
     drop(cap);
+
+    // Recording a clip into a dataset through the same path: a 0.5 s "word" in the middle
+    // of a 1.5 s recording, trimmed and centred into a 1 s clip. (`Capture::record` discards
+    // what was buffered before the call; on this unthrottled device the word would already be
+    // gone, so the recording is read from the start of the stream.)
+    let mut cap = Capture::open(&CaptureConfig {
+        device: Some("bifsmn_word".into()),
+        sample_rate: Some(16_000),
+        channels: Some(1),
+        format: Some(SampleKind::I16),
+        ring_seconds: 10.0,
+    })
+    .unwrap();
+    let mut recording = Vec::new();
+    cap.read_exact(24_000, &mut recording, Duration::from_secs(5))
+        .unwrap();
+    drop(cap);
+    let root = dir.join("recorded");
+    let opts = SaveOptions {
+        trim: true,
+        ..SaveOptions::new(&root, "tone", "Test Speaker")
+    };
+    let saved = save_clip(&opts, &recording).unwrap();
+    assert_eq!(
+        saved.relative,
+        format!("tone/{}_nohash_0.wav", saved.speaker_id)
+    );
+    let span = saved.speech.unwrap();
+    assert!(
+        (7000..=8000).contains(&span.start) && (16_000..=17_000).contains(&span.end),
+        "{span:?}"
+    );
+    let clip = audio::load_mono_16k(&saved.path).unwrap();
+    assert_eq!(clip.len(), 16_000);
+    // Centred: the tone occupies the middle half of the clip.
+    let loud = |r: std::ops::Range<usize>| clip[r].iter().any(|v| v.abs() > 0.1);
+    assert!(loud(4200..11_800) && !loud(0..3500) && !loud(12_500..16_000));
+    println!("recorded: {saved:?}");
 
     // A format the device does not support is an error naming the device, the request and
     // what it supports. (ALSA's null device takes almost anything, even 1 Hz with 64

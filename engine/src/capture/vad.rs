@@ -4,7 +4,9 @@
 //! above the noise floor (the 10th percentile of frame energies) and not far below the
 //! loudest frame; the span runs from the first to the last speech frame, widened by a short
 //! hangover so that soft onsets and endings (`s`, `f`) are kept. This is deliberately simple:
-//! it only has to find one word in a short recording made on purpose.
+//! it only has to find one word in a short recording made on purpose. The floor comes from the
+//! recording itself, so at least a tenth of it must be background: record about twice the
+//! word's length (`bifsmn record --trim` records 2 s by default).
 
 use serde::{Deserialize, Serialize};
 
