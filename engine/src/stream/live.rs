@@ -31,6 +31,7 @@ use super::decide::KeywordEvent;
 use super::detector::{Detector, DetectorConfig, DetectorStats, Latency};
 use super::scorer::Scorer;
 use super::source::{ReadStatus, SampleSource};
+use crate::audio::SAMPLE_RATE;
 use crate::capture::{CaptureStats, Level};
 
 /// What the detection thread reports.
@@ -74,6 +75,13 @@ impl LiveDetector {
     ) -> Result<LiveDetector, StreamError> {
         let threshold = Arc::new(AtomicU32::new(config.threshold.to_bits()));
         let detector = Detector::new(scorer, config)?;
+        // Every source delivers 16 kHz; a model for another rate would be fed the wrong audio.
+        if detector.sample_rate() != SAMPLE_RATE {
+            return Err(StreamError::SampleRate {
+                expected: detector.sample_rate(),
+                got: SAMPLE_RATE,
+            });
+        }
         let labels = detector.labels().to_vec();
         // Bounded: if the reader stalls, scores and levels are dropped rather than piling up;
         // events wait (up to a second) for room.
