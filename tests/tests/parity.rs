@@ -32,7 +32,8 @@ fn check(run: &std::path::Path, bkw: &std::path::Path) -> (usize, f32) {
     for batch in BatchLoader::new(dataset.clone(), Split::Test, 32, None, 0, 0) {
         let batch = batch.unwrap();
         let b = batch.len();
-        let x = Tensor::<1>::from_floats(batch.features.as_slice(), &device).reshape([b, 1, 32, 32]);
+        let x =
+            Tensor::<1>::from_floats(batch.features.as_slice(), &device).reshape([b, 1, 32, 32]);
         let z = model.frontend(x, 1.0, &mut None);
         for p in 0..paths {
             let burn_logits = model
