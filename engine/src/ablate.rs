@@ -183,7 +183,12 @@ impl AblationTable {
     }
 }
 
-fn accuracy_per_path(run: &Path, dataset: &Arc<Dataset>, split: Split, batch: usize) -> anyhow::Result<Vec<f32>> {
+fn accuracy_per_path(
+    run: &Path,
+    dataset: &Arc<Dataset>,
+    split: Split,
+    batch: usize,
+) -> anyhow::Result<Vec<f32>> {
     let loaded = open_model(run, &crate::train::Backend::Flex.device())?;
     let model = loaded.model.valid();
     let n = model.num_paths().min(3);

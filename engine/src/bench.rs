@@ -181,7 +181,9 @@ fn burn_column(
         };
         let x = input();
         let t = Instant::now();
-        let h = model.act1.forward(model.bn1.forward(model.conv1.forward(x)));
+        let h = model
+            .act1
+            .forward(model.bn1.forward(model.conv1.forward(x)));
         let _ = h.clone().into_data();
         rec("conv1", t.elapsed());
         let t = Instant::now();
@@ -253,12 +255,27 @@ fn timing_features(student: &Engine) -> Vec<f32> {
 }
 
 /// Measure everything. `student` and `teacher` are run directories (or sidecars/.bpk).
-pub fn run_bench(student: &Path, teacher: &Path, runs: usize, warmup: usize) -> anyhow::Result<BenchReport> {
+pub fn run_bench(
+    student: &Path,
+    teacher: &Path,
+    runs: usize,
+    warmup: usize,
+) -> anyhow::Result<BenchReport> {
     let device = Backend::Flex.device();
-    let s = open_model(student, &device).with_context(|| format!("loading {}", student.display()))?;
-    let t = open_model(teacher, &device).with_context(|| format!("loading {}", teacher.display()))?;
-    anyhow::ensure!(s.model.config.is_binary(), "{} is not a binary model", student.display());
-    anyhow::ensure!(!t.model.config.is_binary(), "{} is not a full-precision model", teacher.display());
+    let s =
+        open_model(student, &device).with_context(|| format!("loading {}", student.display()))?;
+    let t =
+        open_model(teacher, &device).with_context(|| format!("loading {}", teacher.display()))?;
+    anyhow::ensure!(
+        s.model.config.is_binary(),
+        "{} is not a binary model",
+        student.display()
+    );
+    anyhow::ensure!(
+        !t.model.config.is_binary(),
+        "{} is not a full-precision model",
+        teacher.display()
+    );
     let student_paths = s.sidecar.config.path_weights.len().max(1);
     let packed_student: PackedModel = to_packed(&s.model, &s.sidecar.labels, student_paths)?;
     let packed_teacher: PackedModel = to_packed(&t.model, &t.sidecar.labels, 1)?;
@@ -270,10 +287,24 @@ pub fn run_bench(student: &Path, teacher: &Path, runs: usize, warmup: usize) -> 
     let mut binary = Vec::new();
     for p in 0..se.num_paths() {
         let layers = se.path_layers(p)?.len();
-        binary.push(kernels_column(&format!("binary {layers}L"), &se, p, &features, warmup, runs)?);
+        binary.push(kernels_column(
+            &format!("binary {layers}L"),
+            &se,
+            p,
+            &features,
+            warmup,
+            runs,
+        )?);
     }
     let fp32_kernels = kernels_column("FP32 kernels", &te, 0, &features, warmup, runs)?;
-    let burn_flex = burn_column("burn flex", &t.model, &Backend::Flex.device(), &features, warmup, runs);
+    let burn_flex = burn_column(
+        "burn flex",
+        &t.model,
+        &Backend::Flex.device(),
+        &features,
+        warmup,
+        runs,
+    );
     let burn_ndarray = burn_column(
         "burn ndarray",
         &t.model,
@@ -303,7 +334,9 @@ pub fn run_bench(student: &Path, teacher: &Path, runs: usize, warmup: usize) -> 
     row_order.extend((0..t.model.layers.len()).map(|j| format!("layer{j}")));
     row_order.push("classifier".into());
     Ok(BenchReport {
-        cpu: bifsmn_kernels::board::BoardInfo::detect().cpu_model.unwrap_or_else(|| "unknown CPU".into()),
+        cpu: bifsmn_kernels::board::BoardInfo::detect()
+            .cpu_model
+            .unwrap_or_else(|| "unknown CPU".into()),
         isa: se.isa().name().to_string(),
         runs,
         warmup,

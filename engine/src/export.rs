@@ -8,14 +8,14 @@
 
 use std::path::Path;
 
-use burn::module::Module;
-use burn::nn::BatchNorm as BurnBatchNorm;
-use burn::prelude::*;
 use bifsmn_kernels::features::FeatureParams;
 use bifsmn_kernels::format::{PackedModel, Storage};
 use bifsmn_kernels::weights::{
     ActQuant, BatchNorm, Conv2d, Dense, DepthwiseConv1d, DfsmnLayer, NetworkWeights, Precision,
 };
+use burn::module::Module;
+use burn::nn::BatchNorm as BurnBatchNorm;
+use burn::prelude::*;
 
 use crate::model::Dfsmn;
 use crate::model::layers::{Activation, BinConv1d, BinConv2d, BinLinear};
@@ -32,7 +32,9 @@ pub enum ExportError {
         "models trained with --reference-code use per-input scales that are not XOR-popcount products; retrain without it to deploy"
     )]
     ReferenceCode,
-    #[error("{0} uses per-channel activation shifts (RPReLU), which the packed format does not hold")]
+    #[error(
+        "{0} uses per-channel activation shifts (RPReLU), which the packed format does not hold"
+    )]
     Rprelu(String),
     #[error("the model has {have} thin paths, {want} were asked for")]
     Paths { have: usize, want: usize },
@@ -64,7 +66,8 @@ fn bn(b: &BurnBatchNorm, name: &str) -> Result<BatchNorm, ExportError> {
 }
 
 fn slope(a: &Activation, name: &str) -> Result<f32, ExportError> {
-    a.shared_slope().ok_or_else(|| ExportError::Rprelu(name.to_string()))
+    a.shared_slope()
+        .ok_or_else(|| ExportError::Rprelu(name.to_string()))
 }
 
 fn quant(a: &Option<ActBinarizer>, name: &str) -> Result<Option<ActQuant>, ExportError> {
@@ -232,7 +235,9 @@ pub fn to_packed(
     labels: &[String],
     num_paths: usize,
 ) -> Result<PackedModel, ExportError> {
-    Ok(PackedModel::from_weights(&to_weights(model, labels, num_paths)?)?)
+    Ok(PackedModel::from_weights(&to_weights(
+        model, labels, num_paths,
+    )?)?)
 }
 
 /// Export a saved run (its best model, see [`crate::train::checkpoint::open_model`]) to `out`.
@@ -257,7 +262,11 @@ pub fn export_run(run: &Path, out: &Path, storage: Storage) -> anyhow::Result<Ex
         } else {
             "float".into()
         },
-        binarizer: loaded.model.config.binarizer.map(|k| k.cli_name().to_string()),
+        binarizer: loaded
+            .model
+            .config
+            .binarizer
+            .map(|k| k.cli_name().to_string()),
         paths: trained_paths,
         checkpoint_bytes: std::fs::metadata(&loaded.model_path)?.len(),
         packed_bytes: bytes.len() as u64,

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use bifsmn_engine::audio::{self, AudioErrorKind, CLIP_SAMPLES};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audio")
+        .join(name)
 }
 
 /// Dominant frequency by counting upward zero crossings.
@@ -42,7 +44,11 @@ fn every_format_decodes_to_the_same_16k_mono_signal() {
         }
         let mono = audio::load_mono_16k(&path).unwrap();
         let expect_len = (frames as f64 * 16_000.0 / 22_050.0).round() as i64;
-        assert!((mono.len() as i64 - expect_len).abs() <= 2, "{name}: {}", mono.len());
+        assert!(
+            (mono.len() as i64 - expect_len).abs() <= 2,
+            "{name}: {}",
+            mono.len()
+        );
         // Downmixed, 440 + 660 Hz is a 550 Hz carrier under a 110 Hz envelope: about 550
         // upward zero crossings a second.
         let mid = &mono[mono.len() / 4..3 * mono.len() / 4];
@@ -52,7 +58,10 @@ fn every_format_decodes_to_the_same_16k_mono_signal() {
         assert!(peak > -12.0 && peak < 0.5, "{name}: peak {peak} dBFS");
         let clip = audio::load_clip(&path).unwrap();
         assert_eq!(clip.len(), CLIP_SAMPLES);
-        assert!(clip[CLIP_SAMPLES - 100..].iter().all(|&v| v == 0.0), "{name}: padded with zeros");
+        assert!(
+            clip[CLIP_SAMPLES - 100..].iter().all(|&v| v == 0.0),
+            "{name}: padded with zeros"
+        );
     }
 }
 
@@ -109,6 +118,10 @@ fn written_clips_read_back() {
     let x: Vec<f32> = (0..16_000).map(|i| 0.5 * (i as f32 * 0.05).sin()).collect();
     audio::write_wav_mono_16k(&p, &x).unwrap();
     let y = audio::load_clip(&p).unwrap();
-    let err = x.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let err = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(err < 1.0 / 16_000.0, "max error {err}");
 }

@@ -1,4 +1,4 @@
 //! Shared helpers for the cross-crate tests.
-pub mod models;
 pub mod deploy_fixtures;
+pub mod models;
 pub mod sshd;

@@ -89,9 +89,7 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DecodedAudio, AudioErro
     let track_id = track.id;
     // Streamed WAVs (written to a pipe) carry 0xFFFFFFFF as their data size; such a length is
     // unknown, not a promise, so reaching the end of the file early is normal for them.
-    let declared_frames = track
-        .num_frames
-        .filter(|&n| n < (u32::MAX / 8) as u64);
+    let declared_frames = track.num_frames.filter(|&n| n < (u32::MAX / 8) as u64);
     let params = track
         .codec_params
         .as_ref()
@@ -183,10 +181,7 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DecodedAudio, AudioErro
     if let Some(declared) = declared_frames {
         // Lossy codecs state an approximate length (encoder delay and padding); lossless
         // containers state it exactly, so a shortfall there means the file was cut off.
-        let lossless = matches!(
-            format_name.split('/').next(),
-            Some("wav" | "wave" | "flac")
-        );
+        let lossless = matches!(format_name.split('/').next(), Some("wav" | "wave" | "flac"));
         if lossless && frames < declared {
             return Err(err(AudioErrorKind::Truncated {
                 decoded: frames,

@@ -63,7 +63,10 @@ pub fn run(args: AblateArgs) -> anyhow::Result<ExitCode> {
     let known: Vec<&str> = variants().iter().map(|v| v.id).collect();
     for o in &args.only {
         if !known.contains(&o.as_str()) {
-            anyhow::bail!("unknown row {o:?} in --only; expected one of {}", known.join(", "));
+            anyhow::bail!(
+                "unknown row {o:?} in --only; expected one of {}",
+                known.join(", ")
+            );
         }
     }
     let settings = AblationSettings {

@@ -29,7 +29,10 @@ pub struct BenchArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     if !args.json {
-        eprintln!("{:>12} measuring (binary paths, FP32 kernels, burn flex, burn ndarray)...", "Bench");
+        eprintln!(
+            "{:>12} measuring (binary paths, FP32 kernels, burn flex, burn ndarray)...",
+            "Bench"
+        );
     }
     let report = run_bench(&args.student, &args.teacher, args.runs, args.warmup)?;
     if args.json {

@@ -43,10 +43,17 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     }
     println!(
         "{} ({} classes)",
-        if args.student { "BiFSMNv2 student" } else { "FP32 D-FSMN teacher" },
+        if args.student {
+            "BiFSMNv2 student"
+        } else {
+            "FP32 D-FSMN teacher"
+        },
         args.classes
     );
-    println!("{:<11} {:<60} {:>10} {:>10} {:>10} {:>7}", "layer", "type", "output", "params", "MACs", "binary");
+    println!(
+        "{:<11} {:<60} {:>10} {:>10} {:>10} {:>7}",
+        "layer", "type", "output", "params", "MACs", "binary"
+    );
     for r in &s.rows {
         println!(
             "{:<11} {:<60} {:>10} {:>10} {:>10} {:>7}",

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::DataError;
-use sha1::Sha1;
 use crate::audio::{self, CLIP_SAMPLES};
+use sha1::Sha1;
 
 /// The ten command words of the 12-class protocols, in class order (classes 2..=11).
 pub const COMMAND_WORDS: [&str; 10] = [
