@@ -182,8 +182,14 @@ fn main() -> std::process::ExitCode {
         },
         None => None,
     };
+    // A fresh start must neither read nor overwrite the user's remembered state, including
+    // egui's own (panel sizes, scroll positions): give eframe a throwaway file.
+    let throwaway = launch.fresh.then(|| {
+        std::env::temp_dir().join(format!("bifsmn-workbench-fresh-{}.ron", std::process::id()))
+    });
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Glow,
+        persistence_path: throwaway.clone(),
         viewport: egui::ViewportBuilder::default()
             .with_title("BiFSMN Workbench")
             .with_app_id("bifsmn-workbench")
@@ -214,6 +220,9 @@ fn main() -> std::process::ExitCode {
             }))
         }),
     );
+    if let Some(f) = throwaway {
+        let _ = std::fs::remove_file(f);
+    }
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -138,9 +138,11 @@ impl ClipList {
         selected: Option<usize>,
     ) -> Option<usize> {
         let widths = [0.52, 0.18, 0.14, 0.16];
-        let total = ui.available_width() - 14.0;
+        // Room for the scroll bar and the gaps between the four cells: the cells must not
+        // add up to more than the panel, or a resizable panel grows every frame.
+        let total = ui.available_width() - 16.0 - 3.0 * ui.spacing().item_spacing.x;
         let col = |i: usize| (total * widths[i]).max(40.0);
-        // A left-aligned cell of fixed width.
+        // A left-aligned cell of a fixed width.
         let cell = |ui: &mut Ui, i: usize, add: &mut dyn FnMut(&mut Ui) -> egui::Response| {
             ui.allocate_ui_with_layout(
                 egui::vec2(col(i), ROW_HEIGHT),

@@ -581,6 +581,9 @@ impl DataPanel {
     }
 
     fn left_column(&mut self, ui: &mut Ui) {
+        // Claim the panel's whole width: a resizable panel otherwise shrinks to its content,
+        // and the list's columns are sized from the width they are given.
+        ui.set_min_width(ui.available_width());
         let Some(ds) = self.dataset.clone() else {
             ui.add_space(20.0);
             if self.open_task.is_some() {
