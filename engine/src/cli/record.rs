@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
@@ -88,7 +88,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         if !args.json {
             eprintln!("[{i}/{}] get ready...", args.count);
         }
-        std::thread::sleep(Duration::from_secs_f32(args.pause.max(0.0)));
+        // Keep draining while waiting, so a long pause does not overrun the ring buffer.
+        let until = Instant::now() + Duration::from_secs_f32(args.pause.max(0.0));
+        while Instant::now() < until {
+            capture.discard()?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
         if !args.json {
             eprintln!("[{i}/{}] speak now ({seconds:.1} s)", args.count);
         }
