@@ -3,29 +3,37 @@
 //! The workbench's engine: everything except the GUI, with no GUI types.
 //!
 //! * [`audio`]: decode any common audio file, downmix, resample to 16 kHz, fix the length.
-//! * [`data`]: Speech Commands datasets, splits and labels, augmentation, feature cache, batch
-//!   loading and the archive downloader.
 //! * [`features`]: the paper's 32x32 log-mel front end (implemented in `bifsmn-kernels`, so that
 //!   the board runner computes exactly the same features).
-//! * [`fsutil`]: crash-safe writes.
+//! * [`data`]: Speech Commands datasets, splits and labels, augmentation, feature cache, batch
+//!   loading and the archive downloader.
+//! * [`model`]: the D-FSMN teacher and the BiFSMNv2 student on burn, with the Learning
+//!   Propagation Binarizer and the baseline binarizers.
+//! * [`train`]: the trainer thread (events, commands, checkpoints, distillation, evaluation).
+//! * [`export`]: trained model -> packed 1-bit `.bkw` (the kernels' format).
+//! * [`bench`] and [`ablate`]: the comparison tables of `bifsmn bench` and `bifsmn ablate`.
+//! * [`capture`]: microphone input (cpal) into a lock-free ring, recording clips into a dataset.
+//! * [`stream`]: streaming keyword detection over any sample source, and its evaluation.
 //! * [`deploy`]: SSH to ARMv8 boards: board profiles, host keys, upload runner and model, run
 //!   `bench`/`classify` there and bring the reports back, many boards at once.
+//! * [`cli`]: the `bifsmn` command line.
+//! * [`fsutil`]: crash-safe writes.
 
+pub mod ablate;
 pub mod audio;
+pub mod bench;
 pub mod capture;
+pub mod cli;
 pub mod data;
 pub mod deploy;
+pub mod export;
 pub mod fsutil;
+pub mod model;
+pub mod stream;
+pub mod train;
+pub mod version;
 
 /// The log-mel front end, shared with the board runner.
 pub mod features {
     pub use bifsmn_kernels::features::*;
 }
-pub mod cli;
-pub mod model;
-pub mod train;
-pub mod version;
-pub mod export;
-pub mod ablate;
-pub mod bench;
-pub mod stream;
