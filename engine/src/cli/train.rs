@@ -427,7 +427,13 @@ pub fn evaluate_saved(
         );
     }
     let m = loaded.model.valid();
-    let n = m.num_paths();
+    // Only the thin paths the run trained: an untrained path's output BatchNorm never saw data.
+    let n = loaded
+        .sidecar
+        .config
+        .path_weights
+        .len()
+        .clamp(1, m.num_paths());
     let evals = evaluate(&m, &dataset, split, batch_size, n)?;
     Ok((dataset.labels.clone(), evals))
 }
