@@ -10,9 +10,28 @@
 //! kernels of [`crate::fp`] with BatchNorm folded. A binary model's output is bit-identical for
 //! every [`Isa`] and on x86-64 and aarch64 (see [`crate::fp`] and [`crate::bitpack`] for why).
 
+/// Run `$body`, reporting its latency as layer `$id` to `$hook` when the hook wants it (the
+/// hook's type must be the generic parameter `H`).
+macro_rules! timed {
+    ($hook:expr, $id:expr, $body:expr) => {{
+        let t0 = if H::ENABLED {
+            Some(Instant::now())
+        } else {
+            None
+        };
+        let r = $body;
+        if let Some(t0) = t0 {
+            $hook.layer_done($id, t0.elapsed());
+        }
+        r
+    }};
+}
+
+mod binary;
 mod forward;
 mod im2col;
 mod plan;
+mod simd;
 
 use std::sync::Arc;
 use std::time::Duration;

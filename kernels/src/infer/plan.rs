@@ -9,7 +9,7 @@
 //!   input index `c * t_steps + t` to `t * m + c`.
 
 use crate::arch::Dims;
-use crate::bitpack::{BitRows, get_bit, set_bit, words_for};
+use crate::bitpack::{BitRows, get_bit, set_bit, sign_bit, words_for};
 use crate::fold::Affine;
 use crate::format::{LayerWeights, PackedLayer, PackedModel};
 use crate::fp::NR;
@@ -111,7 +111,42 @@ pub(crate) enum Conv2 {
 pub(crate) struct Memory {
     pub taps: Vec<f32>,
     pub bin: Option<Binariser>,
+    /// Binary only: the binarised zero pads, per channel.
+    pub pad: Option<MemoryPad>,
     pub epi: Epilogue,
+}
+
+/// What the memory block's zero pads binarise to (they are the same for every clip): plane 1
+/// and plane 2 as ±1, `|r|`, and `lead` = the sum of `|r|` over the leading pads, added in time
+/// order from zero exactly as the forward adds every other time step.
+#[derive(Clone, Debug)]
+pub(crate) struct MemoryPad {
+    pub b1: Vec<f32>,
+    pub b2: Vec<f32>,
+    pub abs: Vec<f32>,
+    pub lead: Vec<f32>,
+}
+
+impl MemoryPad {
+    fn new(b: &Binariser, pad: usize) -> Self {
+        let sgn = |neg: bool| if neg { -1.0f32 } else { 1.0 };
+        let mut out = MemoryPad {
+            b1: Vec::new(),
+            b2: Vec::new(),
+            abs: Vec::new(),
+            lead: Vec::new(),
+        };
+        for (&t0, &t1) in b.tau0.iter().zip(&b.tau1) {
+            let x = 0.0f32;
+            let s1 = sgn(sign_bit(x - t0));
+            let r = (x - s1) - t1;
+            out.b1.push(s1);
+            out.b2.push(sgn(sign_bit(r)));
+            out.abs.push(r.abs());
+            out.lead.push((0..pad).fold(0.0f32, |acc, _| acc + r.abs()));
+        }
+        out
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -305,7 +340,7 @@ impl Plan {
             .layers
             .iter()
             .map(|l| {
-                let (taps, bin) = match &l.memory.weights {
+                let (taps, bin): (Vec<f32>, _) = match &l.memory.weights {
                     LayerWeights::Binary { bits, quant } => (
                         (0..d.taps * d.m)
                             .map(|i| {
@@ -330,10 +365,12 @@ impl Plan {
                         None,
                     ),
                 };
+                let pad = bin.as_ref().map(|b| MemoryPad::new(b, (d.taps - 1) / 2));
                 Layer {
                     memory: Memory {
                         taps,
                         bin,
+                        pad,
                         epi: epi(&l.memory),
                     },
                     expand: dense(isa, &l.expand.weights, d.hidden, d.m, |i| i),
