@@ -9,7 +9,6 @@ mod internals;
 pub mod loss;
 pub mod optim;
 mod run;
-pub use run::init_from_teacher as init_from_teacher_pub;
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;

@@ -3,8 +3,8 @@
 
 use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
 use burn::optim::grad_clipping::GradientClipping;
+use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, Optimizer, Sgd, SgdConfig};
 use burn::prelude::*;
 

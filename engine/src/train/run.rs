@@ -98,7 +98,7 @@ fn copy_bn(dst: &mut BatchNorm, src: &BatchNorm, device: &Device) {
 /// Initialise a student from the teacher's weights (spec 6): every Conv/Linear weight and bias,
 /// the shared BNs, path 0's output BN, and the PReLUs that exist in the teacher. The student's
 /// other PReLUs, path 1-3 BNs, thresholds and alphas keep their defaults.
-pub fn init_from_teacher(mut s: Dfsmn, t: &Dfsmn, device: &Device) -> Dfsmn {
+pub(crate) fn init_from_teacher(mut s: Dfsmn, t: &Dfsmn, device: &Device) -> Dfsmn {
     s.conv1.weight = copy_param(&t.conv1.weight, device);
     s.conv1.bias = copy_param(&t.conv1.bias, device);
     copy_bn(&mut s.bn1, &t.bn1, device);
@@ -176,8 +176,7 @@ pub(super) fn run(
     ad.seed(config.seed);
     let mut model_cfg = config.model_config(labels.len());
     let writer = CheckpointWriter::new(&config.run_dir)?;
-    let mut optimizer =
-        build_optimizer(
+    let mut optimizer = build_optimizer(
         config.momentum,
         config.weight_decay,
         config.quant_lr_factor,
