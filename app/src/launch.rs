@@ -24,6 +24,7 @@ OPTIONS:
     --screenshot OUT.png          save the window to OUT.png, then exit
     --screenshot-after-frames N   ... after N frames (default 10)
     --screenshot-after-epochs N   ... and after the live run finished N epochs
+    --theme light|dark            use this theme
     --frame-log FILE.csv          write every frame's duration while running
     --fresh                       ignore and do not save the remembered view state
     --help                        this text
@@ -43,6 +44,8 @@ pub struct LaunchOptions {
     pub screenshot_after_frames: u64,
     pub screenshot_after_epochs: usize,
     pub frame_log: Option<PathBuf>,
+    /// `Some(true)` = dark.
+    pub dark: Option<bool>,
     pub fresh: bool,
     pub help: bool,
 }
@@ -96,6 +99,13 @@ impl LaunchOptions {
                         .map_err(|_| "--screenshot-after-epochs needs a number".to_string())?
                 }
                 "--frame-log" => o.frame_log = Some(value("a file")?.into()),
+                "--theme" => {
+                    o.dark = match value("light or dark")?.as_str() {
+                        "dark" => Some(true),
+                        "light" => Some(false),
+                        v => return Err(format!("unknown theme {v:?}; expected light or dark")),
+                    }
+                }
                 "--fresh" => o.fresh = true,
                 "--help" | "-h" => o.help = true,
                 other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),

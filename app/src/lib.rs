@@ -118,6 +118,9 @@ impl Workbench {
         if let Some(v) = launch.train_view {
             s.train.view = v;
         }
+        if let Some(d) = launch.dark {
+            s.dark = d;
+        }
         let mut wb = Self {
             panel: s.panel,
             dark: s.dark,

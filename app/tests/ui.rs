@@ -108,6 +108,16 @@ fn a_short_training_run_sends_points_to_the_charts() {
         h.state().train.live_epochs() >= 1
     });
     assert!(h.state().train.live_points() >= 2, "step and epoch points");
+    // The epoch is reported before its checkpoint is written; the run ends after both.
+    run_until(
+        &mut h,
+        Duration::from_secs(120),
+        "the end of the run",
+        |h| {
+            h.step();
+            h.state().train.live_state() == Some(bifsmn_app::panels::train::LiveState::Finished)
+        },
+    );
     assert!(runs.path().join("teacher/checkpoint.json").is_file());
     // The log names the finished epoch and the chart titles are on screen.
     h.run_steps(3);
@@ -149,4 +159,94 @@ fn inspect_shows_bits_of_a_synthetic_packed_model() {
     // The layer table lists the layers with their packed sizes.
     assert!(h.query_all_by_label("binpointwise1d").count() >= 16);
     assert!(Path::new(&model).is_file());
+}
+
+#[test]
+fn shortcuts_switch_panels_and_space_plays_or_explains_why_not() {
+    let mut h = harness(Settings::default());
+    wait_for_dataset(&mut h);
+    run_until(&mut h, Duration::from_secs(30), "the first clip", |h| {
+        h.step();
+        h.query_by_label_contains("log-mel spectrogram of")
+            .is_some()
+    });
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num2);
+    h.run_steps(2);
+    assert_eq!(h.state().panel, Panel::Train);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
+    h.run_steps(2);
+    assert_eq!(h.state().panel, Panel::Data);
+    // Space plays the selected clip; without a sound card the panel says so instead.
+    h.key_press(egui::Key::Space);
+    run_until(
+        &mut h,
+        Duration::from_secs(10),
+        "playback or its warning",
+        |h| {
+            h.step();
+            h.state().data.player.is_playing_any()
+                || h.query_by_label_contains("Cannot play audio").is_some()
+        },
+    );
+    // F1 opens the shortcut list.
+    h.key_press(egui::Key::F1);
+    h.run_steps(2);
+    assert!(h.query_by_label("Start training").is_some());
+}
+
+#[test]
+fn relabel_and_delete_are_undoable() {
+    // A small copy of the demo set: two words, both split lists.
+    let demo = bifsmn_engine::data::demo_root().expect("demo set");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("set");
+    for entry in std::fs::read_dir(&demo).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if p.is_dir() {
+            std::fs::create_dir_all(root.join(&name)).unwrap();
+            for f in std::fs::read_dir(&p).unwrap() {
+                let f = f.unwrap().path();
+                std::fs::copy(&f, root.join(&name).join(f.file_name().unwrap())).unwrap();
+            }
+        } else {
+            std::fs::copy(&p, root.join(&name)).unwrap();
+        }
+    }
+    let mut s = Settings::default();
+    s.data.root = Some(root.clone());
+    let mut h = harness(s);
+    wait_for_dataset(&mut h);
+    let ds = h.state().data.dataset().unwrap().clone();
+    let (index, clip) = ds
+        .clips
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.word == "yes")
+        .expect("a yes clip");
+    let path = clip.path().unwrap().to_path_buf();
+    let ctx = h.ctx.clone();
+    h.state_mut().data.select(&ctx, index);
+    run_until(&mut h, Duration::from_secs(30), "the clip", |h| {
+        h.step();
+        h.query_by_label_contains("log-mel spectrogram of yes/")
+            .is_some()
+    });
+    // Delete goes to .trash; undo brings it back.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Delete")
+        .click();
+    h.run_steps(2);
+    assert!(!path.exists());
+    assert!(
+        root.join(".trash/yes")
+            .join(path.file_name().unwrap())
+            .is_file()
+    );
+    run_until(&mut h, Duration::from_secs(30), "the rescan", |h| {
+        h.step();
+        !h.state().data.busy()
+    });
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(2);
+    assert!(path.is_file(), "undo restores the file");
 }

@@ -86,7 +86,8 @@ impl Axis {
 pub fn nice_ticks(lo: f32, hi: f32, target: usize) -> Vec<f32> {
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    // NaN spans fail `is_finite`; empty or inverted ranges get a single tick.
+    if !span.is_finite() || span <= 0.0 {
         return vec![lo];
     }
     let raw = span / target.max(1) as f32;
