@@ -6,7 +6,9 @@
 //! Panels (one module each in [`panels`]): **Data** (datasets, clips, playback, relabel and
 //! delete, any audio file, classification), **Train** (form, live charts with smoothing and
 //! run comparison, distillation, binarizer and activation-bit views) and **Inspect** (per
-//! layer table and binary activations of a packed model).
+//! layer table and binary activations of a packed model), **Test** (microphone, recording,
+//! live detection, confusion matrix) and **Deploy** (boards, push and bench over SSH,
+//! reports and history).
 //!
 //! The UI thread owns view state only. Training, decoding, dataset scans, downloads, model
 //! loading and file dialogs run on other threads ([`task`], the engine's trainer thread, the
@@ -31,7 +33,9 @@ use egui::{RichText, Ui};
 
 pub use launch::LaunchOptions;
 use panels::data::{DataPanel, DataSettings};
+use panels::deploy::{DeployPanel, DeploySettings};
 use panels::inspect::{InspectPanel, InspectSettings};
+use panels::test::{TestPanel, TestSettings};
 use panels::train::{TrainPanel, TrainSettings};
 use shortcuts::Action;
 use task::JobStatus;
@@ -44,16 +48,26 @@ pub enum Panel {
     Data,
     Train,
     Inspect,
+    Test,
+    Deploy,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 3] = [Panel::Data, Panel::Train, Panel::Inspect];
+    pub const ALL: [Panel; 5] = [
+        Panel::Data,
+        Panel::Train,
+        Panel::Inspect,
+        Panel::Test,
+        Panel::Deploy,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Panel::Data => "Data",
             Panel::Train => "Train",
             Panel::Inspect => "Inspect",
+            Panel::Test => "Test",
+            Panel::Deploy => "Deploy",
         }
     }
 
@@ -73,6 +87,8 @@ pub struct Settings {
     pub data: DataSettings,
     pub train: TrainSettings,
     pub inspect: InspectSettings,
+    pub test: TestSettings,
+    pub deploy: DeploySettings,
 }
 
 impl Default for Settings {
@@ -83,6 +99,8 @@ impl Default for Settings {
             data: DataSettings::default(),
             train: TrainSettings::default(),
             inspect: InspectSettings::default(),
+            test: TestSettings::default(),
+            deploy: DeploySettings::default(),
         }
     }
 }
@@ -94,6 +112,8 @@ pub struct Workbench {
     pub data: DataPanel,
     pub train: TrainPanel,
     pub inspect: InspectPanel,
+    pub test: TestPanel,
+    pub deploy: DeployPanel,
     help_open: bool,
     /// A problem with the launch options, shown once.
     launch_notice: Option<Notice>,
@@ -127,6 +147,8 @@ impl Workbench {
             data: DataPanel::new(&s.data),
             train: TrainPanel::new(&s.train, Some(ctx)),
             inspect: InspectPanel::new(&s.inspect),
+            test: TestPanel::new(&s.test),
+            deploy: DeployPanel::new(&s.deploy),
             help_open: false,
             launch_notice: None,
             start_when_ready: false,
@@ -171,6 +193,8 @@ impl Workbench {
             data: self.data.settings(),
             train: self.train.settings(),
             inspect: self.inspect.settings(),
+            test: self.test.settings(),
+            deploy: self.deploy.settings(),
         }
     }
 
@@ -180,6 +204,8 @@ impl Workbench {
         self.train.jobs(&mut out);
         self.data.jobs(&mut out);
         self.inspect.jobs(&mut out);
+        self.test.jobs(&mut out);
+        self.deploy.jobs(&mut out);
         out
     }
 
@@ -189,6 +215,8 @@ impl Workbench {
         self.data.dataset().is_none() && self.launch_notice.is_none()
             || self.data.busy() && !self.data.player.is_playing_any()
             || self.inspect.busy()
+            || self.test.busy()
+            || self.deploy.busy()
     }
 
     /// Draw the whole UI (and handle shortcuts and background results).
@@ -208,6 +236,8 @@ impl Workbench {
         self.train.poll(&ctx);
         self.sync_panels(&ctx);
         self.inspect.poll(&ctx);
+        self.test.poll(&ctx);
+        self.deploy.poll(&ctx);
         self.shortcuts(&ctx);
 
         egui::Panel::top("nav").show(ui, |ui| self.nav_bar(ui));
@@ -222,6 +252,8 @@ impl Workbench {
                 Panel::Data => self.data.ui(ui),
                 Panel::Train => self.train.ui(ui),
                 Panel::Inspect => self.inspect.ui(ui),
+                Panel::Test => self.test.ui(ui),
+                Panel::Deploy => self.deploy.ui(ui),
             }
         });
         if self.help_open {
@@ -233,9 +265,10 @@ impl Workbench {
         }
         // Frames while work runs: charts and progress move without input. The trainer's
         // events come a few times a second; 20 frames per second show them promptly.
-        if self.train.is_active() || self.data.player.is_playing_any() {
+        if self.train.is_active() || self.data.player.is_playing_any() || self.test.is_live() {
             ctx.request_repaint_after(Duration::from_millis(50));
-        } else if self.data.busy() || self.inspect.busy() {
+        } else if self.data.busy() || self.inspect.busy() || self.test.busy() || self.deploy.busy()
+        {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         self.last_ui_time = started.elapsed();
@@ -252,6 +285,8 @@ impl Workbench {
         }
         self.inspect
             .set_clip(self.data.dataset().cloned(), self.data.selected_clip());
+        self.test.set_dataset(self.data.dataset().cloned());
+        self.deploy.set_model(self.inspect.model_path());
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
@@ -261,6 +296,8 @@ impl Workbench {
                 Action::ShowData => self.panel = Panel::Data,
                 Action::ShowTrain => self.panel = Panel::Train,
                 Action::ShowInspect => self.panel = Panel::Inspect,
+                Action::ShowTest => self.panel = Panel::Test,
+                Action::ShowDeploy => self.panel = Panel::Deploy,
                 Action::PlayStop => self.data.toggle_playback(),
                 Action::PreviousClip if self.panel == Panel::Data => {
                     self.data.select_relative(ctx, -1)

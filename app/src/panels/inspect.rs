@@ -106,6 +106,11 @@ impl InspectPanel {
         }
     }
 
+    /// The file of the loaded model (the Deploy panel pushes the same one by default).
+    pub fn model_path(&self) -> Option<PathBuf> {
+        self.model.as_ref().and(self.model_field.path())
+    }
+
     /// The dataset and the clip selected in the Data panel.
     pub fn set_clip(&mut self, dataset: Option<Arc<Dataset>>, clip: Option<usize>) {
         self.dataset = dataset;
