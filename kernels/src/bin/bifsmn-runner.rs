@@ -24,6 +24,13 @@ use bifsmn_kernels::weights::{NetworkWeights, Precision};
 use serde_json::{Value, json};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `0.1.0 (abc1234 2026-11-25)`; the commit is "unknown" when built outside a git checkout.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BIFSMN_GIT_COMMIT"),
+    ")"
+);
 
 /// Exit codes (docs/RUNNER.md).
 mod code {
@@ -61,7 +68,7 @@ commands:
   synth      write a random model of the paper's shape (for trying the runner and for tests)
 
   bifsmn-runner <command> --help   shows the options of a command
-  bifsmn-runner --version          prints the version
+  bifsmn-runner --version          prints the version and the git commit
 
 exit codes: 0 ok, 1 runtime error, 2 bad arguments, 3 bad model file, 4 bad input clip,
             5 self-test mismatch";
@@ -278,7 +285,7 @@ fn info(args: &[String]) -> Res<()> {
         }
         return print_json(&v);
     }
-    outln!("bifsmn-runner {VERSION}");
+    outln!("bifsmn-runner {LONG_VERSION}");
     outln!("arch:        {} ({})", board.arch, board.os);
     outln!(
         "cpu:         {}",
@@ -640,7 +647,7 @@ fn run(args: &[String]) -> Res<()> {
     }
     match cmd.as_str() {
         "--version" | "-V" | "version" => {
-            outln!("bifsmn-runner {VERSION}");
+            outln!("bifsmn-runner {LONG_VERSION}");
             Ok(())
         }
         "--help" | "-h" | "help" => {
