@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod ablate;
 pub mod bench;
+pub mod completions;
 pub mod data;
 pub mod deploy;
 pub mod export;
@@ -57,6 +58,8 @@ pub enum Command {
     /// False accepts per hour and false-reject rate on a long generated test stream, per
     /// threshold (DET points).
     StreamEval(stream_eval::StreamEvalArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parse the arguments, run the command, print errors cargo-style and map them to an exit code.
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Listen(args) => listen::run(args),
         Command::Record(args) => record::run(args),
         Command::StreamEval(args) => stream_eval::run(args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(code) => code,
