@@ -28,6 +28,7 @@ OPTIONS:
     --frame-log FILE.csv          write every frame's duration while running
     --fresh                       ignore and do not save the remembered view state
     --help                        this text
+    --version                     print the version and the git commit it was built from
 ";
 
 /// Parsed options.
@@ -48,6 +49,7 @@ pub struct LaunchOptions {
     pub dark: Option<bool>,
     pub fresh: bool,
     pub help: bool,
+    pub version: bool,
 }
 
 impl LaunchOptions {
@@ -108,6 +110,7 @@ impl LaunchOptions {
                 }
                 "--fresh" => o.fresh = true,
                 "--help" | "-h" => o.help = true,
+                "--version" | "-V" => o.version = true,
                 other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
             }
         }
@@ -135,6 +138,13 @@ mod tests {
         assert_eq!(o.screenshot_after_frames, 30);
         assert_eq!(o.demo_train_runs.len(), 2);
         assert!(o.fresh);
+    }
+
+    #[test]
+    fn parses_help_and_version() {
+        assert!(parse("--version").unwrap().version);
+        assert!(parse("-V").unwrap().version);
+        assert!(parse("--help").unwrap().help);
     }
 
     #[test]

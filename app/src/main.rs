@@ -168,6 +168,10 @@ fn main() -> std::process::ExitCode {
         print!("{}", launch::USAGE);
         return std::process::ExitCode::SUCCESS;
     }
+    if launch.version {
+        println!("bifsmn-workbench {}", bifsmn_engine::version::LONG);
+        return std::process::ExitCode::SUCCESS;
+    }
     let frame_log = match &launch.frame_log {
         Some(p) => match std::fs::File::create(p) {
             Ok(f) => {
