@@ -16,7 +16,7 @@ packages=(
   # Cross-build and emulate the aarch64 board runner; a throwaway sshd is the test board.
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user openssh-server openssh-client
   # Headless GUI checks, audio tools used by fixtures and docs, packaging checks.
-  xvfb xauth sox libsox-fmt-all flac espeak-ng desktop-file-utils dpkg-dev
+  xvfb xauth sox libsox-fmt-all flac espeak-ng desktop-file-utils dpkg-dev file
 )
 
 missing=()

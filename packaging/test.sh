@@ -8,8 +8,10 @@
 #                               cortex-a53, bit-for-bit comparison with x86) and the host runner
 # 3. workspace tests            unit, integration, parity (burn vs kernels), deploy to a local
 #                               sshd running the aarch64 runner under qemu, GUI (egui_kittest)
-# 4. fuzzing                    the packed-model reader for a bounded time
-# 5. real window                the GUI under Xvfb, screenshot checked (when xvfb-run exists)
+# 4. package                    the .deb from the binaries of steps 2-3, unpacked and run
+#                               (packaging/check-deb.sh)
+# 5. fuzzing                    the packed-model reader for a bounded time
+# 6. real window                the GUI under Xvfb, screenshot checked (when xvfb-run exists)
 #
 # Everything uses one cargo package selection (--workspace) so dependencies build once.
 set -euo pipefail
@@ -31,6 +33,9 @@ packaging/build-runner-host.sh
 
 step "workspace tests"
 cargo test --workspace
+
+step "package (.deb of the test build, unpacked and run)"
+packaging/check-deb.sh
 
 step "fuzz the packed-model reader (bounded)"
 packaging/fuzz.sh "${BIFSMN_FUZZ_SECONDS:-60}"
