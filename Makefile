@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first (packaging/bootstrap.sh).
-.PHONY: run test setup
+.PHONY: run test release setup
 
 ## Open the workbench on the embedded demo dataset (release build).
 run: setup
@@ -8,6 +8,10 @@ run: setup
 ## Run the whole test suite (what CI runs).
 test: setup
 	packaging/test.sh
+
+## Release build and the .deb into target/dist (packaging/release.sh).
+release: setup
+	packaging/release.sh
 
 setup:
 	@packaging/bootstrap.sh
