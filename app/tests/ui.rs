@@ -250,3 +250,220 @@ fn relabel_and_delete_are_undoable() {
     h.run_steps(2);
     assert!(path.is_file(), "undo restores the file");
 }
+
+// ---- Deploy panel ------------------------------------------------------------------------
+
+/// A workbench on the Deploy panel whose boards and bench history live in `dir` (never the
+/// user's own files).
+fn deploy_harness(
+    dir: &Path,
+    deploy: bifsmn_app::panels::deploy::DeploySettings,
+) -> Harness<'static, Workbench> {
+    use bifsmn_app::panels::deploy::{DeployFiles, DeployPanel};
+    let settings = Settings {
+        panel: Panel::Deploy,
+        deploy: deploy.clone(),
+        ..Settings::default()
+    };
+    let ctx = egui::Context::default();
+    let mut wb = Workbench::new(&ctx, Some(settings), &LaunchOptions::default());
+    wb.deploy = DeployPanel::with_files(
+        &deploy,
+        DeployFiles {
+            boards: Some(dir.join("config/boards.toml")),
+            history: dir.join("data/bench-history.jsonl"),
+        },
+    );
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, wb: &mut Workbench| wb.ui(ui), wb)
+}
+
+/// Replace the text of the field labelled `label` with `text`.
+fn deploy_type(h: &mut Harness<'static, Workbench>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label(label).type_text(text);
+    h.run_steps(1);
+}
+
+/// Wait (stepping frames) until a label containing `text` is on screen.
+fn deploy_wait_for(h: &mut Harness<'static, Workbench>, secs: u64, text: &str) {
+    run_until(h, Duration::from_secs(secs), text, |h| {
+        h.step();
+        h.query_by_label_contains(text).is_some()
+    });
+}
+
+#[test]
+fn deploy_panel_adds_a_board_accepts_its_key_and_benches() {
+    use bifsmn_tests::deploy_fixtures::{aarch64_runner, qemu_available, synth_model};
+    use bifsmn_tests::sshd::{TestBoard, current_user, openssh_fingerprint};
+
+    let Some(board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    // The real aarch64 runner under qemu when it is there, else the host's runner.
+    let emulate = aarch64_runner().is_some() && qemu_available();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = synth_model(&tmp.path().join("student.bkw"), false, 11);
+    let known_hosts = tmp.path().join("ssh/known_hosts");
+    let deploy = bifsmn_app::panels::deploy::DeploySettings {
+        model: model.display().to_string(),
+        paths: vec![0, 2],
+        runs: 3,
+        warmup: 1,
+        ..Default::default()
+    };
+    let mut h = deploy_harness(tmp.path(), deploy);
+    deploy_wait_for(&mut h, 30, "No boards yet");
+
+    // Add the board through the form.
+    h.get_by_label("Add board…").click();
+    h.run_steps(2);
+    deploy_type(&mut h, "Board name", "rig");
+    deploy_type(&mut h, "Host", "127.0.0.1");
+    deploy_type(&mut h, "Port", &board.port.to_string());
+    deploy_type(&mut h, "User", &current_user());
+    deploy_type(&mut h, "Remote dir", &board.workdir.display().to_string());
+    if emulate {
+        deploy_type(&mut h, "Exec prefix", "qemu-aarch64 -cpu cortex-a53");
+    }
+    h.get_by_label("key file").click();
+    h.run_steps(2);
+    deploy_type(&mut h, "Key file", &board.client_key.display().to_string());
+    h.get_by_label("Advanced").click();
+    h.run_steps(2);
+    deploy_type(&mut h, "known_hosts", &known_hosts.display().to_string());
+    h.get_by_label("Save board").click();
+    run_until(&mut h, Duration::from_secs(30), "the saved board", |h| {
+        h.step();
+        tmp.path().join("config/boards.toml").is_file()
+    });
+    h.run_steps(2);
+    assert_eq!(h.state().deploy.board_names(), ["rig"]);
+    let saved = std::fs::read_to_string(tmp.path().join("config/boards.toml")).unwrap();
+    assert!(
+        saved.contains("[board.rig]") && saved.contains("method = \"key\""),
+        "{saved}"
+    );
+
+    // Test the connection: the host key is new, so the dialog shows its fingerprint.
+    h.get_by_label("Test rig").click();
+    deploy_wait_for(&mut h, 60, "Unknown host key");
+    let fingerprint = openssh_fingerprint(&board.host_key_pub).unwrap();
+    assert!(
+        h.query_by_label(&fingerprint).is_some(),
+        "the dialog shows {fingerprint}"
+    );
+    h.get_by_label("Accept and connect").click();
+    deploy_wait_for(&mut h, 60, "Connected as");
+    assert!(
+        std::fs::read_to_string(&known_hosts)
+            .unwrap()
+            .contains(&format!("[127.0.0.1]:{}", board.port)),
+        "the accepted key is recorded"
+    );
+
+    // Push and bench paths 0 and 2; the report table appears.
+    h.get_by_label_contains("Push & bench on rig").click();
+    deploy_wait_for(&mut h, 10, "Runner output");
+    run_until(&mut h, Duration::from_secs(600), "the deploy", |h| {
+        h.step();
+        !h.state().deploy.is_deploying()
+    });
+    deploy_wait_for(&mut h, 30, "p99 µs");
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("1 of 1 board done").is_some(),
+        "the summary says the board is done"
+    );
+    assert!(h.query_by_label("Latency per layer").is_some());
+    assert!(h.query_by_label("conv1").is_some(), "a layer row");
+    assert!(h.query_by_label("End-to-end p50 per thin path").is_some());
+    // Both reports are in the history, which lists them.
+    let (entries, _) =
+        bifsmn_engine::deploy::history::read(&tmp.path().join("data/bench-history.jsonl")).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.board == "rig" && e.kind == "bench")
+    );
+    h.get_by_label("History").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("when (UTC)").is_some());
+    // The synthetic model has no training run: the accuracy chart says so.
+    h.get_by_label("Accuracy vs latency").click();
+    deploy_wait_for(&mut h, 30, "No accuracy available for this model");
+}
+
+#[test]
+fn deploy_panel_asks_before_trusting_a_new_host_key_and_refuses_a_changed_one() {
+    use bifsmn_engine::deploy::BoardStore;
+    use bifsmn_tests::sshd::{TestBoard, keygen, openssh_fingerprint};
+
+    let Some(board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // Two profiles of the same board, written with the engine API: one whose known_hosts
+    // lacks the key, one whose known_hosts has another key for it.
+    let fresh_known = tmp.path().join("fresh_known_hosts");
+    let stale_known = tmp.path().join("stale_known_hosts");
+    let other = keygen(&tmp.path().join("other")).unwrap();
+    let mut fields = other.split_whitespace();
+    std::fs::write(
+        &stale_known,
+        format!(
+            "[127.0.0.1]:{} {} {}\n",
+            board.port,
+            fields.next().unwrap(),
+            fields.next().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut store = BoardStore::load(&tmp.path().join("config/boards.toml")).unwrap();
+    let mut fresh = board.profile("fresh");
+    fresh.known_hosts = Some(fresh_known.clone());
+    let mut stale = board.profile("stale");
+    stale.known_hosts = Some(stale_known.clone());
+    store.insert(fresh).unwrap();
+    store.insert(stale).unwrap();
+    store.save().unwrap();
+
+    let mut h = deploy_harness(tmp.path(), Default::default());
+    run_until(&mut h, Duration::from_secs(30), "the boards", |h| {
+        h.step();
+        h.state().deploy.board_names().len() == 2
+    });
+    h.run_steps(2);
+
+    // A new key: the dialog shows its fingerprint; rejecting records nothing.
+    h.get_by_label("Test fresh").click();
+    deploy_wait_for(&mut h, 60, "Unknown host key");
+    let presented = openssh_fingerprint(&board.host_key_pub).unwrap();
+    assert!(h.query_by_label(&presented).is_some());
+    h.get_by_label("Reject").click();
+    deploy_wait_for(&mut h, 10, "rejected: not connected");
+    assert!(
+        h.query_by_label("Unknown host key").is_none(),
+        "dialog closed"
+    );
+    assert!(!fresh_known.exists(), "nothing recorded without acceptance");
+
+    // A changed key: refused, with both fingerprints and what to do.
+    h.get_by_label("Test stale").click();
+    deploy_wait_for(&mut h, 60, "HOST KEY MISMATCH");
+    let expected = openssh_fingerprint(&tmp.path().join("other.pub")).unwrap();
+    assert!(
+        h.query_by_label(&expected).is_some(),
+        "expected fingerprint"
+    );
+    assert!(
+        h.query_by_label(&presented).is_some(),
+        "presented fingerprint"
+    );
+    assert!(h.query_by_label_contains("remove line 1 from").is_some());
+}

@@ -363,16 +363,21 @@ impl DeployPanel {
                         .checks
                         .get(&p.name)
                         .is_some_and(CheckState::running);
-                    if ui
-                        .add_enabled(
-                            !testing && self.plan_task.is_none(),
-                            egui::Button::new("Test"),
-                        )
+                    let can_test = !testing && self.plan_task.is_none();
+                    let test = ui
+                        .add_enabled(can_test, egui::Button::new("Test"))
                         .on_hover_text(
                             "Connect, check the host key, and ask the board for its CPU and runner",
+                        );
+                    // Screen readers (and tests) tell the boards' buttons apart.
+                    test.widget_info(|| {
+                        egui::WidgetInfo::labeled(
+                            egui::Role::Button,
+                            can_test,
+                            format!("Test {}", p.name),
                         )
-                        .clicked()
-                    {
+                    });
+                    if test.clicked() {
                         self.start_plan(&ctx, vec![p.clone()], Purpose::Check);
                     }
                 });
@@ -403,7 +408,7 @@ impl DeployPanel {
                 let emu = if c.facts.emulated { " (emulated)" } else { "" };
                 ui.label(
                     RichText::new(format!(
-                        "✔ connected as {}@{}:{} · {}{emu} · {cpu}",
+                        "Connected as {}@{}:{} · {}{emu} · {cpu}",
                         c.user, c.host, c.port, c.facts.uname_machine
                     ))
                     .color(ui.visuals().hyperlink_color),

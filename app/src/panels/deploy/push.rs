@@ -554,9 +554,6 @@ impl DeployPanel {
                 .add_enabled(ready, egui::Button::new(RichText::new(label).strong()))
                 .on_hover_text(why)
                 .on_disabled_hover_text(why);
-            r.widget_info(|| {
-                egui::WidgetInfo::labeled(egui::Role::Button, ready, "Push & bench")
-            });
             if r.clicked() {
                 self.push_clicked(&ctx);
             }
@@ -703,7 +700,7 @@ fn board_row_ui(ui: &mut Ui, row: &BoardRow) {
                     .join(", ")
             )
         };
-        ui.label(RichText::new(format!("✔ {sent} · p50 {}", p50.join(" · "))).small());
+        ui.label(RichText::new(format!("Done: {sent} · p50 {}", p50.join(" · "))).small());
     }
     if let Some(Err(e)) = &row.result {
         let mut n = error_notice(e);
