@@ -467,3 +467,185 @@ fn deploy_panel_asks_before_trusting_a_new_host_key_and_refuses_a_changed_one() 
     );
     assert!(h.query_by_label_contains("remove line 1 from").is_some());
 }
+
+// ---- Test panel --------------------------------------------------------------------------
+
+/// A paper-sized synthetic binary student with the demo set's 12 class names, saved as `.bkw`.
+fn test_panel_model(dir: &Path) -> std::path::PathBuf {
+    use bifsmn_kernels::format::PackedModel;
+    use bifsmn_kernels::synth::SynthSpec;
+    use bifsmn_kernels::weights::Precision;
+
+    let mut weights = SynthSpec::paper(Precision::Binary).weights(7);
+    weights.labels = bifsmn_engine::data::Protocol::Twelve.labels();
+    let path = dir.join("synth12.bkw");
+    PackedModel::from_weights(&weights)
+        .unwrap()
+        .save(&path)
+        .unwrap();
+    path
+}
+
+/// A workbench on the Test panel with `edit` applied to its settings.
+fn test_panel_harness(
+    edit: impl FnOnce(&mut bifsmn_app::panels::test::TestSettings),
+) -> Harness<'static, Workbench> {
+    let mut s = Settings {
+        panel: Panel::Test,
+        ..Settings::default()
+    };
+    edit(&mut s.test);
+    let mut h = harness(s);
+    wait_for_dataset(&mut h);
+    h
+}
+
+#[test]
+fn test_panel_confusion_matrix_lists_and_plays_the_clips_of_a_cell() {
+    use bifsmn_app::panels::test::TestView;
+    let dir = tempfile::tempdir().unwrap();
+    let model = test_panel_model(dir.path());
+    let mut h = test_panel_harness(|t| {
+        t.model = model.display().to_string();
+        t.view = TestView::Confusion;
+    });
+    run_until(
+        &mut h,
+        Duration::from_secs(180),
+        "the confusion matrix",
+        |h| {
+            h.step();
+            h.state().test.confusion_total() > 0
+        },
+    );
+    h.run_steps(3);
+    // Every test clip of the demo set is in the matrix, rows and columns are the 12 classes.
+    let ds = h.state().data.dataset().unwrap().clone();
+    let tests = ds.indices_in(bifsmn_engine::data::Split::Test).len();
+    assert_eq!(h.state().test.confusion_total(), tests);
+    let (rows, cols, counts) = h.state().test.confusion_counts().unwrap();
+    assert_eq!(rows, ds.labels);
+    assert_eq!(cols, ds.labels);
+    assert!(h.query_by_label_contains("Accuracy").is_some());
+    // Click a non-empty cell (the grid's cells are buttons named after their contents).
+    let (r, c, n) = (0..rows.len())
+        .flat_map(|r| (0..cols.len()).map(move |c| (r, c)))
+        .map(|(r, c)| (r, c, counts[r][c]))
+        .find(|&(r, _, n)| n > 0 && rows[r] != "silence")
+        .expect("a non-empty cell");
+    let label = format!(
+        "true {}, predicted {}: {n} clip{}",
+        rows[r],
+        cols[c],
+        if n == 1 { "" } else { "s" }
+    );
+    h.get_by_label(&label).click();
+    h.run_steps(3);
+    let listed = h.state().test.listed_clips();
+    assert_eq!(listed.len(), n);
+    assert!(
+        listed
+            .iter()
+            .all(|name| name.starts_with(&format!("{}/", rows[r])) || rows[r] == "unknown")
+    );
+    // Clicking a listed clip plays it, or says why it cannot.
+    let first = listed[0].clone();
+    assert!(h.query_by_label(&first).is_some(), "{first} is listed");
+    h.get_by_label(&first).click();
+    run_until(
+        &mut h,
+        Duration::from_secs(30),
+        "playback or its warning",
+        |h| {
+            h.step();
+            h.state().test.is_live() || h.query_by_label_contains("Cannot play audio").is_some()
+        },
+    );
+}
+
+#[test]
+fn test_panel_live_detection_on_an_audio_file_draws_traces_and_lists_events() {
+    use bifsmn_app::panels::test::live::SourceKind;
+    let dir = tempfile::tempdir().unwrap();
+    let model = test_panel_model(dir.path());
+    // A 3 s stream: three demo clips back to back.
+    let demo = bifsmn_engine::data::demo_root().expect("demo set");
+    let mut samples = Vec::new();
+    for word in ["yes", "no", "left"] {
+        let f = std::fs::read_dir(demo.join(word))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .min()
+            .unwrap();
+        samples.extend(bifsmn_engine::audio::load_mono_16k(&f).unwrap());
+    }
+    let wav = dir.path().join("stream.wav");
+    bifsmn_engine::audio::write_wav_mono_16k(&wav, &samples).unwrap();
+    let mut h = test_panel_harness(|t| {
+        t.model = model.display().to_string();
+        t.source = SourceKind::AudioFile;
+        t.file = wav.display().to_string();
+        t.real_time = false;
+        // Every keyword's score is above 0: the first window fires, whatever the weights.
+        t.threshold = 0.0;
+    });
+    run_until(&mut h, Duration::from_secs(60), "the model", |h| {
+        h.step();
+        h.state().test.model().is_some()
+    });
+    h.get_by_label("Start detection").click();
+    run_until(
+        &mut h,
+        Duration::from_secs(60),
+        "the end of the file",
+        |h| {
+            h.step();
+            let (points, _) = h.state().test.live_counts();
+            points > 0 && !h.state().test.detecting()
+        },
+    );
+    h.run_steps(3);
+    let (points, events) = h.state().test.live_counts();
+    // 3 s of clips and 1 s of appended silence, one window every 100 ms.
+    assert!(points >= 35, "{points} score points");
+    assert!(events >= 1, "no event at threshold 0");
+    assert!(h.query_by_label("Events (newest first)").is_some());
+    assert!(h.query_by_label_contains("Listened to").is_some());
+    assert!(h.query_by_label("No keyword yet.").is_none());
+}
+
+#[test]
+fn test_panel_without_a_microphone_says_what_to_do_and_keeps_working() {
+    // A device that is not there: the same notice as a machine without a sound card.
+    let mut h = test_panel_harness(|t| t.device = "no-such-microphone-42".into());
+    h.get_by_label("Start microphone").click();
+    run_until(&mut h, Duration::from_secs(30), "the notice", |h| {
+        h.step();
+        h.query_by_label_contains("No usable microphone").is_some()
+    });
+    assert!(h.query_by_label_contains("Connect a microphone").is_some());
+    assert!(h.query_all_by_label_contains("Audio file").count() >= 1);
+    assert!(!h.state().test.is_live(), "nothing keeps running");
+    // The system default: on this machine (no sound card) it fails the same way; where a
+    // microphone exists it opens and the level meter runs.
+    h.state_mut().test = bifsmn_app::panels::test::TestPanel::new(&Default::default());
+    h.run_steps(2);
+    h.get_by_label("Start microphone").click();
+    run_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the microphone or its notice",
+        |h| {
+            h.step();
+            h.query_by_label_contains("No usable microphone").is_some()
+                || h.query_by_label("Stop microphone").is_some()
+        },
+    );
+    // The rest of the panel still works.
+    h.get_by_label("Confusion matrix").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("Load a model at the top")
+            .is_some()
+    );
+}

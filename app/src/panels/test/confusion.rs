@@ -168,7 +168,7 @@ pub fn grid(
     painter.text(
         pos2(origin.x, rect.top()),
         Align2::LEFT_TOP,
-        "predicted →",
+        "predicted",
         font.clone(),
         weak,
     );
@@ -190,7 +190,7 @@ pub fn grid(
     painter.text(
         pos2(rect.left(), origin.y - 4.0),
         Align2::LEFT_BOTTOM,
-        "true ↓",
+        "true",
         font.clone(),
         weak,
     );

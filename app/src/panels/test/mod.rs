@@ -93,6 +93,9 @@ impl Default for TestSettings {
     }
 }
 
+/// True classes, predicted classes and `counts[true][predicted]`.
+pub type ConfusionCounts = (Vec<String>, Vec<String>, Vec<Vec<usize>>);
+
 /// A dataset clip's index and samples, loaded for playback.
 type LoadedClip = (usize, Vec<f32>);
 
@@ -274,6 +277,15 @@ impl TestPanel {
     /// Test clips in the confusion matrix (0 before it is computed).
     pub fn confusion_total(&self) -> usize {
         self.confusion.as_ref().map_or(0, Confusion::total)
+    }
+
+    /// The matrix as `(true classes, predicted classes, counts[true][predicted])`.
+    pub fn confusion_counts(&self) -> Option<ConfusionCounts> {
+        let m = self.confusion.as_ref()?;
+        let counts = (0..m.rows.len())
+            .map(|r| (0..m.cols.len()).map(|c| m.count(r, c)).collect())
+            .collect();
+        Some((m.rows.clone(), m.cols.clone(), counts))
     }
 
     /// Names of the clips listed for the selected cell.

@@ -86,13 +86,13 @@ impl TestPanel {
             ui.separator();
             ui.vertical(|ui| {
                 let Some((r, c)) = self.selected_cell else {
-                    ui.weak("Click a cell to list its clips; click a clip to play it.");
+                    ui.weak("Click a cell to list its clips, then click a clip to play it.");
                     return;
                 };
                 let outcomes = &m.cells[r][c];
                 ui.label(
                     RichText::new(format!(
-                        "true {} → predicted {}: {} clip{}",
+                        "true {}, predicted {} · {} clip{}",
                         m.rows[r],
                         m.cols[c],
                         outcomes.len(),
@@ -115,10 +115,13 @@ impl TestPanel {
                             let name = ds.relative_name(clip);
                             let playing = self.player.is_playing(o.clip as u64);
                             ui.horizontal(|ui| {
-                                let icon = if playing { "■" } else { "▶" };
                                 if ui
-                                    .button(format!("{icon} {name}"))
-                                    .on_hover_text(if playing { "Stop" } else { "Play" })
+                                    .selectable_label(playing, &name)
+                                    .on_hover_text(if playing {
+                                        "Playing: click to stop"
+                                    } else {
+                                        "Click to play"
+                                    })
                                     .clicked()
                                 {
                                     play = Some(o.clip);

@@ -62,7 +62,7 @@ impl TestPanel {
         ui.horizontal_wrapped(|ui| {
             if running {
                 if ui
-                    .button(RichText::new("■ Stop detection").size(14.0))
+                    .button(RichText::new("Stop detection").size(14.0))
                     .clicked()
                 {
                     self.stop_live();
@@ -71,7 +71,7 @@ impl TestPanel {
                 let can = self.model.is_some() && self.recording.is_none();
                 let r = ui.add_enabled(
                     can,
-                    egui::Button::new(RichText::new("▶ Start detection").size(14.0)),
+                    egui::Button::new(RichText::new("Start detection").size(14.0)),
                 );
                 if r.clicked() {
                     self.start_live(ctx);
@@ -86,28 +86,32 @@ impl TestPanel {
                 ui.spinner();
             }
             ui.separator();
-            ui.label("Threshold");
-            let r = ui.add(egui::Slider::new(&mut self.threshold, 0.0..=1.0).fixed_decimals(2));
+            let l = ui.label("Threshold");
+            let r = ui
+                .add(egui::Slider::new(&mut self.threshold, 0.0..=1.0).fixed_decimals(2))
+                .labelled_by(l.id);
             if r.changed()
                 && let Some(run) = &self.live
             {
                 run.set_threshold(self.threshold);
             }
             ui.separator();
-            ui.label("Smoothing");
+            let l = ui.label("Smoothing");
             ui.add(
                 egui::DragValue::new(&mut self.smoothing)
                     .range(1..=20)
                     .suffix(" windows"),
             )
+            .labelled_by(l.id)
             .on_hover_text("Moving average of the last N posteriors (100 ms apart). Applies at the next start.");
-            ui.label("Refractory");
+            let l = ui.label("Refractory");
             ui.add(
                 egui::DragValue::new(&mut self.refractory_ms)
                     .range(0.0..=5000.0)
                     .speed(10.0)
                     .suffix(" ms"),
             )
+            .labelled_by(l.id)
             .on_hover_text("Quiet time after each detection. Applies at the next start.");
         });
         show_slot(ui, &mut self.live_notice);

@@ -184,7 +184,9 @@ impl TestPanel {
                                         self.rec_label = w.to_string();
                                     }
                                 }
-                            });
+                            })
+                            .response
+                            .accessible_name("existing words");
                     });
                     ui.end_row();
                     let l = ui.label("Speaker");
@@ -196,19 +198,21 @@ impl TestPanel {
                     .labelled_by(l.id)
                     .on_hover_text("Files carry an id derived from it; all clips of one speaker stay in one split.");
                     ui.end_row();
-                    ui.label("Clip length");
+                    let l = ui.label("Clip length");
                     ui.add(
                         egui::Slider::new(&mut self.rec_seconds, 0.5..=5.0)
                             .step_by(0.25)
                             .suffix(" s"),
-                    );
+                    )
+                    .labelled_by(l.id);
                     ui.end_row();
                     ui.label("");
                     ui.checkbox(&mut self.rec_trim, "Auto-trim to the spoken part (1 s clip)")
                         .on_hover_text("Energy-based speech detection; the speech is centred in a 1 s clip. Recordings without speech are not saved.");
                     ui.end_row();
-                    ui.label("Clips");
-                    ui.add(egui::DragValue::new(&mut self.rec_count).range(1..=100));
+                    let l = ui.label("Clips");
+                    ui.add(egui::DragValue::new(&mut self.rec_count).range(1..=100))
+                        .labelled_by(l.id);
                     ui.end_row();
                 });
         });
@@ -229,7 +233,7 @@ impl TestPanel {
                 let ok =
                     label_error.is_none() && speaker_error.is_none() && !self.detecting_from_mic();
                 let text = format!(
-                    "⏺ Record {} clip{}",
+                    "Record {} clip{}",
                     self.rec_count,
                     if self.rec_count == 1 { "" } else { "s" }
                 );
@@ -330,7 +334,7 @@ fn recording_status(ui: &mut Ui, r: &Recording) {
             }
             if let Some(p) = &r.plan {
                 ui.weak(format!(
-                    "speaker id {} → {} split, from index {}",
+                    "speaker id {}: {} split, from index {}",
                     p.speaker_id,
                     p.split.name(),
                     p.next_index
