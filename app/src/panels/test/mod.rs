@@ -164,15 +164,43 @@ pub struct TestPanel {
     player_notice: Option<Notice>,
 }
 
+/// The demo student shipped with the workbench (`assets/models/demo-student.bkw` in a
+/// checkout, `share/bifsmn-workbench/models/` next to an installed binary), if present: the
+/// model the panel starts with when none was chosen.
+pub fn demo_model() -> Option<PathBuf> {
+    const NAME: &str = "demo-student.bkw";
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        Some(
+            exe.parent()?
+                .parent()?
+                .join("share/bifsmn-workbench/models")
+                .join(NAME),
+        )
+    });
+    let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/models")
+        .join(NAME);
+    installed
+        .into_iter()
+        .chain([dev])
+        .find(|p| p.is_file())
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+}
+
 impl TestPanel {
     pub fn new(s: &TestSettings) -> Self {
+        let model = if s.model.trim().is_empty() {
+            demo_model().map_or(String::new(), |p| p.display().to_string())
+        } else {
+            s.model.clone()
+        };
         Self {
-            model_field: PathField::new(s.model.clone(), Pick::File(MODEL_EXTS)),
+            autoload: !model.trim().is_empty(),
+            model_field: PathField::new(model, Pick::File(MODEL_EXTS)),
             model: None,
             model_gen: 0,
             model_task: None,
             model_notice: None,
-            autoload: !s.model.trim().is_empty(),
             path: s.path,
             dataset: None,
             dataset_gen: 0,
