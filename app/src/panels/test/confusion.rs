@@ -154,7 +154,7 @@ pub fn grid(
     let acc_w = 56.0;
     let avail = ui.available_width() - label_w - acc_w - 8.0;
     let cell = (avail / n_cols.max(1) as f32).clamp(26.0, 48.0);
-    let header_h = 34.0;
+    let header_h = 48.0;
     let size = vec2(
         label_w + cell * n_cols as f32 + acc_w,
         header_h + cell * n_rows as f32 + 18.0,
@@ -168,7 +168,7 @@ pub fn grid(
     painter.text(
         pos2(origin.x, rect.top()),
         Align2::LEFT_TOP,
-        "predicted",
+        "predicted class",
         font.clone(),
         weak,
     );
@@ -190,7 +190,7 @@ pub fn grid(
     painter.text(
         pos2(rect.left(), origin.y - 4.0),
         Align2::LEFT_BOTTOM,
-        "true",
+        "true class",
         font.clone(),
         weak,
     );

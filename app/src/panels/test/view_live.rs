@@ -2,7 +2,7 @@
 //! per-class score traces over the last 10 s and the event list.
 
 use egui::{Color32, RichText, Ui};
-use egui_plot::{HLine, Legend, Line, LineStyle, Plot, VLine};
+use egui_plot::{HLine, Line, LineStyle, Plot, VLine};
 
 use super::TestPanel;
 use super::live::{SourceKind, TRACE_SECONDS};
@@ -177,8 +177,9 @@ impl TestPanel {
             });
         });
         ui.add_space(4.0);
+        self.class_key(ui);
         let events_w = 250.0;
-        let plot_h = (ui.available_height() - 8.0).clamp(180.0, 420.0);
+        let plot_h = (ui.available_height() - 8.0).max(180.0);
         ui.horizontal_top(|ui| {
             let plot_w = (ui.available_width() - events_w - 12.0).max(300.0);
             ui.vertical(|ui| {
@@ -202,7 +203,6 @@ impl TestPanel {
         let threshold_color = ui.visuals().text_color().gamma_multiply(0.6);
         Plot::new("test-traces")
             .height(height)
-            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
             .x_axis_label("stream time (s)")
             .y_axis_label("smoothed score")
             .default_x_bounds(now - TRACE_SECONDS, now)
@@ -242,13 +242,48 @@ impl TestPanel {
                 for ev in run.events.iter().take(50) {
                     if ev.time_s >= now - TRACE_SECONDS {
                         plot.vline(
-                            VLine::new(ev.label.clone(), ev.time_s)
+                            VLine::new("", ev.time_s)
                                 .color(class_color(ev.class).gamma_multiply(0.8))
                                 .width(1.0),
                         );
                     }
                 }
             });
+    }
+
+    /// The colour of every class (keywords first; the others are dashed in the plot).
+    fn class_key(&self, ui: &mut Ui) {
+        let Some(run) = &self.live else {
+            return;
+        };
+        let dark = ui.visuals().dark_mode;
+        ui.horizontal_wrapped(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            let order = (0..run.labels.len())
+                .filter(|&c| run.keywords.get(c).copied().unwrap_or(true))
+                .chain(
+                    (0..run.labels.len())
+                        .filter(|&c| !run.keywords.get(c).copied().unwrap_or(true)),
+                );
+            for c in order {
+                let keyword = run.keywords.get(c).copied().unwrap_or(true);
+                let color = if keyword {
+                    class_color(c)
+                } else {
+                    class_color(c).gamma_multiply(if dark { 0.45 } else { 0.6 })
+                };
+                crate::panels::train::charts::swatch(ui, color);
+                let text = RichText::new(&run.labels[c]).small();
+                if keyword {
+                    ui.label(text);
+                } else {
+                    ui.label(text.weak())
+                        .on_hover_text("not a keyword: never fires (dashed in the plot)");
+                }
+                ui.add_space(8.0);
+            }
+            ui.label(RichText::new("- - threshold").small().weak());
+        });
     }
 
     fn event_list(&self, ui: &mut Ui, height: f32) {

@@ -147,7 +147,7 @@ impl TestPanel {
             return;
         };
         ui.weak(format!("into {}", ds.root.display()));
-        if bifsmn_engine::data::demo_root().is_some_and(|d| d == ds.root) {
+        if self.is_demo {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
                 "This is the bundled demo set: recordings are added to it. Open your own folder in the Data panel to keep it clean.",
