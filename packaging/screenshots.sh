@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the real workbench window, one launch per panel, under Xvfb:
 #   docs/screenshots/data.png, train.png, train-distill.png, train-binarizers.png,
-#   train-bits.png, inspect.png
+#   train-bits.png, inspect.png, test.png
 #
 # Everything shown is computed here: a short FP32 teacher and a BNN baseline student are
 # trained with the CLI on the embedded demo set, then the GUI trains a BiFSMNv2 (LPB + FID)
@@ -74,6 +74,9 @@ live train-binarizers binarizers 2
 live train-bits bits 2
 
 shot inspect --panel inspect --model "$work/student" --screenshot-after-frames 30
+
+# The Test panel opens the shipped demo student (assets/models/demo-student.bkw) by itself.
+shot test --panel test --screenshot-after-frames 30
 
 echo "== frame times while the student trained (debug build, Xvfb software GL)"
 # Percentiles of one column of the frame log (frames while training, after the first 3 s).
