@@ -653,3 +653,94 @@ fn test_panel_without_a_microphone_says_what_to_do_and_keeps_working() {
         },
     );
 }
+
+/// Whether ALSA's `null` capture device (endless zeros) is there to stand in for a microphone.
+fn test_panel_null_device() -> bool {
+    bifsmn_engine::capture::list_input_devices()
+        .map(|l| {
+            l.iter()
+                .any(|d| d.id == "null" && d.default_config.is_some())
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn test_panel_records_into_the_dataset_and_detects_from_the_microphone() {
+    if !test_panel_null_device() {
+        eprintln!("skipped: no ALSA null capture device to stand in for a microphone");
+        return;
+    }
+    // A copy of the demo set (recordings must not touch the real one).
+    let demo = bifsmn_engine::data::demo_root().expect("demo set");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("set");
+    for entry in std::fs::read_dir(&demo).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_owned();
+        if p.is_dir() {
+            std::fs::create_dir_all(root.join(&name)).unwrap();
+            for f in std::fs::read_dir(&p).unwrap() {
+                let f = f.unwrap().path();
+                std::fs::copy(&f, root.join(&name).join(f.file_name().unwrap())).unwrap();
+            }
+        } else {
+            std::fs::copy(&p, root.join(&name)).unwrap();
+        }
+    }
+    let mut s = Settings {
+        panel: Panel::Test,
+        ..Settings::default()
+    };
+    s.data.root = Some(root.clone());
+    s.test.device = "null".into();
+    s.test.record_label = "yes".into();
+    s.test.record_speaker = "Kittest Speaker".into();
+    s.test.record_seconds = 0.5;
+    s.test.record_trim = false;
+    s.test.record_count = 2;
+    let mut h = harness(s);
+    wait_for_dataset(&mut h);
+    h.get_by_label("Record 2 clips").click();
+    run_until(&mut h, Duration::from_secs(60), "two saved clips", |h| {
+        h.step();
+        h.query_all_by_label_contains("saved yes/").count() == 2
+    });
+    let id = bifsmn_engine::capture::record::speaker_id("Kittest Speaker");
+    for n in 0..2 {
+        assert!(root.join(format!("yes/{id}_nohash_{n}.wav")).is_file());
+    }
+    assert!(h.state_mut().test.take_dataset_changed());
+    assert!(!h.state_mut().test.take_dataset_changed(), "reported once");
+    // The microphone stays open with its meter; detection takes it over.
+    run_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the end of the session",
+        |h| {
+            h.step();
+            h.query_by_label("Stop microphone").is_some()
+        },
+    );
+    assert!(h.query_by_label_contains("input level").is_some());
+    h.get_by_label("Start detection").click();
+    run_until(
+        &mut h,
+        Duration::from_secs(60),
+        "scores from the microphone",
+        |h| {
+            h.step();
+            h.state().test.live_counts().0 >= 5
+        },
+    );
+    assert!(h.query_by_label_contains("Listening to").is_some());
+    h.get_by_label("Stop detection").click();
+    run_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the detector to stop",
+        |h| {
+            h.step();
+            !h.state().test.detecting()
+        },
+    );
+}

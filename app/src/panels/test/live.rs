@@ -143,6 +143,28 @@ impl LiveRun {
         }
     }
 
+    /// A run that never started: the model's classes with no scores (the empty plot shown
+    /// before detection starts).
+    pub fn idle(labels: Vec<String>) -> LiveRun {
+        let keywords = bifsmn_engine::stream::default_keywords(&labels);
+        LiveRun {
+            live: None,
+            labels,
+            keywords,
+            source: String::new(),
+            kind: SourceKind::AudioFile,
+            points: VecDeque::new(),
+            total_points: 0,
+            events: Vec::new(),
+            last_event_at: None,
+            level: None,
+            capture: None,
+            detector: None,
+            ended: true,
+            error: None,
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.live.is_some() && !self.ended
     }
@@ -241,5 +263,37 @@ pub fn detector_config(threshold: f32, smoothing: usize, refractory_ms: f32) -> 
         // The trace is kept by the panel; the detector's own copy only needs a few points.
         trace_len: 64,
         ..DetectorConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_time_file_is_delivered_at_the_pace_of_the_clock() {
+        let mut s = FileStream::new(vec![0.1; 16_000], true, "t".into());
+        let mut out = Vec::new();
+        // Nothing is due at the start; about 100 ms later one chunk is.
+        assert_eq!(s.read(&mut out).unwrap(), ReadStatus::Pending);
+        std::thread::sleep(Duration::from_millis(130));
+        match s.read(&mut out).unwrap() {
+            ReadStatus::Data(n) => assert!((1600..4000).contains(&n), "{n}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(s.level().unwrap().peak_dbfs > -21.0);
+        assert!(out.len() < 16_000);
+    }
+
+    #[test]
+    fn a_fast_file_is_delivered_in_100_ms_chunks_to_the_end() {
+        let mut s = FileStream::new(vec![0.0; 3_500], false, "t".into());
+        let mut out = Vec::new();
+        let mut sizes = Vec::new();
+        while let ReadStatus::Data(n) = s.read(&mut out).unwrap() {
+            sizes.push(n);
+        }
+        assert_eq!(sizes, vec![1600, 1600, 300]);
+        assert_eq!(s.read(&mut out).unwrap(), ReadStatus::End);
     }
 }

@@ -412,9 +412,8 @@ impl TestPanel {
         if let Some(r) = take_done(&mut self.devices_task) {
             match r {
                 Ok(Ok(list)) => {
-                    if list.is_empty() {
-                        self.mic_notice =
-                            Some(no_device_notice("No audio input device was found.".into()));
+                    if self.mic.is_none() && self.mic_notice.is_none() {
+                        self.mic_notice = device_problem(&list, self.device.trim());
                     }
                     self.devices = Some(list);
                 }
@@ -649,6 +648,9 @@ impl TestPanel {
 
     fn refresh_devices(&mut self, ctx: &egui::Context) {
         self.devices_requested = true;
+        if self.mic.is_none() {
+            self.mic_notice = None;
+        }
         if self.devices_task.is_none() {
             self.devices_task = Some(Task::spawn("list input devices", ctx, |_| {
                 list_input_devices()
@@ -862,6 +864,36 @@ impl TestPanel {
         }
         show_slot(ui, &mut self.model_notice);
     }
+}
+
+/// What is wrong with the chosen device before it is opened, judged from the device list:
+/// none at all, no usable default, or a remembered device that is not connected.
+fn device_problem(list: &[InputDeviceInfo], chosen: &str) -> Option<Notice> {
+    if list.is_empty() {
+        return Some(no_device_notice("no audio input device was found.".into()));
+    }
+    if chosen.is_empty() {
+        return match list.iter().find(|d| d.is_default) {
+            None => Some(no_device_notice(
+                "the system has no default input device.".into(),
+            )),
+            Some(d) => d.config_error.as_ref().map(|e| {
+                no_device_notice(format!(
+                    "the default input {} is not usable ({e}).",
+                    d.label()
+                ))
+            }),
+        };
+    }
+    let found = list
+        .iter()
+        .any(|d| d.id.eq_ignore_ascii_case(chosen) || d.name.eq_ignore_ascii_case(chosen));
+    (!found).then(|| {
+        Notice::warning(
+            format!("The input device \"{chosen}\" is not connected."),
+            "Plug it in and press Refresh, or pick another device.",
+        )
+    })
 }
 
 /// The notice for a microphone that cannot be opened: what happened and what to do next.

@@ -5,7 +5,7 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{HLine, Line, LineStyle, Plot, VLine};
 
 use super::TestPanel;
-use super::live::{SourceKind, TRACE_SECONDS};
+use super::live::{LiveRun, SourceKind, TRACE_SECONDS};
 use super::view_side::level_meter;
 use crate::widgets::notice::show_slot;
 
@@ -116,18 +116,48 @@ impl TestPanel {
         });
         show_slot(ui, &mut self.live_notice);
         ui.add_space(4.0);
-        let Some(run) = &self.live else {
-            ui.add_space(12.0);
-            ui.label(
-                "Start detection to see the smoothed score of every class over the last 10 s; \
-                 a keyword fires when its score crosses the threshold.",
-            );
-            if self.source == SourceKind::Microphone {
-                ui.weak("Without a microphone, choose Source › Audio file to stream a recording through the detector.");
+        let idle;
+        let run = match &self.live {
+            Some(run) => run,
+            None => {
+                ui.add_space(8.0);
+                ui.label(
+                    "Start detection to see the smoothed score of every class over the last 10 s; \
+                     a keyword fires when its score crosses the threshold.",
+                );
+                if self.source == SourceKind::Microphone {
+                    ui.weak("Without a microphone, choose Source › Audio file to stream a recording through the detector.");
+                }
+                ui.add_space(8.0);
+                let Some(model) = &self.model else {
+                    return;
+                };
+                idle = LiveRun::idle(model.packed.labels.clone());
+                &idle
             }
-            return;
         };
         // Status line and the keyword firing now.
+        if self.live.is_some() {
+            self.status_row(ui, run);
+        }
+        ui.add_space(4.0);
+        class_key(ui, run);
+        let events_w = 250.0;
+        let plot_h = (ui.available_height() - 8.0).max(180.0);
+        ui.horizontal_top(|ui| {
+            let plot_w = (ui.available_width() - events_w - 12.0).max(300.0);
+            ui.vertical(|ui| {
+                ui.set_width(plot_w);
+                trace_plot(ui, run, self.threshold, plot_h);
+            });
+            ui.vertical(|ui| {
+                ui.set_width(events_w);
+                event_list(ui, run, plot_h);
+            });
+        });
+    }
+
+    fn status_row(&self, ui: &mut Ui, run: &LiveRun) {
         ui.horizontal(|ui| {
             let (text, color) = match run.firing() {
                 Some(ev) => (
@@ -176,152 +206,127 @@ impl TestPanel {
                 level_meter(ui, run.level, 300.0);
             });
         });
-        ui.add_space(4.0);
-        self.class_key(ui);
-        let events_w = 250.0;
-        let plot_h = (ui.available_height() - 8.0).max(180.0);
-        ui.horizontal_top(|ui| {
-            let plot_w = (ui.available_width() - events_w - 12.0).max(300.0);
-            ui.vertical(|ui| {
-                ui.set_width(plot_w);
-                self.trace_plot(ui, plot_h);
-            });
-            ui.vertical(|ui| {
-                ui.set_width(events_w);
-                self.event_list(ui, plot_h);
-            });
-        });
     }
+}
 
-    fn trace_plot(&self, ui: &mut Ui, height: f32) {
-        let Some(run) = &self.live else {
-            return;
-        };
-        let now = run.now_s().max(TRACE_SECONDS);
-        let dark = ui.visuals().dark_mode;
-        let threshold = self.threshold as f64;
-        let threshold_color = ui.visuals().text_color().gamma_multiply(0.6);
-        Plot::new("test-traces")
-            .height(height)
-            .x_axis_label("stream time (s)")
-            .y_axis_label("smoothed score")
-            .default_x_bounds(now - TRACE_SECONDS, now)
-            .default_y_bounds(0.0, 1.02)
-            .allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .allow_boxed_zoom(false)
-            .show(ui, |plot| {
-                for (c, label) in run.labels.iter().enumerate() {
-                    let pts: Vec<[f64; 2]> = run
-                        .points
-                        .iter()
-                        .filter(|(t, _)| *t >= now - TRACE_SECONDS - 0.2)
-                        .map(|(t, s)| [*t, s.get(c).copied().unwrap_or(0.0) as f64])
-                        .collect();
-                    let keyword = run.keywords.get(c).copied().unwrap_or(true);
-                    let color = if keyword {
-                        class_color(c)
-                    } else {
-                        class_color(c).gamma_multiply(if dark { 0.45 } else { 0.6 })
-                    };
-                    let mut line = Line::new(label.clone(), pts)
-                        .color(color)
-                        .width(if keyword { 1.8 } else { 1.0 });
-                    if !keyword {
-                        line = line.style(LineStyle::dashed_dense());
-                    }
-                    plot.line(line);
-                }
-                plot.hline(
-                    HLine::new("threshold", threshold)
-                        .color(threshold_color)
-                        .style(LineStyle::dashed_loose())
-                        .width(1.0),
-                );
-                for ev in run.events.iter().take(50) {
-                    if ev.time_s >= now - TRACE_SECONDS {
-                        plot.vline(
-                            VLine::new("", ev.time_s)
-                                .color(class_color(ev.class).gamma_multiply(0.8))
-                                .width(1.0),
-                        );
-                    }
-                }
-            });
-    }
-
-    /// The colour of every class (keywords first; the others are dashed in the plot).
-    fn class_key(&self, ui: &mut Ui) {
-        let Some(run) = &self.live else {
-            return;
-        };
-        let dark = ui.visuals().dark_mode;
-        ui.horizontal_wrapped(|ui| {
-            ui.spacing_mut().item_spacing.x = 4.0;
-            let order = (0..run.labels.len())
-                .filter(|&c| run.keywords.get(c).copied().unwrap_or(true))
-                .chain(
-                    (0..run.labels.len())
-                        .filter(|&c| !run.keywords.get(c).copied().unwrap_or(true)),
-                );
-            for c in order {
+fn trace_plot(ui: &mut Ui, run: &LiveRun, threshold: f32, height: f32) {
+    let now = run.now_s().max(TRACE_SECONDS);
+    let dark = ui.visuals().dark_mode;
+    let threshold = threshold as f64;
+    let threshold_color = ui.visuals().text_color().gamma_multiply(0.6);
+    Plot::new("test-traces")
+        .height(height)
+        .x_axis_label("stream time (s)")
+        .y_axis_label("smoothed score")
+        .default_x_bounds(now - TRACE_SECONDS, now)
+        .default_y_bounds(0.0, 1.02)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .show(ui, |plot| {
+            for (c, label) in run.labels.iter().enumerate() {
+                let pts: Vec<[f64; 2]> = run
+                    .points
+                    .iter()
+                    .filter(|(t, _)| *t >= now - TRACE_SECONDS - 0.2)
+                    .map(|(t, s)| [*t, s.get(c).copied().unwrap_or(0.0) as f64])
+                    .collect();
                 let keyword = run.keywords.get(c).copied().unwrap_or(true);
                 let color = if keyword {
                     class_color(c)
                 } else {
                     class_color(c).gamma_multiply(if dark { 0.45 } else { 0.6 })
                 };
-                crate::panels::train::charts::swatch(ui, color);
-                let text = RichText::new(&run.labels[c]).small();
-                if keyword {
-                    ui.label(text);
-                } else {
-                    ui.label(text.weak())
-                        .on_hover_text("not a keyword: never fires (dashed in the plot)");
+                let mut line = Line::new(label.clone(), pts)
+                    .color(color)
+                    .width(if keyword { 1.8 } else { 1.0 });
+                if !keyword {
+                    line = line.style(LineStyle::dashed_dense());
                 }
-                ui.add_space(8.0);
+                plot.line(line);
             }
-            ui.label(RichText::new("- - threshold").small().weak());
-        });
-    }
-
-    fn event_list(&self, ui: &mut Ui, height: f32) {
-        let Some(run) = &self.live else {
-            return;
-        };
-        ui.label(RichText::new("Events (newest first)").strong());
-        egui::ScrollArea::vertical()
-            .id_salt("test-events")
-            .max_height(height - 24.0)
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                if run.events.is_empty() {
-                    ui.weak("No keyword yet.");
-                    return;
+            plot.hline(
+                HLine::new("threshold", threshold)
+                    .color(threshold_color)
+                    .style(LineStyle::dashed_loose())
+                    .width(1.0),
+            );
+            for ev in run.events.iter().take(50) {
+                if ev.time_s >= now - TRACE_SECONDS {
+                    plot.vline(
+                        VLine::new("", ev.time_s)
+                            .color(class_color(ev.class).gamma_multiply(0.8))
+                            .width(1.0),
+                    );
                 }
-                egui::Grid::new("test-event-grid")
-                    .striped(true)
-                    .num_columns(3)
-                    .spacing([12.0, 3.0])
-                    .show(ui, |ui| {
-                        ui.weak("time");
-                        ui.weak("keyword");
-                        ui.weak("score");
+            }
+        });
+}
+
+/// The colour of every class (keywords first; the others are dashed in the plot).
+fn class_key(ui: &mut Ui, run: &LiveRun) {
+    let dark = ui.visuals().dark_mode;
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 4.0;
+        let order = (0..run.labels.len())
+            .filter(|&c| run.keywords.get(c).copied().unwrap_or(true))
+            .chain(
+                (0..run.labels.len()).filter(|&c| !run.keywords.get(c).copied().unwrap_or(true)),
+            );
+        for c in order {
+            let keyword = run.keywords.get(c).copied().unwrap_or(true);
+            let color = if keyword {
+                class_color(c)
+            } else {
+                class_color(c).gamma_multiply(if dark { 0.45 } else { 0.6 })
+            };
+            crate::panels::train::charts::swatch(ui, color);
+            let text = RichText::new(&run.labels[c]).small();
+            if keyword {
+                ui.label(text);
+            } else {
+                ui.label(text.weak())
+                    .on_hover_text("not a keyword: never fires (dashed in the plot)");
+            }
+            ui.add_space(8.0);
+        }
+        ui.label(RichText::new("- - threshold").small().weak());
+    });
+}
+
+fn event_list(ui: &mut Ui, run: &LiveRun, height: f32) {
+    ui.label(RichText::new("Events (newest first)").strong());
+    egui::ScrollArea::vertical()
+        .id_salt("test-events")
+        .max_height(height - 24.0)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            if run.events.is_empty() {
+                ui.weak("No keyword yet.");
+                return;
+            }
+            egui::Grid::new("test-event-grid")
+                .striped(true)
+                .num_columns(3)
+                .spacing([12.0, 3.0])
+                .show(ui, |ui| {
+                    ui.weak("time");
+                    ui.weak("keyword");
+                    ui.weak("score");
+                    ui.end_row();
+                    for ev in &run.events {
+                        ui.label(RichText::new(format_time(ev.time_s)).monospace());
+                        ui.label(
+                            RichText::new(&ev.label)
+                                .strong()
+                                .color(class_color(ev.class)),
+                        );
+                        ui.label(format!("{:.2}", ev.score));
                         ui.end_row();
-                        for ev in &run.events {
-                            ui.label(RichText::new(format_time(ev.time_s)).monospace());
-                            ui.label(
-                                RichText::new(&ev.label)
-                                    .strong()
-                                    .color(class_color(ev.class)),
-                            );
-                            ui.label(format!("{:.2}", ev.score));
-                            ui.end_row();
-                        }
-                    });
-            });
-    }
+                    }
+                });
+        });
 }
 
 /// `m:ss.s`.

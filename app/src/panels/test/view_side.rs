@@ -62,7 +62,10 @@ impl TestPanel {
                     .labelled_by(l.id);
             });
             if before != self.device {
-                self.mic_notice = None;
+                self.mic_notice = self
+                    .devices
+                    .as_ref()
+                    .and_then(|list| super::device_problem(list, self.device.trim()));
             }
             if ui
                 .add_enabled(self.devices_task.is_none(), egui::Button::new("Refresh"))
