@@ -29,7 +29,6 @@ use egui::{RichText, Ui};
 use crate::models::{self, InferenceModel};
 use crate::playback::{Player, PlayerEvent};
 use crate::task::{JobStatus, Task, take_done};
-use crate::widgets::notice::show_slot;
 use crate::widgets::{Notice, PathField, Pick};
 use confusion::Confusion;
 use live::{FileStream, LiveRun, SourceKind};
@@ -862,8 +861,21 @@ impl TestPanel {
         if let Some(model) = &self.model {
             ui.label(RichText::new(model.describe()).weak());
         }
-        show_slot(ui, &mut self.model_notice);
+        notice_slot(ui, &mut self.model_notice);
     }
+}
+
+/// An optional notice, kept within the width available (so that a long message wraps
+/// instead of widening the side panel), cleared when dismissed.
+fn notice_slot(ui: &mut Ui, slot: &mut Option<Notice>) {
+    if slot.is_none() {
+        return;
+    }
+    let width = (ui.available_width() - 28.0).max(120.0);
+    ui.scope(|ui| {
+        ui.set_max_width(width);
+        crate::widgets::notice::show_slot(ui, slot);
+    });
 }
 
 /// What is wrong with the chosen device before it is opened, judged from the device list:
@@ -879,8 +891,9 @@ fn device_problem(list: &[InputDeviceInfo], chosen: &str) -> Option<Notice> {
             )),
             Some(d) => d.config_error.as_ref().map(|e| {
                 no_device_notice(format!(
-                    "the default input {} is not usable ({e}).",
-                    d.label()
+                    "the default input {} is not usable: {}",
+                    d.label(),
+                    e.trim_end_matches('.')
                 ))
             }),
         };

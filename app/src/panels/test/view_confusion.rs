@@ -4,7 +4,6 @@ use egui::{RichText, Ui};
 
 use super::TestPanel;
 use super::confusion;
-use crate::widgets::notice::show_slot;
 
 impl TestPanel {
     pub(super) fn confusion_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
@@ -41,7 +40,7 @@ impl TestPanel {
                 }
             }
         });
-        show_slot(ui, &mut self.confusion_notice);
+        super::notice_slot(ui, &mut self.confusion_notice);
         let Some(m) = &self.confusion else {
             return;
         };
@@ -100,7 +99,7 @@ impl TestPanel {
                     ))
                     .strong(),
                 );
-                show_slot(ui, &mut self.player_notice);
+                super::notice_slot(ui, &mut self.player_notice);
                 egui::ScrollArea::vertical()
                     .id_salt("test-cell-clips")
                     .auto_shrink([false, false])

@@ -7,7 +7,6 @@ use egui_plot::{HLine, Line, LineStyle, Plot, VLine};
 use super::TestPanel;
 use super::live::{LiveRun, SourceKind, TRACE_SECONDS};
 use super::view_side::level_meter;
-use crate::widgets::notice::show_slot;
 
 /// Distinct line colours (Okabe-Ito, then a few more), readable on both themes.
 const PALETTE: [Color32; 12] = [
@@ -25,8 +24,15 @@ const PALETTE: [Color32; 12] = [
     Color32::from_rgb(100, 220, 220),
 ];
 
-pub fn class_color(i: usize) -> Color32 {
-    PALETTE[i % PALETTE.len()]
+/// The colour of class `i` (darker on the light theme, where the light ones would fade).
+pub fn class_color(ui: &Ui, i: usize) -> Color32 {
+    let c = PALETTE[i % PALETTE.len()];
+    if ui.visuals().dark_mode {
+        c
+    } else {
+        let d = |v: u8| (v as f32 * 0.72) as u8;
+        Color32::from_rgb(d(c.r()), d(c.g()), d(c.b()))
+    }
 }
 
 impl TestPanel {
@@ -114,7 +120,7 @@ impl TestPanel {
             .labelled_by(l.id)
             .on_hover_text("Quiet time after each detection. Applies at the next start.");
         });
-        show_slot(ui, &mut self.live_notice);
+        super::notice_slot(ui, &mut self.live_notice);
         ui.add_space(4.0);
         let idle;
         let run = match &self.live {
@@ -162,7 +168,7 @@ impl TestPanel {
             let (text, color) = match run.firing() {
                 Some(ev) => (
                     format!("{}  {:.2}", ev.label.to_uppercase(), ev.score),
-                    class_color(ev.class),
+                    class_color(ui, ev.class),
                 ),
                 None if run.is_running() => {
                     ("listening…".to_string(), ui.visuals().weak_text_color())
@@ -214,6 +220,10 @@ fn trace_plot(ui: &mut Ui, run: &LiveRun, threshold: f32, height: f32) {
     let dark = ui.visuals().dark_mode;
     let threshold = threshold as f64;
     let threshold_color = ui.visuals().text_color().gamma_multiply(0.6);
+    let colors: Vec<Color32> = (0..run.labels.len().max(1))
+        .map(|c| class_color(ui, c))
+        .collect();
+    let color_of = |c: usize| colors[c % colors.len()];
     Plot::new("test-traces")
         .height(height)
         .x_axis_label("stream time (s)")
@@ -234,9 +244,9 @@ fn trace_plot(ui: &mut Ui, run: &LiveRun, threshold: f32, height: f32) {
                     .collect();
                 let keyword = run.keywords.get(c).copied().unwrap_or(true);
                 let color = if keyword {
-                    class_color(c)
+                    color_of(c)
                 } else {
-                    class_color(c).gamma_multiply(if dark { 0.45 } else { 0.6 })
+                    color_of(c).gamma_multiply(if dark { 0.45 } else { 0.6 })
                 };
                 let mut line = Line::new(label.clone(), pts)
                     .color(color)
@@ -256,7 +266,7 @@ fn trace_plot(ui: &mut Ui, run: &LiveRun, threshold: f32, height: f32) {
                 if ev.time_s >= now - TRACE_SECONDS {
                     plot.vline(
                         VLine::new("", ev.time_s)
-                            .color(class_color(ev.class).gamma_multiply(0.8))
+                            .color(color_of(ev.class).gamma_multiply(0.8))
                             .width(1.0),
                     );
                 }
@@ -277,9 +287,9 @@ fn class_key(ui: &mut Ui, run: &LiveRun) {
         for c in order {
             let keyword = run.keywords.get(c).copied().unwrap_or(true);
             let color = if keyword {
-                class_color(c)
+                class_color(ui, c)
             } else {
-                class_color(c).gamma_multiply(if dark { 0.45 } else { 0.6 })
+                class_color(ui, c).gamma_multiply(if dark { 0.45 } else { 0.6 })
             };
             crate::panels::train::charts::swatch(ui, color);
             let text = RichText::new(&run.labels[c]).small();
@@ -320,7 +330,7 @@ fn event_list(ui: &mut Ui, run: &LiveRun, height: f32) {
                         ui.label(
                             RichText::new(&ev.label)
                                 .strong()
-                                .color(class_color(ev.class)),
+                                .color(class_color(ui, ev.class)),
                         );
                         ui.label(format!("{:.2}", ev.score));
                         ui.end_row();

@@ -5,7 +5,6 @@ use egui::{Align2, Color32, FontId, RichText, Sense, Stroke, Ui, pos2, vec2};
 
 use super::mic::{MicCmd, RecordJob, RecordPhase};
 use super::{Recording, TestPanel};
-use crate::widgets::notice::show_slot;
 
 /// Lowest level the meter shows.
 const METER_FLOOR_DB: f32 = -60.0;
@@ -132,7 +131,7 @@ impl TestPanel {
                 ui.weak(text);
             }
         }
-        show_slot(ui, &mut self.mic_notice);
+        super::notice_slot(ui, &mut self.mic_notice);
     }
 
     fn detecting_from_mic(&self) -> bool {
@@ -259,7 +258,7 @@ impl TestPanel {
         if let Some(r) = &self.recording {
             recording_status(ui, r);
         }
-        show_slot(ui, &mut self.record_notice);
+        super::notice_slot(ui, &mut self.record_notice);
         if !self.record_log.is_empty() {
             ui.add_space(4.0);
             let start = self.record_log.len().saturating_sub(12);
