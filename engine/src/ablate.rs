@@ -126,6 +126,10 @@ pub struct AblationRow {
     pub accuracy: Vec<Option<f32>>,
     pub run_dir: String,
     pub seconds: f32,
+    /// Why the row has no accuracy (its training failed, e.g. diverged to NaN). One failing
+    /// method does not stop the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The whole table.
@@ -153,12 +157,20 @@ impl AblationTable {
         for r in &self.rows {
             s.push_str(&format!("| {} |", r.name));
             for a in &r.accuracy {
-                match a {
-                    Some(v) => s.push_str(&format!(" {:.2} |", 100.0 * v)),
-                    None => s.push_str(" — |"),
+                match (a, &r.error) {
+                    (Some(v), _) => s.push_str(&format!(" {:.2} |", 100.0 * v)),
+                    (None, Some(_)) => s.push_str(" failed |"),
+                    (None, None) => s.push_str(" — |"),
                 }
             }
             s.push('\n');
+        }
+        for r in self.rows.iter().filter(|r| r.error.is_some()) {
+            s.push_str(&format!(
+                "\n{}: {}\n",
+                r.name,
+                r.error.as_deref().unwrap_or_default()
+            ));
         }
         s
     }
@@ -168,7 +180,7 @@ impl AblationTable {
         for l in &self.path_layers {
             s.push_str(&format!(",acc_{l}_layers"));
         }
-        s.push('\n');
+        s.push_str(",error\n");
         for r in &self.rows {
             s.push_str(&format!("{},\"{}\"", r.id, r.name.replace('"', "'")));
             for a in &r.accuracy {
@@ -177,7 +189,10 @@ impl AblationTable {
                     None => s.push(','),
                 }
             }
-            s.push('\n');
+            s.push_str(&format!(
+                ",\"{}\"\n",
+                r.error.as_deref().unwrap_or_default().replace('"', "'")
+            ));
         }
         s
     }
@@ -229,7 +244,22 @@ pub fn run_ablation(
     let wanted = |id: &str| s.only.is_empty() || s.only.iter().any(|o| o == id);
     let mut rows = Vec::new();
     let teacher_run = match &s.teacher {
-        Some(t) => t.clone(),
+        Some(t) => {
+            let row = AblationRow {
+                id: "teacher".into(),
+                name: "FP32 teacher (reused)".into(),
+                accuracy: accuracy_per_path(t, &dataset, s.split, s.batch_size)?
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+                run_dir: t.display().to_string(),
+                seconds: 0.0,
+                error: None,
+            };
+            on_row(&row);
+            rows.push(row);
+            t.clone()
+        }
         None => {
             let dir = s.out.join("teacher");
             let mut c = TrainConfig::teacher(s.dataset.clone(), dir.clone());
@@ -252,6 +282,7 @@ pub fn run_ablation(
                     .collect(),
                 run_dir: dir.display().to_string(),
                 seconds: start.elapsed().as_secs_f32(),
+                error: None,
             };
             on_row(&row);
             rows.push(row);
@@ -272,14 +303,20 @@ pub fn run_ablation(
         (v.apply)(&mut c);
         debug_assert_eq!(c.role, Role::Student);
         let start = std::time::Instant::now();
-        ensure_trained(c, train)?;
-        let acc = accuracy_per_path(&dir, &dataset, s.split, s.batch_size)?;
+        // A method that diverges is a result too: record why and go on with the others.
+        let outcome = ensure_trained(c, train)
+            .and_then(|()| accuracy_per_path(&dir, &dataset, s.split, s.batch_size));
+        let (acc, error) = match outcome {
+            Ok(acc) => (acc, None),
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
         let row = AblationRow {
             id: v.id.to_string(),
             name: v.name.to_string(),
             accuracy: (0..3).map(|p| acc.get(p).copied()).collect(),
             run_dir: dir.display().to_string(),
             seconds: start.elapsed().as_secs_f32(),
+            error,
         };
         on_row(&row);
         rows.push(row);

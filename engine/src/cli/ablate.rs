@@ -104,7 +104,13 @@ pub fn run(args: AblateArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|a| a.map_or("—".into(), |v| format!("{:.2}%", 100.0 * v)))
                     .collect();
-                eprintln!("{:>12} {}: {}", "Done", row.name, acc.join(" / "));
+                match &row.error {
+                    None => eprintln!("{:>12} {}: {}", "Done", row.name, acc.join(" / ")),
+                    Some(e) => eprintln!(
+                        "{:>12} {}: {e} (going on with the others)",
+                        "Failed", row.name
+                    ),
+                }
             }
         },
     )?;

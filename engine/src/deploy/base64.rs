@@ -1,53 +1,30 @@
-//! Standard base64 (RFC 4648, `+/` alphabet), enough for SSH keys and fingerprints.
-//!
-//! Written here rather than pulled in as a dependency: it is thirty lines, and the deploy code
-//! only needs it for `known_hosts` key fields and OpenSSH-style `SHA256:` fingerprints.
+//! Standard base64 (RFC 4648, `+/` alphabet) for `known_hosts` key fields, OpenSSH private
+//! key bodies and `SHA256:` fingerprints, on the `base64` crate with the two call shapes the
+//! deploy code needs.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::Engine as _;
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// Decodes with or without `=` padding (known_hosts pads, fingerprints do not).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Encode `bytes`; `pad` adds `=` to a multiple of four (OpenSSH fingerprints omit it).
 pub fn encode(bytes: &[u8], pad: bool) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..4 {
-            if i < chars {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else if pad {
-                out.push('=');
-            }
-        }
+    if pad {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    } else {
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
     }
-    out
 }
 
 /// Decode standard base64, padded or not; `None` on any character outside the alphabet or an
 /// impossible length.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    if s.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    LENIENT.decode(s).ok()
 }
 
 #[cfg(test)]
