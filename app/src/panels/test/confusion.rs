@@ -81,6 +81,9 @@ impl Confusion {
     }
 }
 
+/// The error of a computation the user cancelled.
+pub const CANCELLED: &str = "cancelled";
+
 /// Classify every test clip (blocking; worker thread).
 pub fn compute(
     model: &InferenceModel,
@@ -101,7 +104,7 @@ pub fn compute(
     progress.set(0, Some(test.len() as u64));
     for (n, &i) in test.iter().enumerate() {
         if progress.is_cancelled() {
-            return Err("cancelled".into());
+            return Err(CANCELLED.into());
         }
         let clip = &ds.clips[i];
         let outcome = ds

@@ -476,6 +476,11 @@ impl TestPanel {
                     }
                     self.confusion = Some(m);
                 }
+                Err(e) if e == confusion::CANCELLED => {
+                    self.confusion_notice = Some(Notice::info(
+                        "Cancelled. Press Recompute to classify the test split.",
+                    ))
+                }
                 Err(e) => {
                     self.confusion_notice = Some(Notice::error(
                         format!("The confusion matrix could not be computed: {e}"),
