@@ -15,7 +15,7 @@ USAGE:
 OPTIONS:
     --dataset DIR                 open this dataset (default: the last one, else the demo set)
     --panel data|train|inspect    start on this panel
-    --model PATH                  load a model (.bkw or run folder) into the Inspect panel
+    --model PATH                  load a model (.bkw or run folder) into Inspect and Test
     --demo-train-run DIR          show this run's history in the Train charts (repeatable)
     --train-config FILE.json      fill the Train form from a TrainConfig (as in run.json)
     --start-training              start training at launch (with --train-config or the form)

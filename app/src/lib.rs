@@ -160,6 +160,7 @@ impl Workbench {
             wb.train.add_run(ctx, run.clone());
         }
         if let Some(m) = &launch.model {
+            wb.test.load_model(ctx, Some(m.clone()));
             wb.inspect.load_model(ctx, Some(m.clone()));
         } else if !s.inspect.model.trim().is_empty() {
             wb.inspect.load_model(ctx, None);
@@ -286,6 +287,9 @@ impl Workbench {
         self.inspect
             .set_clip(self.data.dataset().cloned(), self.data.selected_clip());
         self.test.set_dataset(self.data.dataset().cloned());
+        if self.test.take_dataset_changed() {
+            self.data.rescan(ctx);
+        }
         self.deploy.set_model(self.inspect.model_path());
     }
 

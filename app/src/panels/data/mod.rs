@@ -368,6 +368,16 @@ impl DataPanel {
         ds.clips[*next].path().map(Path::to_path_buf)
     }
 
+    /// Re-read the open dataset (clips were added elsewhere, e.g. recorded in the Test panel),
+    /// keeping the selected clip.
+    pub fn rescan(&mut self, ctx: &egui::Context) {
+        let keep = self.selected.and_then(|i| {
+            let ds = self.dataset.as_ref()?;
+            ds.clips.get(i)?.path().map(Path::to_path_buf)
+        });
+        self.reopen(ctx, keep);
+    }
+
     /// Re-open the dataset after an edit and select `reselect` when it is back.
     fn reopen(&mut self, ctx: &egui::Context, reselect: Option<PathBuf>) {
         let Some(ds) = &self.dataset else {
