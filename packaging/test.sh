@@ -11,7 +11,8 @@
 # 4. package                    the .deb from the binaries of steps 2-3, unpacked and run
 #                               (packaging/check-deb.sh)
 # 5. fuzzing                    the packed-model reader for a bounded time
-# 6. real window                the GUI under Xvfb, screenshot checked (when xvfb-run exists)
+# 6. real window                the GUI under Xvfb, every panel opened and its screenshot
+#                               checked (packaging/window-check.sh)
 #
 # Everything uses one cargo package selection (--workspace) so dependencies build once.
 set -euo pipefail
@@ -40,9 +41,7 @@ packaging/check-deb.sh
 step "fuzz the packed-model reader (bounded)"
 packaging/fuzz.sh "${BIFSMN_FUZZ_SECONDS:-60}"
 
-if command -v xvfb-run >/dev/null 2>&1 && [[ -x packaging/screenshots.sh ]]; then
-  step "real window under Xvfb"
-  packaging/screenshots.sh --check
-fi
+step "real window under Xvfb (every panel opens, draws and saves a screenshot)"
+packaging/window-check.sh target/debug/bifsmn-workbench
 
 printf '\nall tests passed in %ss\n' "$(( $(date +%s) - started ))"
