@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Screenshots of the real workbench window, one launch per panel, under Xvfb:
 #   docs/screenshots/data.png, train.png, train-distill.png, train-binarizers.png,
-#   train-bits.png, inspect.png, test.png
+#   train-bits.png, inspect.png, test.png, deploy.png
 #
 # Everything shown is computed here: a short FP32 teacher and a BNN baseline student are
 # trained with the CLI on the embedded demo set, then the GUI trains a BiFSMNv2 (LPB + FID)
 # student live and is photographed after a few epochs; Inspect opens that student's run
-# folder (packed in memory). While the live student trains, the GUI logs every frame's
+# folder (packed in memory); Deploy shows that student exported and benched on a throwaway
+# sshd "board" (skipped without sshd, qemu-aarch64 and the runners). While the live student trains, the GUI logs every frame's
 # duration; the script prints the frame-time summary at the end.
 #
-# Needs: xvfb-run (apt: xvfb xauth) and the Mesa GL drivers (libgl1-mesa-dri).
+# Needs: xvfb-run (apt: xvfb xauth) and the Mesa GL drivers (libgl1-mesa-dri); for deploy.png
+# also openssh-server, qemu-user and the runners (packaging/build-runner-*.sh).
 # Usage: packaging/screenshots.sh [OUT_DIR]   (default docs/screenshots)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,7 @@ trap 'rm -rf "$work"' EXIT
 # Keep the user's runs, bench history and remembered window state out of the pictures.
 export BIFSMN_DATA_DIR="$work/data"
 export XDG_DATA_HOME="$work/xdg"
+export BIFSMN_CONFIG_DIR="$work/config"
 demo="$(pwd)/assets/demo"
 
 shot() { # NAME ARGS... : launch the window, save $out/NAME.png, exit
@@ -77,6 +80,44 @@ shot inspect --panel inspect --model "$work/student" --screenshot-after-frames 3
 
 # The Test panel opens the shipped demo student (assets/models/demo-student.bkw) by itself.
 shot test --panel test --screenshot-after-frames 30
+
+# Deploy: a throwaway sshd on 127.0.0.1 plays two boards (the aarch64 runner under qemu, and
+# the host's runner); the CLI benches the exported student on both; the GUI shows the reports.
+start_board() { # DIR: sshd with fresh keys; prints its port
+  local d="$1" port
+  mkdir -p "$d/remote"
+  ssh-keygen -q -t ed25519 -N "" -f "$d/hostkey"
+  ssh-keygen -q -t ed25519 -N "" -f "$d/clientkey"
+  cp "$d/clientkey.pub" "$d/authorized_keys"
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  printf '%s\n' "Port $port" "ListenAddress 127.0.0.1" "HostKey $d/hostkey" "PidFile $d/sshd.pid" \
+    "AuthorizedKeysFile $d/authorized_keys" "PasswordAuthentication no" \
+    "KbdInteractiveAuthentication no" "UsePAM no" "StrictModes no" \
+    "Subsystem sftp internal-sftp" >"$d/sshd_config"
+  mkdir -p /run/sshd 2>/dev/null || true
+  /usr/sbin/sshd -D -e -f "$d/sshd_config" </dev/null >/dev/null 2>"$d/sshd.log" &
+  echo "$!" >"$d/daemon.pid"
+  for _ in $(seq 50); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  echo "$port"
+}
+if [ -x /usr/sbin/sshd ] && command -v qemu-aarch64 >/dev/null &&
+  [ -x target/runners/aarch64/bifsmn-runner ] && [ -x target/runners/x86_64/bifsmn-runner ]; then
+  echo "== deploy: exporting the student and benching it on two local boards"
+  "$cli" export --model "$work/student" -o "$work/student/student.bkw" >/dev/null
+  port="$(start_board "$work/board")"
+  trap 'kill "$(cat "$work/board/daemon.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+  for b in "pi3-emu:qemu-aarch64 -cpu cortex-a53" "x86-host:"; do
+    name="${b%%:*}" prefix="${b#*:}"
+    "$cli" boards add "$name" --host 127.0.0.1 --port "$port" --user "$(id -un)" \
+      --key "$work/board/clientkey" --workdir "$work/board/remote/$name" \
+      --known-hosts "$work/board/known_hosts" ${prefix:+--exec-prefix "$prefix"} >/dev/null
+    "$cli" deploy --board "$name" --model "$work/student/student.bkw" --path 0,1,2 \
+      --bench 50 --warmup 5 --accept-new-host-key >/dev/null
+  done
+  shot deploy --panel deploy --model "$work/student/student.bkw" --screenshot-after-frames 40
+else
+  echo "== deploy.png skipped (needs /usr/sbin/sshd, qemu-aarch64 and both runners)"
+fi
 
 echo "== frame times while the student trained (debug build, Xvfb software GL)"
 # Percentiles of one column of the frame log (frames while training, after the first 3 s).

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use bifsmn_engine::deploy::{HistoryEntry, RunnerReport};
 use bifsmn_engine::train::checkpoint::read_sidecar;
-use egui::{RichText, Ui};
-use egui_plot::{Line, Plot, PlotPoint, Points, Text};
+use egui::{Color32, RichText, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoint, Points, Text};
 
 use super::DeployPanel;
 use super::report::{BAR, BAR_ALT, file_name};
@@ -154,7 +154,24 @@ impl DeployPanel {
                     .weak()
                     .small(),
                 );
-                accuracy_chart(ui, &per_path, acc, entry.path);
+                // The same model on the other boards it was benched on, for comparison.
+                let mut others: Vec<(String, Vec<HistoryEntry>)> = vec![];
+                let mut boards: Vec<String> = self
+                    .all_entries()
+                    .filter(|e| e.model_hash == entry.model_hash && e.board != entry.board)
+                    .map(|e| e.board.clone())
+                    .collect();
+                boards.sort();
+                boards.dedup();
+                for b in boards {
+                    let latest = self
+                        .latest_per_path(&b, &entry.model_hash)
+                        .into_iter()
+                        .cloned()
+                        .collect();
+                    others.push((b, latest));
+                }
+                accuracy_chart(ui, &entry.board, &per_path, &others, acc, entry.path);
             }
         }
     }
@@ -175,7 +192,35 @@ fn chart_message(ui: &mut Ui, message: &str, hint: &str) {
         });
 }
 
-fn accuracy_chart(ui: &mut Ui, per_path: &[HistoryEntry], acc: &PathAccuracy, current: u32) {
+/// (measured p50, accuracy %) of the paths with a recorded accuracy, by latency.
+fn series(entries: &[HistoryEntry], acc: &PathAccuracy) -> Vec<[f64; 2]> {
+    let mut pts: Vec<[f64; 2]> = entries
+        .iter()
+        .filter_map(|e| {
+            let a = acc.paths.iter().find(|(p, _)| *p == e.path as usize)?.1;
+            Some([e.p50_us?, 100.0 * a as f64])
+        })
+        .collect();
+    pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    pts
+}
+
+/// Colours of the other boards' series.
+const OTHERS: [Color32; 4] = [
+    Color32::from_rgb(120, 190, 120),
+    Color32::from_rgb(200, 120, 200),
+    Color32::from_rgb(200, 190, 90),
+    Color32::from_rgb(150, 150, 150),
+];
+
+fn accuracy_chart(
+    ui: &mut Ui,
+    board: &str,
+    per_path: &[HistoryEntry],
+    others: &[(String, Vec<HistoryEntry>)],
+    acc: &PathAccuracy,
+    current: u32,
+) {
     // (path, layers, p50, accuracy %)
     let mut rows: Vec<(u32, usize, f64, Option<f64>)> = per_path
         .iter()
@@ -217,7 +262,16 @@ fn accuracy_chart(ui: &mut Ui, per_path: &[HistoryEntry], acc: &PathAccuracy, cu
     let (min_acc, max_acc) = pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
         (lo.min(p[1]), hi.max(p[1]))
     });
-    let max_us = pts.iter().map(|p| p[0]).fold(0.0, f64::max);
+    let other_series: Vec<(String, Vec<[f64; 2]>)> = others
+        .iter()
+        .map(|(b, es)| (b.clone(), series(es, acc)))
+        .filter(|(_, s)| !s.is_empty())
+        .collect();
+    let max_us = pts
+        .iter()
+        .chain(other_series.iter().flat_map(|(_, s)| s.iter()))
+        .map(|p| p[0])
+        .fold(0.0, f64::max);
     Plot::new("deploy-accuracy-chart")
         .height(300.0)
         .allow_scroll(false)
@@ -227,12 +281,23 @@ fn accuracy_chart(ui: &mut Ui, per_path: &[HistoryEntry], acc: &PathAccuracy, cu
         .include_x(max_us * 1.25)
         .include_y((min_acc - 5.0).max(0.0))
         .include_y((max_acc + 5.0).min(100.0))
+        .legend(Legend::default().position(egui_plot::Corner::RightTop))
         .show(ui, |plot| {
+            for (i, (b, s)) in other_series.into_iter().enumerate() {
+                let c = OTHERS[i % OTHERS.len()];
+                if s.len() > 1 {
+                    plot.line(Line::new(b.clone(), s.clone()).color(c).width(1.0));
+                }
+                plot.points(Points::new(b, s).radius(4.0).filled(false).color(c));
+            }
+            let name = board.to_string();
             if pts.len() > 1 {
-                plot.line(Line::new("trade-off", pts.clone()).color(BAR).width(1.5));
+                let mut line = pts.clone();
+                line.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                plot.line(Line::new(name.clone(), line).color(BAR).width(1.5));
             }
             plot.points(
-                Points::new("thin paths", pts.clone())
+                Points::new(name, pts.clone())
                     .radius(5.0)
                     .filled(true)
                     .color(BAR),

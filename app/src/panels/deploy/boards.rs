@@ -27,7 +27,7 @@ pub struct BoardsView {
     /// A board whose Remove button was pressed once (asks for confirmation).
     remove_confirm: Option<String>,
     pub host_key: Option<HostKeyPrompt>,
-    accept_task: Option<Task<Result<HostKeyPrompt, (HostKeyPrompt, DeployError)>>>,
+    accept_task: Option<Task<(HostKeyPrompt, Result<(), DeployError>)>>,
     pub secrets: Option<SecretPrompt>,
 }
 
@@ -699,7 +699,7 @@ impl DeployPanel {
     pub(super) fn poll_checks(&mut self, ctx: &egui::Context) {
         if let Some(r) = take_done(&mut self.boards.accept_task) {
             match r {
-                Ok(Ok(prompt)) => match prompt.then {
+                Ok((prompt, Ok(()))) => match prompt.then {
                     Purpose::Check => {
                         if let Some(p) = self.profile(&prompt.board) {
                             self.start_plan(ctx, vec![p], Purpose::Check);
@@ -713,7 +713,7 @@ impl DeployPanel {
                         }
                     }
                 },
-                Ok(Err((prompt, e))) => {
+                Ok((prompt, Err(e))) => {
                     self.boards
                         .checks
                         .insert(prompt.board, CheckState::Failed(error_notice(&e)));
@@ -791,10 +791,8 @@ impl DeployPanel {
                     );
                     self.boards.accept_task =
                         Some(Task::spawn("record host key", ctx, move |_| {
-                            match deploy::accept_host_key(&prompt.unknown) {
-                                Ok(()) => Ok(prompt),
-                                Err(e) => Err((prompt, e)),
-                            }
+                            let r = deploy::accept_host_key(&prompt.unknown);
+                            (prompt, r)
                         }));
                 }
                 Some(false) => {

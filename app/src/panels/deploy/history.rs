@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use bifsmn_engine::deploy::HistoryEntry;
+use bifsmn_engine::deploy::{HistoryEntry, RunnerReport};
 use egui::{RichText, Ui};
 use egui_plot::{Legend, Line, Plot, Points};
 
@@ -132,14 +132,13 @@ impl DeployPanel {
                         pick = Some(key);
                     }
                     ui.label(&e.board);
-                    ui.label(
-                        RichText::new(format!(
-                            "{} {}",
-                            e.arch,
-                            e.cpu_model.as_deref().unwrap_or("")
-                        ))
-                        .small(),
-                    );
+                    // What the runner itself saw (an emulated board reports its guest CPU).
+                    let (arch, isa) = match &e.report {
+                        RunnerReport::Bench(b) => (b.board.arch.clone(), b.isa.clone()),
+                        RunnerReport::Classify(c) => (e.arch.clone(), c.isa.clone()),
+                    };
+                    ui.label(RichText::new(format!("{arch} · {isa}")).small())
+                        .on_hover_text(e.cpu_model.as_deref().unwrap_or("CPU model unknown"));
                     ui.label(format!(
                         "{} ({})",
                         file_name(&e.model_file),
@@ -173,7 +172,9 @@ fn timeline(ui: &mut Ui, shown: &[HistoryEntry]) {
                 .push([(e.unix_ms - t0) as f64 / 3.6e6, p]);
         }
     }
-    if series.is_empty() {
+    // Over a few minutes a time axis says nothing; the table does.
+    let span_ms = shown.iter().map(|e| e.unix_ms).max().unwrap_or(0) - t0;
+    if series.is_empty() || span_ms < 30 * 60_000 {
         return;
     }
     ui.label(RichText::new("End-to-end p50 over time").strong());
@@ -182,6 +183,7 @@ fn timeline(ui: &mut Ui, shown: &[HistoryEntry]) {
         .allow_scroll(false)
         .x_axis_label("hours since the first report shown")
         .y_axis_label("p50 µs")
+        .y_axis_min_width(48.0)
         .include_y(0.0)
         .legend(Legend::default().position(egui_plot::Corner::RightTop))
         .show(ui, |plot| {

@@ -111,6 +111,9 @@ impl DeployFiles {
     }
 }
 
+/// The history file's entries and the number of unreadable lines.
+type HistoryRead = Result<(Vec<HistoryEntry>, usize), DeployError>;
+
 /// A history entry's identity, stable across reloads of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryKey {
@@ -154,7 +157,7 @@ pub struct DeployPanel {
     entries: Vec<HistoryEntry>,
     /// Reports of this session not found in the history file (its write failed).
     session_entries: Vec<HistoryEntry>,
-    history_task: Option<Task<Result<(Vec<HistoryEntry>, usize), DeployError>>>,
+    history_task: Option<Task<HistoryRead>>,
     history_notice: Option<Notice>,
     history_skipped: usize,
     history_was_read: bool,

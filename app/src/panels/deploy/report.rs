@@ -76,23 +76,9 @@ impl DeployPanel {
             RunnerReport::Bench(b) => {
                 header(ui, &entry, b);
                 ui.add_space(6.0);
-                let wide = ui.available_width() > 900.0;
-                if wide {
-                    let w = ui.available_width();
-                    ui.horizontal_top(|ui| {
-                        ui.vertical(|ui| {
-                            ui.set_width(w * 0.55);
-                            layer_table(ui, b);
-                        });
-                        ui.vertical(|ui| {
-                            ui.set_width(w * 0.43);
-                            layer_chart(ui, b);
-                        });
-                    });
-                } else {
-                    layer_table(ui, b);
-                    layer_chart(ui, b);
-                }
+                layer_table(ui, b);
+                ui.add_space(6.0);
+                layer_chart(ui, b);
                 ui.add_space(8.0);
                 let per_path: Vec<HistoryEntry> = self
                     .latest_per_path(&entry.board, &entry.model_hash)
@@ -232,11 +218,12 @@ fn layer_table(ui: &mut Ui, b: &BenchReport) {
 }
 
 fn layer_chart(ui: &mut Ui, b: &BenchReport) {
-    ui.label(RichText::new("Mean µs per layer").strong());
+    ui.label(RichText::new("p50 µs per layer").strong())
+        .on_hover_text("Medians: one slow run (a page fault, a preemption) does not hide the rest");
     let layers: Vec<(String, f64, f64)> = b
         .layers
         .iter()
-        .filter_map(|l| l.us.map(|u| (l.layer.clone(), u.mean, u.p90)))
+        .filter_map(|l| l.us.map(|u| (l.layer.clone(), u.p50, u.p90)))
         .collect();
     if layers.is_empty() {
         ui.weak("This report has no per-layer timings.");
@@ -247,41 +234,50 @@ fn layer_chart(ui: &mut Ui, b: &BenchReport) {
     let bars: Vec<Bar> = layers
         .iter()
         .enumerate()
-        .map(|(i, (name, mean, _))| {
-            Bar::new((n - 1 - i) as f64, *mean)
+        .map(|(i, (name, p50, _))| {
+            Bar::new((n - 1 - i) as f64, *p50)
                 .name(name)
                 .width(0.7)
                 .fill(BAR)
         })
         .collect();
     let names: Vec<String> = layers.iter().map(|l| l.0.clone()).collect();
-    let height = (n as f32 * 16.0 + 50.0).clamp(160.0, 560.0);
+    let height = (n as f32 * 18.0 + 50.0).clamp(160.0, 620.0);
     Plot::new("deploy-layer-chart")
         .height(height)
         .allow_scroll(false)
         .allow_zoom(false)
         .allow_drag(false)
         .show_grid([true, false])
-        .x_axis_label("µs (mean)")
-        .y_axis_formatter(move |m, _| {
-            let v = m.value;
-            if (v - v.round()).abs() > 1e-6 || v < 0.0 {
-                return String::new();
-            }
-            let i = v.round() as usize;
-            if i >= n {
-                return String::new();
-            }
-            names[n - 1 - i].clone()
+        .x_axis_label("µs (p50)")
+        .y_grid_spacer(move |_| {
+            (0..n)
+                .map(|i| egui_plot::GridMark {
+                    value: i as f64,
+                    step_size: 1.0,
+                })
+                .collect()
         })
-        .y_axis_min_width(90.0)
+        // Every layer named: the default spacing would skip rows closer than 20 px.
+        .custom_y_axes(vec![
+            egui_plot::AxisHints::new_y()
+                .label_spacing(8.0..=16.0)
+                .min_thickness(110.0)
+                .formatter(move |m, _| {
+                    let v = m.value;
+                    if (v - v.round()).abs() > 1e-6 || v < 0.0 || v.round() as usize >= n {
+                        return String::new();
+                    }
+                    names[n - 1 - v.round() as usize].clone()
+                }),
+        ])
         .include_x(0.0)
         .show(ui, |plot| {
             plot.bar_chart(
-                BarChart::new("mean µs", bars)
+                BarChart::new("p50 µs", bars)
                     .horizontal()
                     .element_formatter(Box::new(|bar, _| {
-                        format!("{}: {} µs", bar.name, fmt_us(bar.value))
+                        format!("{}: p50 {} µs", bar.name, fmt_us(bar.value))
                     })),
             );
         });
@@ -314,6 +310,7 @@ fn path_chart(ui: &mut Ui, current: &HistoryEntry, per_path: &[HistoryEntry]) {
         );
     }
     let labels: Vec<(u32, usize)> = points.iter().map(|p| (p.0, p.1)).collect();
+    let marks: Vec<u32> = points.iter().map(|p| p.0).collect();
     let bars: Vec<Bar> = points
         .iter()
         .map(|(p, layers, l)| {
@@ -331,6 +328,15 @@ fn path_chart(ui: &mut Ui, current: &HistoryEntry, per_path: &[HistoryEntry]) {
         .show_grid([false, true])
         .y_axis_label("p50 µs")
         .include_y(0.0)
+        .x_grid_spacer(move |_| {
+            marks
+                .iter()
+                .map(|&p| egui_plot::GridMark {
+                    value: p as f64,
+                    step_size: 1.0,
+                })
+                .collect()
+        })
         .x_axis_formatter(move |m, _| {
             let v = m.value;
             if (v - v.round()).abs() > 1e-6 {
