@@ -95,6 +95,19 @@ fn copy_bn(dst: &mut BatchNorm, src: &BatchNorm, device: &Device) {
     );
 }
 
+/// The teacher's PReLU slope for a student PReLU. A student with per-channel slopes (ReActNet's
+/// RPReLU) gets the teacher's single slope on every channel; a student whose slope is shaped in
+/// some other way keeps its own initial value.
+fn copy_slope(dst: &Param<Tensor<1>>, src: &Param<Tensor<1>>, device: &Device) -> Param<Tensor<1>> {
+    let teacher = src.val().without_autodiff().to_device(device);
+    let [wanted] = dst.val().dims();
+    match teacher.dims() {
+        [n] if n == wanted => Param::from_tensor(teacher.autodiff()),
+        [1] => Param::from_tensor(teacher.repeat_dim(0, wanted).autodiff()),
+        _ => dst.clone(),
+    }
+}
+
 /// Initialise a student from the teacher's weights (spec 6): every Conv/Linear weight and bias,
 /// the shared BNs, path 0's output BN, and the PReLUs that exist in the teacher. The student's
 /// other PReLUs, path 1-3 BNs, thresholds and alphas keep their defaults.
@@ -111,14 +124,14 @@ pub(crate) fn init_from_teacher(mut s: Dfsmn, t: &Dfsmn, device: &Device) -> Dfs
         sl.memory.weight = copy_param(&tl.memory.weight, device);
         sl.memory.bias = copy_param(&tl.memory.bias, device);
         copy_bn(&mut sl.memory_bn, &tl.memory_bn, device);
-        sl.memory_act.slope = copy_param(&tl.memory_act.slope, device);
+        sl.memory_act.slope = copy_slope(&sl.memory_act.slope, &tl.memory_act.slope, device);
         sl.expand.weight = copy_param(&tl.expand.weight, device);
         sl.expand.bias = copy_param(&tl.expand.bias, device);
         copy_bn(&mut sl.expand_bn, &tl.expand_bn, device);
         sl.project.weight = copy_param(&tl.project.weight, device);
         sl.project.bias = copy_param(&tl.project.bias, device);
         copy_bn(&mut sl.out_bn[0], &tl.out_bn[0], device);
-        sl.out_act[0].slope = copy_param(&tl.out_act[0].slope, device);
+        sl.out_act[0].slope = copy_slope(&sl.out_act[0].slope, &tl.out_act[0].slope, device);
     }
     s.classifier_weight = copy_param(&t.classifier_weight, device);
     s.classifier_bias = copy_param(&t.classifier_bias, device);
