@@ -14,7 +14,7 @@ USAGE:
 
 OPTIONS:
     --dataset DIR                 open this dataset (default: the last one, else the demo set)
-    --panel data|train|inspect    start on this panel
+    --panel NAME                  start on this panel: data, train, inspect, test or deploy
     --model PATH                  load a model (.bkw or run folder) into Inspect and Test
     --demo-train-run DIR          show this run's history in the Train charts (repeatable)
     --train-config FILE.json      fill the Train form from a TrainConfig (as in run.json)
@@ -76,7 +76,9 @@ impl LaunchOptions {
                 "--panel" => {
                     let v = value("data, train or inspect")?;
                     o.panel = Some(Panel::parse(&v).ok_or_else(|| {
-                        format!("unknown panel {v:?}; expected data, train or inspect")
+                        format!(
+                            "unknown panel {v:?}; expected data, train, inspect, test or deploy"
+                        )
                     })?);
                 }
                 "--model" => o.model = Some(value("a model path")?.into()),
@@ -149,7 +151,8 @@ mod tests {
 
     #[test]
     fn rejects_unknown_options_and_values() {
-        assert!(parse("--panel deploy").is_err());
+        assert!(parse("--panel settings").is_err());
+        assert_eq!(parse("--panel deploy").unwrap().panel, Some(Panel::Deploy));
         assert!(parse("--bogus").is_err());
         assert!(parse("--dataset").is_err());
         assert!(parse("--screenshot-after-frames x").is_err());
