@@ -9,7 +9,7 @@
 # committed one; crashes are written to fuzz/artifacts/parse_model/ and make the script fail.
 #
 # Only a stable toolchain is assumed: cargo-fuzz needs nightly flags, so RUSTC_BOOTSTRAP=1 is
-# set for its build. cargo-fuzz is installed with `cargo install cargo-fuzz` when missing.
+# set for its build. cargo-fuzz (a pinned version) is installed with `cargo install` when missing.
 set -euo pipefail
 
 SECS="${1:-60}"
@@ -24,7 +24,7 @@ export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz" >&2
-    cargo install cargo-fuzz
+    cargo install cargo-fuzz --locked --version 0.13.2
 fi
 
 SEEDS="$ROOT/fuzz/corpus/parse_model"
