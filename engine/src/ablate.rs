@@ -213,6 +213,12 @@ fn accuracy_per_path(
         .collect())
 }
 
+/// One cell per column of the table (8, 4, 2 layers); a model without a path (the teacher
+/// has only the full network) leaves its cells empty.
+fn per_table_path(acc: Vec<f32>) -> Vec<Option<f32>> {
+    (0..3).map(|p| acc.get(p).copied()).collect()
+}
+
 /// Train `c` unless its run directory already holds all its epochs; an interrupted run is
 /// resumed from its last checkpoint, so a stopped ablation picks up where it was.
 fn ensure_trained(
@@ -248,10 +254,7 @@ pub fn run_ablation(
             let row = AblationRow {
                 id: "teacher".into(),
                 name: "FP32 teacher (reused)".into(),
-                accuracy: accuracy_per_path(t, &dataset, s.split, s.batch_size)?
-                    .into_iter()
-                    .map(Some)
-                    .collect(),
+                accuracy: per_table_path(accuracy_per_path(t, &dataset, s.split, s.batch_size)?),
                 run_dir: t.display().to_string(),
                 seconds: 0.0,
                 error: None,
@@ -276,10 +279,7 @@ pub fn run_ablation(
             let row = AblationRow {
                 id: "teacher".into(),
                 name: "FP32 teacher".into(),
-                accuracy: accuracy_per_path(&dir, &dataset, s.split, s.batch_size)?
-                    .into_iter()
-                    .map(Some)
-                    .collect(),
+                accuracy: per_table_path(accuracy_per_path(&dir, &dataset, s.split, s.batch_size)?),
                 run_dir: dir.display().to_string(),
                 seconds: start.elapsed().as_secs_f32(),
                 error: None,
@@ -313,7 +313,7 @@ pub fn run_ablation(
         let row = AblationRow {
             id: v.id.to_string(),
             name: v.name.to_string(),
-            accuracy: (0..3).map(|p| acc.get(p).copied()).collect(),
+            accuracy: per_table_path(acc),
             run_dir: dir.display().to_string(),
             seconds: start.elapsed().as_secs_f32(),
             error,

@@ -45,6 +45,9 @@ fn a_diverging_method_is_reported_and_the_others_still_run() {
     .expect("the table is produced although one method failed");
 
     assert_eq!(seen, ["teacher", "bnn", "react", "bifsmnv2"]);
+    // Every row has a cell per column (the teacher only has the full path).
+    assert_eq!(table.rows[0].accuracy.len(), 3);
+    assert!(table.rows[0].accuracy[0].is_some() && table.rows[0].accuracy[1].is_none());
     let bnn = &table.rows[1];
     assert!(bnn.accuracy.iter().all(Option::is_none));
     assert!(bnn.error.as_deref().unwrap().contains("NaN"));
