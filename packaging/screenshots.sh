@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the real workbench window, one launch per panel, under Xvfb:
 #   docs/screenshots/data.png, train.png, train-distill.png, train-binarizers.png,
-#   train-bits.png, inspect.png, test.png, deploy.png
+#   train-bits.png, inspect.png, test.png, test-confusion.png, deploy.png
 #
 # Everything shown is computed here: a short FP32 teacher and a BNN baseline student are
 # trained with the CLI on the embedded demo set, then the GUI trains a BiFSMNv2 (LPB + FID)
@@ -80,6 +80,7 @@ shot inspect --panel inspect --model "$work/student" --screenshot-after-frames 3
 
 # The Test panel opens the shipped demo student (assets/models/demo-student.bkw) by itself.
 shot test --panel test --screenshot-after-frames 30
+shot test-confusion --panel test --test-view confusion --screenshot-after-frames 30
 
 # Deploy: a throwaway sshd on 127.0.0.1 plays two boards (the aarch64 runner under qemu, and
 # the host's runner); the CLI benches the exported student on both; the GUI shows the reports.

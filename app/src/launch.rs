@@ -21,6 +21,7 @@ OPTIONS:
     --start-training              start training at launch (with --train-config or the form)
     --train-view charts|distill|binarizers|bits
                                   which Train view to show
+    --test-view live|confusion    which Test view to show
     --screenshot OUT.png          save the window to OUT.png, then exit
     --screenshot-after-frames N   ... after N frames (default 10)
     --screenshot-after-epochs N   ... and after the live run finished N epochs
@@ -41,6 +42,7 @@ pub struct LaunchOptions {
     pub train_config: Option<PathBuf>,
     pub start_training: bool,
     pub train_view: Option<View>,
+    pub test_view: Option<crate::panels::test::TestView>,
     pub screenshot: Option<PathBuf>,
     pub screenshot_after_frames: u64,
     pub screenshot_after_epochs: usize,
@@ -90,6 +92,16 @@ impl LaunchOptions {
                     o.train_view = Some(View::parse(&v).ok_or_else(|| {
                         format!("unknown view {v:?}; expected charts, distill, binarizers or bits")
                     })?);
+                }
+                "--test-view" => {
+                    use crate::panels::test::TestView;
+                    o.test_view = Some(match value("live or confusion")?.as_str() {
+                        "live" => TestView::Live,
+                        "confusion" => TestView::Confusion,
+                        v => {
+                            return Err(format!("unknown view {v:?}; expected live or confusion"));
+                        }
+                    });
                 }
                 "--screenshot" => o.screenshot = Some(value("an output .png")?.into()),
                 "--screenshot-after-frames" => {
@@ -152,6 +164,11 @@ mod tests {
     #[test]
     fn rejects_unknown_options_and_values() {
         assert!(parse("--panel settings").is_err());
+        assert!(parse("--test-view matrix").is_err());
+        assert_eq!(
+            parse("--test-view confusion").unwrap().test_view,
+            Some(crate::panels::test::TestView::Confusion)
+        );
         assert_eq!(parse("--panel deploy").unwrap().panel, Some(Panel::Deploy));
         assert!(parse("--bogus").is_err());
         assert!(parse("--dataset").is_err());

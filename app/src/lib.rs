@@ -138,6 +138,9 @@ impl Workbench {
         if let Some(v) = launch.train_view {
             s.train.view = v;
         }
+        if let Some(v) = launch.test_view {
+            s.test.view = v;
+        }
         if let Some(d) = launch.dark {
             s.dark = d;
         }
