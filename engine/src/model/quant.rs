@@ -457,6 +457,15 @@ impl WeightBinarizer {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ede_proxy_stays_finite_far_from_zero() {
+        // Late in training t = 10; activations of an unscaled binary network reach hundreds.
+        let u = Tensor::<1>::from_floats([1.0e3, -1.0e3, 50.0, 0.0], &dev());
+        let v: Vec<f32> = vec1(ede_proxy(u, 1.0));
+        assert!(v.iter().all(|x| x.is_finite()), "{v:?}");
+        assert_eq!(v, [1.0, -1.0, 1.0, 0.0]);
+    }
+
     fn dev() -> Device {
         Device::flex().autodiff()
     }
