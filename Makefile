@@ -2,8 +2,10 @@
 .PHONY: run test release setup
 
 ## Open the workbench on the embedded demo dataset (release build).
+# The same package selection as packaging/release.sh, so the two share one release build.
 run: setup
-	cargo run --release -p bifsmn-app --bin bifsmn-workbench -- --dataset assets/demo
+	cargo build --release --workspace --bins
+	target/release/bifsmn-workbench --dataset assets/demo $(ARGS)
 
 ## Run the whole test suite (what CI runs).
 test: setup
