@@ -67,19 +67,39 @@ impl InferenceModel {
     /// Label of a thin path, e.g. `path 1 (4 layers: 1 3 5 7)`.
     pub fn path_label(&self, path: usize) -> String {
         match self.engine.path_layers(path) {
-            Ok(layers) => format!(
-                "path {path} ({} layer{}: {})",
-                layers.len(),
-                if layers.len() == 1 { "" } else { "s" },
-                layers
-                    .iter()
-                    .map(|l| l.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
+            Ok(layers) => format!("path {path} ({})", layers_label(layers)),
             Err(_) => format!("path {path}"),
         }
     }
+
+    /// The thin-path picker every panel shows; returns whether the choice changed.
+    pub fn path_combo(&self, ui: &mut egui::Ui, id_salt: &str, path: &mut usize) -> bool {
+        let before = *path;
+        egui::ComboBox::from_id_salt(id_salt)
+            .selected_text(self.path_label(*path))
+            .show_ui(ui, |ui| {
+                for p in 0..self.num_paths() {
+                    ui.selectable_value(path, p, self.path_label(p));
+                }
+            })
+            .response
+            .accessible_name("thin path");
+        before != *path
+    }
+}
+
+/// The D-FSMN layers of a thin path, e.g. `4 layers: 1 3 5 7`.
+pub fn layers_label<T: std::fmt::Display>(layers: &[T]) -> String {
+    format!(
+        "{} layer{}: {}",
+        layers.len(),
+        if layers.len() == 1 { "" } else { "s" },
+        layers
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 /// Whether `path` names a packed model file rather than a run.

@@ -279,15 +279,7 @@ impl InspectPanel {
         );
         ui.horizontal_wrapped(|ui| {
             ui.label("Thin path");
-            egui::ComboBox::from_id_salt("inspect-path")
-                .selected_text(model.path_label(self.path))
-                .show_ui(ui, |ui| {
-                    for p in 0..model.num_paths() {
-                        ui.selectable_value(&mut self.path, p, model.path_label(p));
-                    }
-                })
-                .response
-                .accessible_name("thin path");
+            model.path_combo(ui, "inspect-path", &mut self.path);
             ui.separator();
             ui.label("Clip");
             ui.selectable_value(&mut self.use_file, false, "selected in Data");

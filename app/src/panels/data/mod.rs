@@ -789,17 +789,7 @@ impl DataPanel {
         };
         ui.label(RichText::new(model.describe()).weak().small());
         if model.num_paths() > 1 {
-            let before = self.model_path_index;
-            egui::ComboBox::from_id_salt("data-model-path")
-                .selected_text(model.path_label(self.model_path_index))
-                .show_ui(ui, |ui| {
-                    for p in 0..model.num_paths() {
-                        ui.selectable_value(&mut self.model_path_index, p, model.path_label(p));
-                    }
-                })
-                .response
-                .accessible_name("thin path");
-            changed = before != self.model_path_index;
+            changed = model.path_combo(ui, "data-model-path", &mut self.model_path_index);
         }
         if let Some(v) = &self.verdict
             && Some(v.view) == current

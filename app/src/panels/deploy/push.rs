@@ -459,14 +459,8 @@ impl DeployPanel {
                         if ui
                             .checkbox(&mut on, label)
                             .on_hover_text(format!(
-                                "{} D-FSMN layer{}: {}",
-                                layers.len(),
-                                if layers.len() == 1 { "" } else { "s" },
-                                layers
-                                    .iter()
-                                    .map(|l| l.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
+                                "D-FSMN {}",
+                                crate::models::layers_label(layers)
                             ))
                             .changed()
                         {

@@ -846,17 +846,7 @@ impl TestPanel {
             if let Some(model) = self.model.clone() {
                 ui.separator();
                 ui.label("Thin path");
-                let before = self.path;
-                egui::ComboBox::from_id_salt("test-path")
-                    .selected_text(model.path_label(self.path))
-                    .show_ui(ui, |ui| {
-                        for p in 0..model.num_paths() {
-                            ui.selectable_value(&mut self.path, p, model.path_label(p));
-                        }
-                    })
-                    .response
-                    .accessible_name("thin path");
-                if before != self.path && self.detecting() {
+                if model.path_combo(ui, "test-path", &mut self.path) && self.detecting() {
                     self.live_notice = Some(Notice::info(
                         "The thin path applies when detection starts again (Stop, then Start).",
                     ));
