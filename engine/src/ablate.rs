@@ -219,6 +219,16 @@ fn per_table_path(acc: Vec<f32>) -> Vec<Option<f32>> {
     (0..3).map(|p| acc.get(p).copied()).collect()
 }
 
+/// The settings every run of the ablation shares, teacher and students alike.
+fn apply_shared(c: &mut TrainConfig, s: &AblationSettings) {
+    c.protocol = s.protocol.clone();
+    c.batch_size = s.batch_size;
+    c.seed = s.seed;
+    c.augment = s.augment;
+    c.backend = s.backend;
+    c.max_train_clips = s.max_train_clips;
+}
+
 /// Train `c` unless its run directory already holds all its epochs; an interrupted run is
 /// resumed from its last checkpoint, so a stopped ablation picks up where it was.
 fn ensure_trained(
@@ -249,57 +259,42 @@ pub fn run_ablation(
     );
     let wanted = |id: &str| s.only.is_empty() || s.only.iter().any(|o| o == id);
     let mut rows = Vec::new();
-    let teacher_run = match &s.teacher {
-        Some(t) => {
-            let row = AblationRow {
-                id: "teacher".into(),
-                name: "FP32 teacher (reused)".into(),
-                accuracy: per_table_path(accuracy_per_path(t, &dataset, s.split, s.batch_size)?),
-                run_dir: t.display().to_string(),
-                seconds: 0.0,
-                error: None,
-            };
-            on_row(&row);
-            rows.push(row);
-            t.clone()
-        }
+    // The teacher's row: reused as given, or trained (resumably) under `out/teacher`.
+    let started = std::time::Instant::now();
+    let (teacher_run, teacher_name) = match &s.teacher {
+        Some(t) => (t.clone(), "FP32 teacher (reused)"),
         None => {
             let dir = s.out.join("teacher");
             let mut c = TrainConfig::teacher(s.dataset.clone(), dir.clone());
-            c.protocol = s.protocol.clone();
+            apply_shared(&mut c, s);
             c.epochs = s.teacher_epochs;
             c.lr = s.teacher_lr;
-            c.batch_size = s.batch_size;
-            c.seed = s.seed;
-            c.augment = s.augment;
-            c.backend = s.backend;
-            c.max_train_clips = s.max_train_clips;
-            let start = std::time::Instant::now();
             ensure_trained(c, train)?;
-            let row = AblationRow {
-                id: "teacher".into(),
-                name: "FP32 teacher".into(),
-                accuracy: per_table_path(accuracy_per_path(&dir, &dataset, s.split, s.batch_size)?),
-                run_dir: dir.display().to_string(),
-                seconds: start.elapsed().as_secs_f32(),
-                error: None,
-            };
-            on_row(&row);
-            rows.push(row);
-            dir
+            (dir, "FP32 teacher")
         }
     };
+    let teacher_seconds = started.elapsed().as_secs_f32();
+    let row = AblationRow {
+        id: "teacher".into(),
+        name: teacher_name.into(),
+        accuracy: per_table_path(accuracy_per_path(
+            &teacher_run,
+            &dataset,
+            s.split,
+            s.batch_size,
+        )?),
+        run_dir: teacher_run.display().to_string(),
+        seconds: teacher_seconds,
+        error: None,
+    };
+    on_row(&row);
+    rows.push(row);
     for v in variants().into_iter().filter(|v| wanted(v.id)) {
         let dir = s.out.join(v.id);
         let mut c = TrainConfig::student(s.dataset.clone(), dir.clone(), teacher_run.clone());
-        c.protocol = s.protocol.clone();
+        apply_shared(&mut c, s);
         c.epochs = s.student_epochs;
         c.lr = s.student_lr;
-        c.batch_size = s.batch_size;
-        c.seed = s.seed;
-        c.augment = s.augment;
-        c.backend = s.backend;
-        c.max_train_clips = s.max_train_clips;
         (v.apply)(&mut c);
         debug_assert_eq!(c.role, Role::Student);
         let start = std::time::Instant::now();
