@@ -1,4 +1,5 @@
-//! Records the git commit for `bifsmn-runner --version`. Standard library only (the runner
+//! Records the git commit for `--version` of `bifsmn-runner` and (as engine's build script too)
+//! `bifsmn` and `bifsmn-workbench`. Standard library only (the runner
 //! stays dependency-light); outside a git checkout, or without git, the commit is "unknown".
 use std::path::Path;
 use std::process::Command;
