@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod eval;
 pub mod events;
+pub mod health;
 mod internals;
 pub mod loss;
 pub mod optim;

@@ -13,8 +13,9 @@ use crossbeam_channel::Receiver;
 use super::checkpoint::{CHECKPOINT_VERSION, CheckpointWriter, Sidecar, open_model};
 use super::eval::evaluate;
 use super::events::*;
+use super::health::check_gradients;
 use super::internals::Internals;
-use super::loss::{DistillMode, TeacherTargets, correct, path_loss};
+use super::loss::{DistillMode, PathLoss, TeacherTargets, correct, path_loss};
 use super::optim::{build_optimizer, cosine_lr};
 use super::{EventSink, Role, TrainCommand, TrainConfig};
 use crate::data::{AugmentConfig, Augmenter, BatchLoader, Dataset, Protocol, Split};
@@ -375,6 +376,7 @@ pub(super) fn run(
             let z = model.frontend(x.autodiff(), progress, &mut trace);
             let mut total = Tensor::<1>::zeros([1], &ad);
             let mut path0_bands = Vec::new();
+            let mut non_finite = None;
             for (p, weight) in config.path_weights.iter().take(train_paths).enumerate() {
                 let mut path_trace = if p == 0 { trace.take() } else { None };
                 let out = model.backbone(z.clone(), p, progress, &mut path_trace);
@@ -388,7 +390,11 @@ pub(super) fn run(
                     config.distill,
                     config.distill_alpha,
                 );
-                running[p].loss_sum += pl.total.clone().into_scalar::<f32>() as f64 * b as f64;
+                let path_total = pl.total.clone().into_scalar::<f32>();
+                if !path_total.is_finite() && non_finite.is_none() {
+                    non_finite = Some(non_finite_terms(p, path_layers[p], &pl));
+                }
+                running[p].loss_sum += path_total as f64 * b as f64;
                 running[p].correct += correct(out.logits.clone(), y.clone());
                 running[p].seen += b;
                 if p == 0 && internals.is_some() {
@@ -408,10 +414,11 @@ pub(super) fn run(
             }
             if !total.clone().into_scalar::<f32>().is_finite() {
                 bail!(
-                    "the loss became {} at epoch {} step {}; lower the learning rate (now {lr})",
+                    "the loss became {} at epoch {} step {} ({}); lower the learning rate (now {lr:.3e})",
                     total.into_scalar::<f32>(),
                     epoch + 1,
-                    step + 1
+                    step + 1,
+                    non_finite.unwrap_or_else(|| "the sum of the paths' finite losses".into()),
                 );
             }
             let grads = total.backward();
@@ -422,6 +429,14 @@ pub(super) fn run(
                 int.record_bands(&path0_bands);
             }
             let grads = GradientsParams::from_grads(grads, &model);
+            if let Some(overflow) = check_gradients(&model, &grads) {
+                bail!(
+                    "the gradients overflowed at epoch {} step {} ({overflow}); the step was not \
+                     applied; lower the learning rate (now {lr:.3e})",
+                    epoch + 1,
+                    step + 1,
+                );
+            }
             model = optimizer.step(lr, model, grads);
             clips_done += b;
             global_step += 1;
@@ -553,6 +568,30 @@ pub(super) fn run(
     Ok(())
 }
 
+/// Which parts of one path's loss are not finite, e.g. "path 0 (8 layers): cross-entropy NaN,
+/// layer 3 high band inf", so that a diverged run says where it diverged.
+fn non_finite_terms(path: usize, layers: usize, loss: &PathLoss) -> String {
+    let value = |t: &Tensor<1>| t.clone().into_scalar::<f32>();
+    let mut parts = Vec::new();
+    let mut check = |name: String, v: f32| {
+        if !v.is_finite() {
+            parts.push(format!("{name} {v}"));
+        }
+    };
+    check("cross-entropy".into(), value(&loss.ce));
+    for (j, high, low) in &loss.bands {
+        check(format!("layer {j} high band"), value(high));
+        check(format!("layer {j} low band"), value(low));
+    }
+    if let Some(m) = &loss.logit_mse {
+        check("logit MSE".into(), value(m));
+    }
+    if parts.is_empty() {
+        parts.push(format!("total {}", value(&loss.total)));
+    }
+    format!("path {path} ({layers} layers): {}", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,6 +655,35 @@ mod tests {
 
     fn dirs() -> (PathBuf, PathBuf) {
         ("unused-dataset".into(), "unused-run".into())
+    }
+
+    #[test]
+    fn a_non_finite_loss_names_its_terms() {
+        let device = Device::flex();
+        let scalar = |v: f32| Tensor::<1>::from_floats([v], &device);
+        let loss = PathLoss {
+            total: scalar(f32::NAN),
+            ce: scalar(1.5),
+            bands: vec![
+                (0, scalar(0.1), scalar(0.2)),
+                (3, scalar(f32::INFINITY), scalar(0.2)),
+            ],
+            logit_mse: Some(scalar(f32::NAN)),
+        };
+        assert_eq!(
+            non_finite_terms(0, 8, &loss),
+            "path 0 (8 layers): layer 3 high band inf, logit MSE NaN"
+        );
+        let overflowed_sum = PathLoss {
+            total: scalar(f32::INFINITY),
+            ce: scalar(1.0),
+            bands: Vec::new(),
+            logit_mse: None,
+        };
+        assert_eq!(
+            non_finite_terms(2, 2, &overflowed_sum),
+            "path 2 (2 layers): total inf"
+        );
     }
 
     #[test]
