@@ -149,6 +149,7 @@ DLOPEN="libx11-6, libx11-xcb1, libxcb1, libxcursor1, libxi6, libxrender1, libxkb
 INSTALLED_SIZE=$(du -sk --apparent-size "$ROOT" | cut -f1)
 
 mkdir -p "$ROOT/DEBIAN"
+# No project address exists yet: the .invalid domain (RFC 2606) says so instead of inventing one.
 cat > "$ROOT/DEBIAN/control" <<EOF
 Package: $PKG
 Version: $VERSION
@@ -160,7 +161,6 @@ Recommends: libgl1-mesa-dri, libegl-mesa0, libwayland-client0, libwayland-egl1, 
 Suggests: qemu-user, openssh-client
 Section: science
 Priority: optional
-Homepage: https://example.invalid/bifsmn-workbench
 Description: workbench for 1-bit keyword-spotting networks (BiFSMNv2)
  Train a full-precision D-FSMN teacher and a BiFSMNv2 binary student with live
  charts, look at the bits every layer produces, record and test keywords
