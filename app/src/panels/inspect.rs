@@ -245,21 +245,8 @@ impl InspectPanel {
         let ctx = ui.ctx().clone();
         self.poll(&ctx);
         ui.horizontal_wrapped(|ui| {
-            let ev = self
-                .model_field
-                .ui(ui, "Model", ".bkw file or training run folder", 340.0);
-            if ui
-                .add_enabled(
-                    self.model_field.path().is_some() && self.model_task.is_none(),
-                    egui::Button::new("Load"),
-                )
-                .clicked()
-                || ev.chosen()
-            {
+            if self.model_field.model_row(ui, self.model_task.is_some()) {
                 self.load_model(&ctx, None);
-            }
-            if self.model_task.is_some() {
-                ui.spinner();
             }
         });
         show_slot(ui, &mut self.notice);

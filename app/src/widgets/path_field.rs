@@ -136,4 +136,18 @@ impl PathField {
         }
         event
     }
+
+    /// The model row shared by the panels that run a model: "Model", the field, Browse…, a
+    /// Load button (disabled while `loading`) and a spinner while it loads. True when the user
+    /// asked to load (the button, Enter in the field or a path from the dialog).
+    pub fn model_row(&mut self, ui: &mut Ui, loading: bool) -> bool {
+        let ev = self.ui(ui, "Model", ".bkw file or training run folder", 340.0);
+        let load = ui
+            .add_enabled(self.path().is_some() && !loading, egui::Button::new("Load"))
+            .clicked();
+        if loading {
+            ui.spinner();
+        }
+        (load || ev.chosen()) && !loading
+    }
 }

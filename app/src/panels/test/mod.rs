@@ -827,21 +827,8 @@ impl TestPanel {
 
     fn model_bar(&mut self, ui: &mut Ui, ctx: &egui::Context) {
         ui.horizontal_wrapped(|ui| {
-            let ev = self
-                .model_field
-                .ui(ui, "Model", ".bkw file or training run folder", 340.0);
-            if ui
-                .add_enabled(
-                    self.model_field.path().is_some() && self.model_task.is_none(),
-                    egui::Button::new("Load"),
-                )
-                .clicked()
-                || ev.chosen()
-            {
+            if self.model_field.model_row(ui, self.model_task.is_some()) {
                 self.load_model(ctx, None);
-            }
-            if self.model_task.is_some() {
-                ui.spinner();
             }
             if let Some(model) = self.model.clone() {
                 ui.separator();
