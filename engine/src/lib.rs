@@ -17,7 +17,7 @@
 //! * [`deploy`]: SSH to ARMv8 boards: board profiles, host keys, upload runner and model, run
 //!   `bench`/`classify` there and bring the reports back, many boards at once.
 //! * [`cli`]: the `bifsmn` command line.
-//! * [`fsutil`]: crash-safe writes.
+//! * [`fsutil`]: crash-safe writes and folder copies.
 
 pub mod ablate;
 pub mod audio;

@@ -71,7 +71,12 @@ pub struct DataPanel {
     /// The open dataset; `generation` counts re-opens so cached rows know when to refresh.
     dataset: Option<Arc<Dataset>>,
     generation: u64,
-    open_task: Option<Task<Result<Dataset, DataError>>>,
+    open_task: Option<Task<Result<(Dataset, bool), DataError>>>,
+    /// Whether the open dataset is the bundled demo set (read-only when installed; edits and
+    /// recordings belong in a copy).
+    is_demo: bool,
+    /// Copying the demo set into the user's data folder; the copy's path when done.
+    copy_task: Option<Task<Result<PathBuf, String>>>,
     /// Clip path to select once the dataset (re)opens.
     reselect: Option<PathBuf>,
     notice: Option<Notice>,
@@ -119,6 +124,8 @@ impl DataPanel {
             dataset: None,
             generation: 0,
             open_task: None,
+            is_demo: false,
+            copy_task: None,
             reselect: None,
             notice: None,
             list: clips::ClipList::default(),
@@ -186,7 +193,27 @@ impl DataPanel {
         let protocol = self.protocol;
         self.notice = None;
         self.open_task = Some(Task::spawn("open dataset", ctx, move |_| {
-            Dataset::open(&root, protocol)
+            open_checked(&root, protocol)
+        }));
+    }
+
+    /// Copy the demo set at `root` to `<data dir>/datasets/demo` (or `demo-2`, … when taken);
+    /// the copy opens when it is complete.
+    fn copy_demo(&mut self, ctx: &egui::Context, root: PathBuf) {
+        self.copy_task = Some(Task::spawn("copy the demo set", ctx, move |_| {
+            let base = bifsmn_engine::deploy::dirs::data_dir()
+                .ok_or("no user data folder (set BIFSMN_DATA_DIR)")?
+                .join("datasets");
+            let target = (1..1000)
+                .map(|n| match n {
+                    1 => base.join("demo"),
+                    n => base.join(format!("demo-{n}")),
+                })
+                .find(|p| !p.exists())
+                .ok_or_else(|| format!("{} holds too many demo copies", base.display()))?;
+            bifsmn_engine::fsutil::copy_dir_atomic(&root, &target)
+                .map_err(|e| format!("copying the demo set: {e}"))?;
+            Ok(target)
         }));
     }
 
@@ -200,6 +227,7 @@ impl DataPanel {
     /// Background jobs for the status bar.
     pub fn jobs(&self, out: &mut Vec<JobStatus>) {
         out.extend(self.open_task.as_ref().map(Task::status));
+        out.extend(self.copy_task.as_ref().map(Task::status));
         out.extend(self.clip_task.as_ref().map(Task::status));
         out.extend(self.file_task.as_ref().map(Task::status));
         out.extend(self.model_task.as_ref().map(Task::status));
@@ -210,6 +238,7 @@ impl DataPanel {
     /// Whether anything runs that needs frames (progress, playhead).
     pub fn busy(&self) -> bool {
         self.open_task.is_some()
+            || self.copy_task.is_some()
             || self.clip_task.is_some()
             || self.file_task.is_some()
             || self.model_task.is_some()
@@ -386,7 +415,7 @@ impl DataPanel {
         let (root, protocol) = (ds.root.clone(), ds.protocol);
         self.reselect = reselect;
         self.open_task = Some(Task::spawn("rescan dataset", ctx, move |_| {
-            Dataset::open(&root, protocol)
+            open_checked(&root, protocol)
         }));
     }
 
@@ -394,7 +423,8 @@ impl DataPanel {
     pub fn poll(&mut self, ctx: &egui::Context) {
         if let Some(r) = take_done(&mut self.open_task) {
             match r {
-                Ok(Ok(ds)) => {
+                Ok(Ok((ds, is_demo))) => {
+                    self.is_demo = is_demo;
                     let first = self.dataset.is_none();
                     let ds = Arc::new(ds);
                     self.dataset = Some(ds.clone());
@@ -421,6 +451,25 @@ impl DataPanel {
                     self.notice = Some(Notice::error(e.to_string(), dataset_hint(&e)));
                 }
                 Err(e) => self.notice = Some(Notice::error(e, "")),
+            }
+        }
+        if let Some(r) = take_done(&mut self.copy_task) {
+            match r.and_then(|x| x) {
+                Ok(copy) => {
+                    self.root_field.text = copy.display().to_string();
+                    self.protocol = Protocol::Twelve;
+                    self.open_dataset(ctx);
+                    self.notice = Some(Notice::info(format!(
+                        "Copied the demo set to {}: edits and recordings go there.",
+                        copy.display()
+                    )));
+                }
+                Err(e) => {
+                    self.notice = Some(Notice::error(
+                        e,
+                        "Choose another folder for your dataset, or free some space.",
+                    ))
+                }
             }
         }
         if let Some(r) = take_done(&mut self.clip_task) {
@@ -558,7 +607,7 @@ impl DataPanel {
                 ui.spinner();
             }
         });
-        if let Some(ds) = &self.dataset {
+        if let Some(ds) = self.dataset.clone() {
             let counts = ds.counts();
             ui.label(
                 RichText::new(format!(
@@ -576,6 +625,30 @@ impl DataPanel {
                 ))
                 .weak(),
             );
+            if self.is_demo {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(
+                        RichText::new(
+                            "This is the bundled demo set (read-only once installed). Relabel, \
+                             delete and recordings need a copy of your own:",
+                        )
+                        .small(),
+                    );
+                    if ui
+                        .add_enabled(
+                            self.copy_task.is_none(),
+                            egui::Button::new("Make an editable copy"),
+                        )
+                        .on_hover_text("Copy it into the workbench's data folder and open the copy")
+                        .clicked()
+                    {
+                        self.copy_demo(&ctx, ds.root.clone());
+                    }
+                    if self.copy_task.is_some() {
+                        ui.spinner();
+                    }
+                });
+            }
         }
         show_slot(ui, &mut self.notice);
         egui::CollapsingHeader::new("Fetch Speech Commands")
@@ -911,4 +984,13 @@ fn dataset_hint(e: &DataError) -> String {
         }
         _ => "Fix the problem named above (or run `bifsmn data check` on the folder), then press Open again.".into(),
     }
+}
+
+/// Open a dataset and tell whether it is the bundled demo set (both on a worker thread: the
+/// comparison resolves paths on disk).
+fn open_checked(root: &Path, protocol: Protocol) -> Result<(Dataset, bool), DataError> {
+    let ds = Dataset::open(root, protocol)?;
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let is_demo = demo_root().is_some_and(|d| canon(&d).is_some() && canon(&d) == canon(root));
+    Ok((ds, is_demo))
 }

@@ -152,7 +152,7 @@ impl TestPanel {
         if self.is_demo {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
-                "This is the bundled demo set: recordings are added to it. Open your own folder in the Data panel to keep it clean.",
+                "This is the bundled demo set (read-only once installed). Record into a copy: Data panel (Ctrl+1) › Make an editable copy, or open your own folder there.",
             );
         }
         let idle = self.recording.is_none();
