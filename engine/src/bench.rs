@@ -6,7 +6,11 @@
 //! file) and binary-op throughput against this CPU's measured XOR-popcount peak.
 //!
 //! Every timing is the median of `runs` single-clip forwards after `warmup` untimed ones, on
-//! the same features; batch size 1, one thread, as on a board.
+//! the same features; batch size 1, one thread, as on a board. The end-to-end forwards of all
+//! columns are interleaved in short blocks (each round runs every column for a block of
+//! forwards, in turn, after one untimed forward that warms its caches again), so a change in
+//! the machine's load during the run shifts every column alike instead of one of them, while
+//! every timed forward still runs with warm caches, as in a steady stream of clips.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -118,19 +122,79 @@ fn time_median(warmup: usize, runs: usize, mut f: impl FnMut()) -> f64 {
     median(v)
 }
 
-/// A kernels column: end to end (no clock reads inside), then per layer (hooked runs).
+/// One column's end-to-end forward for [`interleaved_medians`], and how many times to time it.
+struct Timed<'a> {
+    runs: usize,
+    forward: Box<dyn FnMut() + 'a>,
+}
+
+/// Timed forwards per column and round in [`interleaved_medians`].
+const BLOCK: usize = 10;
+
+/// Median microseconds of each column's forward, timed round-robin in blocks: after `warmup`
+/// untimed forwards of each column, every round gives each column that still has runs left
+/// one untimed forward (the previous column evicted its data from the caches) and then up to
+/// `block` timed ones.
+fn interleaved_medians(warmup: usize, block: usize, columns: &mut [Timed<'_>]) -> Vec<f64> {
+    for c in columns.iter_mut() {
+        for _ in 0..warmup {
+            (c.forward)();
+        }
+    }
+    let mut samples: Vec<Vec<f64>> = columns.iter().map(|c| Vec::with_capacity(c.runs)).collect();
+    while columns.iter().zip(&samples).any(|(c, s)| s.len() < c.runs) {
+        for (c, out) in columns.iter_mut().zip(&mut samples) {
+            let n = (c.runs - out.len()).min(block.max(1));
+            if n == 0 {
+                continue;
+            }
+            (c.forward)();
+            for _ in 0..n {
+                let t = Instant::now();
+                (c.forward)();
+                out.push(us(t.elapsed()));
+            }
+        }
+    }
+    samples.into_iter().map(median).collect()
+}
+
+/// The end-to-end forward of a kernels column (no clock reads inside).
+fn kernels_forward<'a>(
+    engine: &Arc<Engine>,
+    path: usize,
+    features: &'a [f32],
+) -> Box<dyn FnMut() + 'a> {
+    let mut session = engine.session();
+    Box::new(move || {
+        session.forward(path, features).expect("path checked");
+    })
+}
+
+/// The end-to-end forward of a burn column, read back so the time includes the work.
+fn burn_forward<'a>(
+    model: &'a Dfsmn,
+    device: &'a Device,
+    features: &'a [f32],
+) -> Box<dyn FnMut() + 'a> {
+    Box::new(move || {
+        let x = Tensor::<1>::from_floats(features, device).reshape([1, 1, 32, 32]);
+        let z = model.frontend(x, 1.0, &mut None);
+        let out = model.backbone(z, 0, 1.0, &mut None);
+        let _ = out.logits.into_data();
+    })
+}
+
+/// A kernels column's per-layer medians (hooked runs); its end-to-end median comes from
+/// [`interleaved_medians`].
 fn kernels_column(
     name: &str,
     engine: &Arc<Engine>,
     path: usize,
     features: &[f32],
-    warmup: usize,
     runs: usize,
 ) -> anyhow::Result<Column> {
     let mut session = engine.session();
-    let e2e = time_median(warmup, runs, || {
-        session.forward(path, features).expect("path checked");
-    });
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for _ in 0..runs {
         let mut hook: Vec<(LayerId, Duration)> = Vec::new();
@@ -146,31 +210,26 @@ fn kernels_column(
     Ok(Column {
         name: name.to_string(),
         rows: samples.into_iter().map(|(k, v)| (k, median(v))).collect(),
-        end_to_end_us: e2e,
+        end_to_end_us: f64::NAN,
     })
 }
 
-/// A burn column: the FP32 teacher layer by layer on `device`, batch 1. Each stage's output is
-/// read back (`into_data`) so the time includes the work, not just its scheduling.
+/// A burn column's per-stage medians: the FP32 teacher (`model`, in eval mode on `device`)
+/// layer by layer, batch 1. Each stage's output is read back (`into_data`) so the time
+/// includes the work, not just its scheduling. Its end-to-end median comes from
+/// [`interleaved_medians`].
 fn burn_column(
     name: &str,
-    teacher: &Dfsmn,
+    model: &Dfsmn,
     device: &Device,
     features: &[f32],
     warmup: usize,
     runs: usize,
 ) -> Column {
-    let model = teacher.valid().to_device(device);
     let input = || Tensor::<1>::from_floats(features, device).reshape([1, 1, 32, 32]);
     let sync = |t: &Tensor<3>| {
         let _ = t.clone().into_data();
     };
-    // End to end.
-    let e2e = time_median(warmup, runs, || {
-        let z = model.frontend(input(), 1.0, &mut None);
-        let out = model.backbone(z, 0, 1.0, &mut None);
-        let _ = out.logits.into_data();
-    });
     // Per stage: the front end's three blocks, each D-FSMN layer, the classifier.
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for i in 0..warmup + runs {
@@ -217,7 +276,7 @@ fn burn_column(
     Column {
         name: name.to_string(),
         rows: samples.into_iter().map(|(k, v)| (k, median(v))).collect(),
-        end_to_end_us: e2e,
+        end_to_end_us: f64::NAN,
     }
 }
 
@@ -284,35 +343,56 @@ pub fn run_bench(
     let te = Arc::new(Engine::new(&packed_teacher)?);
     let features = timing_features(&se);
 
-    let mut binary = Vec::new();
-    for p in 0..se.num_paths() {
-        let layers = se.path_layers(p)?.len();
-        binary.push(kernels_column(
-            &format!("binary {layers}L"),
-            &se,
-            p,
-            &features,
-            warmup,
+    let (flex, ndarray) = (Backend::Flex.device(), Backend::Ndarray.device());
+    let teacher_flex = t.model.valid().to_device(&flex);
+    let teacher_ndarray = t.model.valid().to_device(&ndarray);
+    // ndarray is ~30x slower than the rest: fewer of its runs keep the bench short.
+    let ndarray_runs = runs.min(30);
+
+    // End to end, all columns interleaved: binary paths, FP32 kernels, flex, ndarray.
+    let mut timed: Vec<Timed> = (0..se.num_paths())
+        .map(|p| Timed {
             runs,
-        )?);
-    }
-    let fp32_kernels = kernels_column("FP32 kernels", &te, 0, &features, warmup, runs)?;
-    let burn_flex = burn_column(
-        "burn flex",
-        &t.model,
-        &Backend::Flex.device(),
-        &features,
-        warmup,
+            forward: kernels_forward(&se, p, &features),
+        })
+        .collect();
+    timed.push(Timed {
         runs,
-    );
-    let burn_ndarray = burn_column(
+        forward: kernels_forward(&te, 0, &features),
+    });
+    timed.push(Timed {
+        runs,
+        forward: burn_forward(&teacher_flex, &flex, &features),
+    });
+    timed.push(Timed {
+        runs: ndarray_runs,
+        forward: burn_forward(&teacher_ndarray, &ndarray, &features),
+    });
+    let e2e = interleaved_medians(warmup, BLOCK, &mut timed);
+    drop(timed);
+
+    // Per layer, column by column (these rows explain the totals; the ratios use the above).
+    let mut binary = Vec::new();
+    for (p, &end_to_end) in e2e.iter().enumerate().take(se.num_paths()) {
+        let layers = se.path_layers(p)?.len();
+        let mut c = kernels_column(&format!("binary {layers}L"), &se, p, &features, runs)?;
+        c.end_to_end_us = end_to_end;
+        binary.push(c);
+    }
+    let n = se.num_paths();
+    let mut fp32_kernels = kernels_column("FP32 kernels", &te, 0, &features, runs)?;
+    fp32_kernels.end_to_end_us = e2e[n];
+    let mut burn_flex = burn_column("burn flex", &teacher_flex, &flex, &features, warmup, runs);
+    burn_flex.end_to_end_us = e2e[n + 1];
+    let mut burn_ndarray = burn_column(
         "burn ndarray",
-        &t.model,
-        &Backend::Ndarray.device(),
+        &teacher_ndarray,
+        &ndarray,
         &features,
         warmup.min(5),
-        runs.min(30),
+        ndarray_runs,
     );
+    burn_ndarray.end_to_end_us = e2e[n + 2];
 
     let b8 = binary[0].end_to_end_us;
     let burn_best = burn_flex.end_to_end_us.min(burn_ndarray.end_to_end_us);
@@ -431,5 +511,40 @@ impl BenchReport {
             self.peak_binary_ops_per_sec / 1e9
         ));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn interleaving_gives_every_column_a_block_per_round() {
+        let log = RefCell::new(String::new());
+        let mut columns = vec![
+            Timed {
+                runs: 3,
+                forward: Box::new(|| log.borrow_mut().push('a')),
+            },
+            Timed {
+                runs: 1,
+                forward: Box::new(|| log.borrow_mut().push('b')),
+            },
+        ];
+        let medians = interleaved_medians(1, 2, &mut columns);
+        drop(columns);
+        assert_eq!(medians.len(), 2);
+        assert!(medians.iter().all(|m| m.is_finite() && *m >= 0.0));
+        // Warm-up (one each), then rounds of one untimed + up to two timed forwards per
+        // column: a a a | b b | a a (a's third run).
+        assert_eq!(log.into_inner(), "abaaabbaa");
+    }
+
+    #[test]
+    fn median_of_even_and_odd_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
     }
 }

@@ -1,4 +1,5 @@
-//! The `listen`, `record` and `stream-eval` commands, through the real binary.
+//! The commands that run a packed model (`listen`, `record`, `stream-eval`, `eval` of a
+//! `.bkw`), through the real binary.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -224,4 +225,63 @@ fn write_synth_model_for_manual_runs() {
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(synth_model(dir.path()), &out).unwrap();
+}
+
+/// `eval` of a packed model runs the bit kernels over the split: the shipped demo student gets
+/// a report for each of its thin paths; wrong labels and unreadable files are refused by name.
+#[test]
+fn eval_of_a_packed_model_reports_every_thin_path() {
+    let Some(demo) = bifsmn_engine::data::demo_root() else {
+        eprintln!("skipped: no demo set");
+        return;
+    };
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/demo-student.bkw");
+    let model = model.to_str().unwrap();
+    let o = bifsmn(&["eval", "--model", model, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let paths = report["paths"].as_array().unwrap();
+    let layers: Vec<u64> = paths
+        .iter()
+        .map(|p| p["layers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(layers, [8, 4, 2]);
+    for p in paths {
+        let confusion = p["confusion"].as_array().unwrap();
+        let total: u64 = confusion
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(total, 84, "every test clip of the demo set, once");
+        // A floor far below the shipped model's figures (docs: assets/models/README.md), so
+        // a broken kernel or front end fails here, not a retrained model.
+        assert!(p["accuracy"].as_f64().unwrap() > 0.8, "{p}");
+    }
+
+    // A synthetic model with other labels than the dataset's.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut w = SynthSpec::paper(Precision::Binary).weights(3);
+    w.labels = (0..12).map(|i| format!("word{i}")).collect();
+    let other = tmp.path().join("other.bkw");
+    PackedModel::from_weights(&w).unwrap().save(&other).unwrap();
+    let o = bifsmn(&[
+        "eval",
+        "--model",
+        other.to_str().unwrap(),
+        "--root",
+        demo.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("other.bkw was trained on"),
+        "{}",
+        text(&o)
+    );
+
+    let bad = tmp.path().join("bad.bkw");
+    std::fs::write(&bad, b"not a model").unwrap();
+    let o = bifsmn(&["eval", "--model", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("bad.bkw"), "{}", text(&o));
 }

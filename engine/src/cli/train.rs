@@ -353,12 +353,16 @@ pub fn run_training(config: TrainConfig, resume: bool, json: bool) -> anyhow::Re
 /// `bifsmn eval` options.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Run directory (uses its best model), sidecar .json or .bpk.
+    /// Run directory (uses its best model), sidecar .json or .bpk; or a packed .bkw model,
+    /// run on the bit kernels as a board runs it.
     #[arg(long, value_name = "RUN")]
     pub model: PathBuf,
-    /// Dataset (defaults to the one the model was trained on).
+    /// Dataset (defaults to the one a run was trained on; the demo set for a .bkw).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Labelling protocol of --root for a .bkw (a run uses its own) [default: 12].
+    #[arg(long)]
+    pub protocol: Option<String>,
     #[arg(long, value_enum, default_value = "test")]
     pub split: SplitArg,
     #[arg(long, default_value_t = 96)]
@@ -438,9 +442,114 @@ pub fn evaluate_saved(
     Ok((dataset.labels.clone(), evals))
 }
 
+/// Evaluate a packed `.bkw` model with the bit kernels (what a board runs) on a split, every
+/// thin path the file holds.
+pub fn evaluate_packed(
+    model: &std::path::Path,
+    root: Option<PathBuf>,
+    protocol: Option<&str>,
+    split: Split,
+    quiet: bool,
+) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
+    use bifsmn_kernels::format::PackedModel;
+    use bifsmn_kernels::infer::Engine;
+
+    let packed =
+        PackedModel::load(model).with_context(|| format!("reading {}", model.display()))?;
+    let engine =
+        Arc::new(Engine::new(&packed).with_context(|| format!("preparing {}", model.display()))?);
+    let root = match root {
+        Some(r) => r,
+        None => crate::data::demo_root()
+            .context("no --root given and the embedded demo set was not found")?,
+    };
+    let protocol = protocol.unwrap_or("12").parse()?;
+    let dataset =
+        Dataset::open(&root, protocol).with_context(|| format!("opening {}", root.display()))?;
+    if dataset.labels != engine.labels() {
+        bail!(
+            "{} has labels {:?}, {} was trained on {:?}",
+            root.display(),
+            dataset.labels,
+            model.display(),
+            engine.labels()
+        );
+    }
+    let clips = dataset.indices_in(split);
+    if clips.is_empty() {
+        bail!("{} has no {} clips", root.display(), split.name());
+    }
+    let classes = dataset.labels.len();
+    let paths = engine.num_paths();
+    let mut session = engine.session();
+    let mut evals: Vec<PathEvaluation> = (0..paths)
+        .map(|p| {
+            Ok(PathEvaluation {
+                metrics: crate::train::PathMetrics {
+                    path: p,
+                    layers: engine.path_layers(p)?.len(),
+                    loss: 0.0,
+                    accuracy: 0.0,
+                },
+                confusion: vec![vec![0; classes]; classes],
+                predictions: Vec::with_capacity(clips.len()),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let bar = progress(clips.len() as u64, "classifying", quiet);
+    for &i in &clips {
+        let clip = &dataset.clips[i];
+        let samples = dataset
+            .load(clip)
+            .with_context(|| format!("reading {}", dataset.relative_name(clip)))?;
+        for e in &mut evals {
+            let c = session.classify(e.metrics.path, &samples)?;
+            let p_true = c.probabilities.get(clip.label).copied().unwrap_or(0.0);
+            e.metrics.loss -= p_true.max(1e-12).ln();
+            e.confusion[clip.label][c.index] += 1;
+            e.predictions.push(crate::train::eval::Prediction {
+                clip: i,
+                label: clip.label,
+                predicted: c.index,
+                confidence: c.probabilities[c.index],
+            });
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let n = clips.len() as f32;
+    for e in &mut evals {
+        let correct: u32 = (0..classes).map(|c| e.confusion[c][c]).sum();
+        e.metrics.accuracy = correct as f32 / n;
+        e.metrics.loss /= n;
+    }
+    Ok((dataset.labels.clone(), evals))
+}
+
+/// Whether `path` names a packed model (`.bkw`).
+fn is_packed(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("bkw"))
+}
+
 pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let split: Split = args.split.into();
-    let (labels, evals) = evaluate_saved(&args.model, args.root, split, args.batch_size)?;
+    let (labels, evals) = if is_packed(&args.model) {
+        evaluate_packed(
+            &args.model,
+            args.root,
+            args.protocol.as_deref(),
+            split,
+            args.json,
+        )?
+    } else {
+        if let Some(p) = &args.protocol {
+            bail!(
+                "--protocol {p} applies to a .bkw model; a run directory uses the protocol it was trained with"
+            );
+        }
+        evaluate_saved(&args.model, args.root, split, args.batch_size)?
+    };
     let report = EvalReport {
         model: args.model.display().to_string(),
         split: split.name().to_string(),
