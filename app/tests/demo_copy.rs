@@ -2,28 +2,13 @@
 //! it points the workbench's data folder (`BIFSMN_DATA_DIR`) at a temp folder, which would
 //! leak into the other UI tests if they shared its process.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use bifsmn_app::{LaunchOptions, Settings, Workbench};
-use egui_kittest::Harness;
+use std::time::Duration;
+
+use bifsmn_app::Settings;
+use common::{harness, run_until};
 use egui_kittest::kittest::Queryable;
-
-fn run_until(
-    h: &mut Harness<'static, Workbench>,
-    limit: Duration,
-    what: &str,
-    done: impl Fn(&mut Harness<'static, Workbench>) -> bool,
-) {
-    let start = Instant::now();
-    while !done(h) {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn the_demo_set_can_be_copied_and_the_copy_opens() {
@@ -33,11 +18,7 @@ fn the_demo_set_can_be_copied_and_the_copy_opens() {
     // Something already named `demo` there: the copy takes the next free name.
     std::fs::create_dir_all(data.path().join("datasets/demo")).unwrap();
 
-    let ctx = egui::Context::default();
-    let wb = Workbench::new(&ctx, Some(Settings::default()), &LaunchOptions::default());
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, wb: &mut Workbench| wb.ui(ui), wb);
+    let mut h = harness(Settings::default());
     run_until(&mut h, Duration::from_secs(60), "the demo dataset", |h| {
         h.state().data.dataset().is_some()
     });

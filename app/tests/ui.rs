@@ -2,38 +2,14 @@
 //! real `Workbench` and checks what the accessibility tree (or the panel's state) shows.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
 
 use bifsmn_app::{LaunchOptions, Panel, Settings, Workbench};
+use common::{harness, run_until};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-
-/// A workbench on the demo set with default settings, in a large headless window.
-fn harness(settings: Settings) -> Harness<'static, Workbench> {
-    let ctx = egui::Context::default();
-    let wb = Workbench::new(&ctx, Some(settings), &LaunchOptions::default());
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, wb: &mut Workbench| wb.ui(ui), wb)
-}
-
-/// Step frames (sleeping a little between them) until `done` holds, or panic after `limit`.
-fn run_until(
-    h: &mut Harness<'static, Workbench>,
-    limit: Duration,
-    what: &str,
-    done: impl Fn(&mut Harness<'static, Workbench>) -> bool,
-) {
-    let start = Instant::now();
-    while !done(h) {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 fn wait_for_dataset(h: &mut Harness<'static, Workbench>) {
     run_until(h, Duration::from_secs(60), "the demo dataset", |h| {
