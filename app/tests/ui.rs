@@ -172,23 +172,11 @@ fn shortcuts_switch_panels_and_space_plays_or_explains_why_not() {
 
 #[test]
 fn relabel_and_delete_are_undoable() {
-    // A small copy of the demo set: two words, both split lists.
+    // A copy of the demo set (the edits must not touch the real one).
     let demo = bifsmn_engine::data::demo_root().expect("demo set");
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("set");
-    for entry in std::fs::read_dir(&demo).unwrap() {
-        let p = entry.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if p.is_dir() {
-            std::fs::create_dir_all(root.join(&name)).unwrap();
-            for f in std::fs::read_dir(&p).unwrap() {
-                let f = f.unwrap().path();
-                std::fs::copy(&f, root.join(&name).join(f.file_name().unwrap())).unwrap();
-            }
-        } else {
-            std::fs::copy(&p, root.join(&name)).unwrap();
-        }
-    }
+    bifsmn_engine::fsutil::copy_dir_atomic(&demo, &root).unwrap();
     let mut s = Settings::default();
     s.data.root = Some(root.clone());
     let mut h = harness(s);
@@ -650,19 +638,7 @@ fn test_panel_records_into_the_dataset_and_detects_from_the_microphone() {
     let demo = bifsmn_engine::data::demo_root().expect("demo set");
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("set");
-    for entry in std::fs::read_dir(&demo).unwrap() {
-        let p = entry.unwrap().path();
-        let name = p.file_name().unwrap().to_owned();
-        if p.is_dir() {
-            std::fs::create_dir_all(root.join(&name)).unwrap();
-            for f in std::fs::read_dir(&p).unwrap() {
-                let f = f.unwrap().path();
-                std::fs::copy(&f, root.join(&name).join(f.file_name().unwrap())).unwrap();
-            }
-        } else {
-            std::fs::copy(&p, root.join(&name)).unwrap();
-        }
-    }
+    bifsmn_engine::fsutil::copy_dir_atomic(&demo, &root).unwrap();
     let mut s = Settings {
         panel: Panel::Test,
         ..Settings::default()
