@@ -289,7 +289,8 @@ impl Workbench {
         }
         self.inspect
             .set_clip(self.data.dataset().cloned(), self.data.selected_clip());
-        self.test.set_dataset(self.data.dataset().cloned());
+        self.test
+            .set_dataset(self.data.dataset().cloned(), self.data.is_demo());
         if self.test.take_dataset_changed() {
             self.data.rescan(ctx);
         }

@@ -170,6 +170,11 @@ impl DataPanel {
         self.dataset.as_ref()
     }
 
+    /// Whether the open dataset is the bundled demo set.
+    pub fn is_demo(&self) -> bool {
+        self.is_demo
+    }
+
     /// The selected dataset clip (index into `dataset.clips`).
     pub fn selected_clip(&self) -> Option<usize> {
         self.selected

@@ -120,11 +120,9 @@ pub struct TestPanel {
     dataset: Option<Arc<Dataset>>,
     dataset_gen: u64,
     dataset_changed: bool,
-    /// Whether the open dataset is the bundled demo set (checked on a worker: it stats files),
-    /// for the dataset generation it was checked for.
+    /// Whether the open dataset is the bundled demo set (as the Data panel found when it
+    /// opened it).
     is_demo: bool,
-    demo_check: Option<Task<bool>>,
-    demo_checked: u64,
     pub view: TestView,
     // Microphone.
     device: String,
@@ -210,8 +208,6 @@ impl TestPanel {
             dataset_gen: 0,
             dataset_changed: false,
             is_demo: false,
-            demo_check: None,
-            demo_checked: 0,
             view: s.view,
             device: s.device.clone(),
             devices: None,
@@ -271,8 +267,9 @@ impl TestPanel {
     }
 
     /// The dataset open in the Data panel (recordings go there; the confusion matrix uses its
-    /// test split).
-    pub fn set_dataset(&mut self, dataset: Option<Arc<Dataset>>) {
+    /// test split), and whether it is the bundled demo set.
+    pub fn set_dataset(&mut self, dataset: Option<Arc<Dataset>>, is_demo: bool) {
+        self.is_demo = is_demo;
         let same = match (&self.dataset, &dataset) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
@@ -421,21 +418,6 @@ impl TestPanel {
                     self.mic_notice = Some(no_device_notice(e.to_string()));
                 }
                 Err(e) => self.mic_notice = Some(Notice::error(e, "")),
-            }
-        }
-        if let Some(r) = take_done(&mut self.demo_check) {
-            self.is_demo = r.unwrap_or(false);
-        }
-        if self.demo_checked != self.dataset_gen && self.demo_check.is_none() {
-            self.demo_checked = self.dataset_gen;
-            self.is_demo = false;
-            if let Some(ds) = &self.dataset {
-                let root = ds.root.clone();
-                self.demo_check = Some(Task::spawn("check dataset", ctx, move |_| {
-                    let canon = |p: &std::path::Path| std::fs::canonicalize(p).ok();
-                    bifsmn_engine::data::demo_root()
-                        .is_some_and(|d| canon(&d).is_some() && canon(&d) == canon(&root))
-                }));
             }
         }
         self.poll_mic(ctx);
