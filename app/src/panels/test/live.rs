@@ -123,24 +123,13 @@ pub struct LiveRun {
 
 impl LiveRun {
     pub fn new(live: LiveDetector, kind: SourceKind, source: String) -> LiveRun {
-        let labels = live.labels().to_vec();
-        let keywords = bifsmn_engine::stream::default_keywords(&labels);
-        LiveRun {
-            live: Some(live),
-            labels,
-            keywords,
-            source,
-            kind,
-            points: VecDeque::new(),
-            total_points: 0,
-            events: Vec::new(),
-            last_event_at: None,
-            level: None,
-            capture: None,
-            detector: None,
-            ended: false,
-            error: None,
-        }
+        // `LiveRun` implements `Drop`, so no struct update: fill in an idle run instead.
+        let mut run = LiveRun::idle(live.labels().to_vec());
+        run.live = Some(live);
+        run.source = source;
+        run.kind = kind;
+        run.ended = false;
+        run
     }
 
     /// A run that never started: the model's classes with no scores (the empty plot shown
