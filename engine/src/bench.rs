@@ -171,6 +171,11 @@ fn kernels_forward<'a>(
     })
 }
 
+/// One clip's features as burn's `[1, 1, n_mels, frames]` input.
+fn burn_input(features: &[f32], device: &Device) -> Tensor<4> {
+    Tensor::<1>::from_floats(features, device).reshape([1, 1, 32, 32])
+}
+
 /// The end-to-end forward of a burn column, read back so the time includes the work.
 fn burn_forward<'a>(
     model: &'a Dfsmn,
@@ -178,22 +183,20 @@ fn burn_forward<'a>(
     features: &'a [f32],
 ) -> Box<dyn FnMut() + 'a> {
     Box::new(move || {
-        let x = Tensor::<1>::from_floats(features, device).reshape([1, 1, 32, 32]);
-        let z = model.frontend(x, 1.0, &mut None);
+        let z = model.frontend(burn_input(features, device), 1.0, &mut None);
         let out = model.backbone(z, 0, 1.0, &mut None);
         let _ = out.logits.into_data();
     })
 }
 
-/// A kernels column's per-layer medians (hooked runs); its end-to-end median comes from
-/// [`interleaved_medians`].
-fn kernels_column(
-    name: &str,
+/// Per-layer medians of a kernels column (hooked runs; the end-to-end median comes from
+/// [`interleaved_medians`]).
+fn kernels_rows(
     engine: &Arc<Engine>,
     path: usize,
     features: &[f32],
     runs: usize,
-) -> anyhow::Result<Column> {
+) -> anyhow::Result<BTreeMap<String, f64>> {
     let mut session = engine.session();
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for _ in 0..runs {
@@ -207,26 +210,20 @@ fn kernels_column(
             samples.entry(k).or_default().push(v);
         }
     }
-    Ok(Column {
-        name: name.to_string(),
-        rows: samples.into_iter().map(|(k, v)| (k, median(v))).collect(),
-        end_to_end_us: f64::NAN,
-    })
+    Ok(samples.into_iter().map(|(k, v)| (k, median(v))).collect())
 }
 
-/// A burn column's per-stage medians: the FP32 teacher (`model`, in eval mode on `device`)
+/// Per-stage medians of a burn column: the FP32 teacher (`model`, in eval mode on `device`)
 /// layer by layer, batch 1. Each stage's output is read back (`into_data`) so the time
-/// includes the work, not just its scheduling. Its end-to-end median comes from
-/// [`interleaved_medians`].
-fn burn_column(
-    name: &str,
+/// includes the work, not just its scheduling. (The end-to-end median comes from
+/// [`interleaved_medians`].)
+fn burn_rows(
     model: &Dfsmn,
     device: &Device,
     features: &[f32],
     warmup: usize,
     runs: usize,
-) -> Column {
-    let input = || Tensor::<1>::from_floats(features, device).reshape([1, 1, 32, 32]);
+) -> BTreeMap<String, f64> {
     let sync = |t: &Tensor<3>| {
         let _ = t.clone().into_data();
     };
@@ -238,7 +235,7 @@ fn burn_column(
                 samples.entry(k.to_string()).or_default().push(us(d));
             }
         };
-        let x = input();
+        let x = burn_input(features, device);
         let t = Instant::now();
         let h = model
             .act1
@@ -273,11 +270,7 @@ fn burn_column(
         let _ = logits.into_data();
         rec("classifier", t.elapsed());
     }
-    Column {
-        name: name.to_string(),
-        rows: samples.into_iter().map(|(k, v)| (k, median(v))).collect(),
-        end_to_end_us: f64::NAN,
-    }
+    samples.into_iter().map(|(k, v)| (k, median(v))).collect()
 }
 
 /// The best ISA's XOR-popcount throughput on a large, L1-resident, perfectly blocked problem:
@@ -372,27 +365,39 @@ pub fn run_bench(
     drop(timed);
 
     // Per layer, column by column (these rows explain the totals; the ratios use the above).
+    let column = |name: String, rows, end_to_end_us| Column {
+        name,
+        rows,
+        end_to_end_us,
+    };
     let mut binary = Vec::new();
     for (p, &end_to_end) in e2e.iter().enumerate().take(se.num_paths()) {
         let layers = se.path_layers(p)?.len();
-        let mut c = kernels_column(&format!("binary {layers}L"), &se, p, &features, runs)?;
-        c.end_to_end_us = end_to_end;
-        binary.push(c);
+        let rows = kernels_rows(&se, p, &features, runs)?;
+        binary.push(column(format!("binary {layers}L"), rows, end_to_end));
     }
     let n = se.num_paths();
-    let mut fp32_kernels = kernels_column("FP32 kernels", &te, 0, &features, runs)?;
-    fp32_kernels.end_to_end_us = e2e[n];
-    let mut burn_flex = burn_column("burn flex", &teacher_flex, &flex, &features, warmup, runs);
-    burn_flex.end_to_end_us = e2e[n + 1];
-    let mut burn_ndarray = burn_column(
-        "burn ndarray",
-        &teacher_ndarray,
-        &ndarray,
-        &features,
-        warmup.min(5),
-        ndarray_runs,
+    let fp32_kernels = column(
+        "FP32 kernels".into(),
+        kernels_rows(&te, 0, &features, runs)?,
+        e2e[n],
     );
-    burn_ndarray.end_to_end_us = e2e[n + 2];
+    let burn_flex = column(
+        "burn flex".into(),
+        burn_rows(&teacher_flex, &flex, &features, warmup, runs),
+        e2e[n + 1],
+    );
+    let burn_ndarray = column(
+        "burn ndarray".into(),
+        burn_rows(
+            &teacher_ndarray,
+            &ndarray,
+            &features,
+            warmup.min(5),
+            ndarray_runs,
+        ),
+        e2e[n + 2],
+    );
 
     let b8 = binary[0].end_to_end_us;
     let burn_best = burn_flex.end_to_end_us.min(burn_ndarray.end_to_end_us);
