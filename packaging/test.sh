@@ -22,6 +22,17 @@ packaging/bootstrap.sh
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 started=$(date +%s)
 
+# Disk and memory at the start and on any failure: a link that fails for want of space or memory
+# prints only "linking with cc failed", so the log must say what the machine had left.
+resources() {
+    printf 'disk: %s free in %s (target: %s); memory: %s MiB available\n' \
+        "$(df -h --output=avail . | tail -1 | tr -d ' ')" "$PWD" \
+        "$(du -sh target 2>/dev/null | cut -f1 || echo none)" \
+        "$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)"
+}
+trap 'status=$?; printf "\nFAILED (exit %s) after %ss; " "$status" "$(( $(date +%s) - started ))"; resources' ERR
+resources
+
 step "format"
 cargo fmt --all -- --check
 
