@@ -485,16 +485,47 @@ impl BinState {
                 s2: self.s2m.clone(),
             });
         }
+        // The depthwise conv is linear in its input, so the two planes are combined once per
+        // input element, `a = b1 + s2 * b2` (the model's two-plane activation, in the order
+        // burn computes it), instead of once per tap in each output: half the multiply-adds.
+        // The planes were captured above; the next layer rewrites them.
+        if bin.planes == 2 {
+            let (b1f, b2f, s2m) = (
+                &mut self.b1f[..tpad * m],
+                &self.b2f[..tpad * m],
+                &self.s2m[..m],
+            );
+            for (a1, a2) in b1f.chunks_exact_mut(m).zip(b2f.chunks_exact(m)) {
+                let a1p = a1.as_mut_ptr();
+                segment(
+                    s,
+                    &mut NoSink,
+                    0,
+                    m,
+                    // SAFETY: c + 8 <= m, inside every row.
+                    #[inline(always)]
+                    |c| unsafe {
+                        let a = s.add(
+                            s.load(a1p.add(c)),
+                            s.mul(s.load(s2m.as_ptr().add(c)), s.load(a2.as_ptr().add(c))),
+                        );
+                        s.store(a1p.add(c), a);
+                        a
+                    },
+                    #[inline(always)]
+                    |c| {
+                        // SAFETY: c < m = a1.len().
+                        unsafe { *a1p.add(c) += s2m[c] * a2[c] };
+                        0.0
+                    },
+                );
+            }
+        }
         let e = &mb.epi;
         let tpo = plane_off(t);
         let k = m as f32;
-        let (w, b1f, b2f) = (
-            &mb.taps[..taps * m],
-            &self.b1f[..tpad * m],
-            &self.b2f[..tpad * m],
-        );
-        let (scale, shift, s2m) = (&e.scale[..m], &e.shift[..m], &self.s2m[..m]);
-        let two = bin.planes == 2;
+        let (w, act) = (&mb.taps[..taps * m], &self.b1f[..tpad * m]);
+        let (scale, shift) = (&e.scale[..m], &e.shift[..m]);
         for tt in 0..t {
             let (r1, r2) = self.rows_m.row_pair_mut(tt, tpo + tt);
             let mut sink = RowSink::new(s, &expand.bin.tau0, &expand.bin.tau1, r1, r2);
@@ -510,21 +541,12 @@ impl BinState {
                 // SAFETY: c + 8 <= m; rows tt..tt + taps of the [tpad][m] planes exist.
                 #[inline(always)]
                 |c| unsafe {
-                    let mut d1 = s.splat(0.0);
-                    let mut d2 = s.splat(0.0);
+                    let mut acc = s.splat(0.0);
                     for tap in 0..taps {
                         let wv = s.load(w.as_ptr().add(tap * m + c));
                         let o = (tt + tap) * m + c;
-                        d1 = s.add(d1, s.mul(wv, s.load(b1f.as_ptr().add(o))));
-                        if two {
-                            d2 = s.add(d2, s.mul(wv, s.load(b2f.as_ptr().add(o))));
-                        }
+                        acc = s.add(acc, s.mul(wv, s.load(act.as_ptr().add(o))));
                     }
-                    let acc = if two {
-                        s.add(d1, s.mul(s.load(s2m.as_ptr().add(c)), d2))
-                    } else {
-                        d1
-                    };
                     let y = s.add(
                         s.mul(s.load(scale.as_ptr().add(c)), acc),
                         s.load(shift.as_ptr().add(c)),
@@ -535,15 +557,10 @@ impl BinState {
                 },
                 #[inline(always)]
                 |c| {
-                    let mut d1 = 0f32;
-                    let mut d2 = 0f32;
+                    let mut acc = 0f32;
                     for tap in 0..taps {
-                        d1 += w[tap * m + c] * b1f[(tt + tap) * m + c];
-                        if two {
-                            d2 += w[tap * m + c] * b2f[(tt + tap) * m + c];
-                        }
+                        acc += w[tap * m + c] * act[(tt + tap) * m + c];
                     }
-                    let acc = if two { d1 + s2m[c] * d2 } else { d1 };
                     let y = prelu(scale[c] * acc + shift[c], slope) + xr[c];
                     // SAFETY: c < m = out.len().
                     unsafe { *op.add(c) = y };

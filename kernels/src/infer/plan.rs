@@ -105,8 +105,9 @@ pub(crate) enum Conv2 {
 ///
 /// The binary depthwise conv runs in float on ±1 values, not on bits: its reduction is 5 taps
 /// of one channel, a vertical count along time rather than a long horizontal popcount, so a
-/// popcount kernel would waste 59 of every 64 bits; the ±1 products are exact, vectorise across
-/// the 128 channels, and the whole block is 0.1 % of the model's MACs.
+/// popcount kernel would waste 59 of every 64 bits. In float, the two planes combine once per
+/// input element into the activation `b1 + s2 * b2`, the taps vectorise across the 128
+/// channels, and the whole block is 0.1 % of the model's MACs.
 #[derive(Clone, Debug)]
 pub(crate) struct Memory {
     pub taps: Vec<f32>,
