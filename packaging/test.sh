@@ -29,6 +29,12 @@ resources() {
         "$(df -h --output=avail . | tail -1 | tr -d ' ')" "$PWD" \
         "$(du -sh target 2>/dev/null | cut -f1 || echo none)" \
         "$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)"
+    # A cold build needs about 5 GB in target/ (measured); say so before the linker fails.
+    local avail_kb
+    avail_kb=$(df -k --output=avail . | tail -1 | tr -d ' ')
+    if ((avail_kb < 6 * 1024 * 1024)); then
+        printf 'warning: less than 6 GB free; a cold build of the test suite needs about 5 GB\n'
+    fi
 }
 trap 'status=$?; printf "\nFAILED (exit %s) after %ss; " "$status" "$(( $(date +%s) - started ))"; resources' ERR
 resources
