@@ -1,4 +1,4 @@
-//! Crash-safe file writes: nothing a reader can see is ever half written.
+//! Crash-safe file writes and folders: nothing a reader can see is ever half written.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -15,10 +15,7 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     fs::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(
@@ -39,56 +36,108 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// The folder `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An I/O error, what was being done and the path it was done to.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {}: {source}", path.display())]
+pub struct PathError {
+    pub what: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+impl From<PathError> for io::Error {
+    fn from(e: PathError) -> io::Error {
+        io::Error::new(e.source.kind(), e.to_string())
+    }
+}
+
+fn path_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> PathError + 'a {
+    move |source| PathError {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A folder built under a hidden temp name beside its target and renamed into place by
+/// [`StagedDir::commit`], so that the target appears whole or not at all. Dropped without a
+/// commit (an error on the way), it is removed with everything written into it.
+pub struct StagedDir {
+    staging: tempfile::TempDir,
+    target: PathBuf,
+}
+
+impl StagedDir {
+    /// Start building `target` (creating its parent folder); the staging folder's name starts
+    /// with `prefix`, which should start with a dot to keep it hidden.
+    pub fn new(target: &Path, prefix: &str) -> Result<StagedDir, PathError> {
+        let parent = parent_dir(target);
+        fs::create_dir_all(&parent).map_err(path_error("creating", &parent))?;
+        let staging = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&parent)
+            .map_err(path_error("creating a temp folder in", &parent))?;
+        Ok(StagedDir {
+            staging,
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// Where to build the folder's content.
+    pub fn path(&self) -> &Path {
+        self.staging.path()
+    }
+
+    /// Rename the finished folder to its target; if that fails, the staged folder is removed.
+    pub fn commit(self) -> Result<(), PathError> {
+        fs::rename(self.staging.path(), &self.target)
+            .map_err(path_error("renaming the staged folder to", &self.target))?;
+        // The folder has moved: nothing is left for the guard to remove.
+        let _ = self.staging.keep();
+        Ok(())
+    }
+}
+
 /// Copy the folder `src` to `dst` (which must not exist) so that `dst` appears whole or not
-/// at all: the copy is made in a hidden temp folder beside `dst` and renamed into place.
-/// Entries whose names start with a dot (caches, the dataset trash) are not copied.
-/// Errors name the path that failed.
+/// at all (a [`StagedDir`]). Entries whose names start with a dot (caches, the dataset trash)
+/// are not copied. Errors name the path that failed.
 pub fn copy_dir_atomic(src: &Path, dst: &Path) -> io::Result<()> {
-    let named = |what: &str, p: &Path, e: io::Error| {
-        io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
-    };
     if dst.exists() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("{} already exists", dst.display()),
         ));
     }
-    let parent = match dst.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).map_err(|e| named("creating", &parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".copy.")
-        .tempdir_in(&parent)
-        .map_err(|e| named("creating a temp folder in", &parent, e))?;
-    copy_tree(src, staging.path())?;
-    let staged = staging.keep();
-    fs::rename(&staged, dst).map_err(|e| {
-        let _ = fs::remove_dir_all(&staged);
-        named("renaming the copy to", dst, e)
-    })
+    let staged = StagedDir::new(dst, ".copy.")?;
+    copy_tree(src, staged.path())?;
+    Ok(staged.commit()?)
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
-    let named = |what: &str, p: &Path, e: io::Error| {
-        io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
-    };
-    let entries = fs::read_dir(src).map_err(|e| named("reading", src, e))?;
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), PathError> {
+    let entries = fs::read_dir(src).map_err(path_error("reading", src))?;
     for entry in entries {
-        let entry = entry.map_err(|e| named("reading", src, e))?;
+        let entry = entry.map_err(path_error("reading", src))?;
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
         let from = entry.path();
         let to = dst.join(entry.file_name());
         // `metadata` follows symlinks: a linked file or folder is copied as what it points to.
-        let meta = fs::metadata(&from).map_err(|e| named("reading", &from, e))?;
+        let meta = fs::metadata(&from).map_err(path_error("reading", &from))?;
         if meta.is_dir() {
-            fs::create_dir(&to).map_err(|e| named("creating", &to, e))?;
+            fs::create_dir(&to).map_err(path_error("creating", &to))?;
             copy_tree(&from, &to)?;
         } else {
-            fs::copy(&from, &to).map_err(|e| named("copying", &from, e))?;
+            fs::copy(&from, &to).map_err(path_error("copying", &from))?;
         }
     }
     Ok(())

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::fsutil::{PathError, StagedDir};
+
 /// The official archives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Archive {
@@ -163,6 +165,15 @@ pub enum DownloadError {
     TargetExists(PathBuf),
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<PathError> for DownloadError {
+    fn from(e: PathError) -> DownloadError {
+        DownloadError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DownloadError + '_ {
@@ -485,20 +496,12 @@ pub fn extract_tar_gz(
     if target.exists() {
         return Err(DownloadError::TargetExists(target.to_path_buf()));
     }
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "dataset".into());
     // Dropping `staging` on any error removes everything extracted so far.
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.extract-"))
-        .tempdir_in(&parent)
-        .map_err(io_err(&parent))?;
+    let staging = StagedDir::new(target, &format!(".{name}.extract-"))?;
 
     let file = File::open(archive).map_err(io_err(archive))?;
     let total = file.metadata().map_err(io_err(archive))?.len();
@@ -529,12 +532,7 @@ pub fn extract_tar_gz(
         done: total,
         total: Some(total),
     });
-    let staged = staging.keep();
-    if let Err(e) = fs::rename(&staged, target) {
-        let _ = fs::remove_dir_all(&staged);
-        return Err(io_err(target)(e));
-    }
-    Ok(())
+    Ok(staging.commit()?)
 }
 
 /// Write one entry below `root` after checking that it stays there.
