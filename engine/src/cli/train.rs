@@ -484,30 +484,26 @@ pub fn evaluate_packed(
     let mut session = engine.session();
     let mut evals: Vec<PathEvaluation> = (0..paths)
         .map(|p| {
-            Ok(PathEvaluation {
-                metrics: crate::train::PathMetrics {
-                    path: p,
-                    layers: engine.path_layers(p)?.len(),
-                    loss: 0.0,
-                    accuracy: 0.0,
-                },
-                confusion: vec![vec![0; classes]; classes],
-                predictions: Vec::with_capacity(clips.len()),
-            })
+            Ok(PathEvaluation::empty(
+                p,
+                engine.path_layers(p)?.len(),
+                classes,
+            ))
         })
         .collect::<anyhow::Result<_>>()?;
+    // Summed here, averaged by `finish`.
+    let mut loss_sums = vec![0f32; paths];
     let bar = progress(clips.len() as u64, "classifying", quiet);
     for &i in &clips {
         let clip = &dataset.clips[i];
         let samples = dataset
             .load(clip)
             .with_context(|| format!("reading {}", dataset.relative_name(clip)))?;
-        for e in &mut evals {
+        for (e, loss_sum) in evals.iter_mut().zip(&mut loss_sums) {
             let c = session.classify(e.metrics.path, &samples)?;
             let p_true = c.probabilities.get(clip.label).copied().unwrap_or(0.0);
-            e.metrics.loss -= p_true.max(1e-12).ln();
-            e.confusion[clip.label][c.index] += 1;
-            e.predictions.push(crate::train::eval::Prediction {
+            *loss_sum -= p_true.max(1e-12).ln();
+            e.record(crate::train::eval::Prediction {
                 clip: i,
                 label: clip.label,
                 predicted: c.index,
@@ -517,11 +513,8 @@ pub fn evaluate_packed(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let n = clips.len() as f32;
-    for e in &mut evals {
-        let correct: u32 = (0..classes).map(|c| e.confusion[c][c]).sum();
-        e.metrics.accuracy = correct as f32 / n;
-        e.metrics.loss /= n;
+    for (e, loss_sum) in evals.iter_mut().zip(loss_sums) {
+        e.finish(loss_sum / clips.len() as f32);
     }
     Ok((dataset.labels.clone(), evals))
 }

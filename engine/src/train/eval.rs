@@ -33,6 +33,35 @@ pub struct PathEvaluation {
 }
 
 impl PathEvaluation {
+    /// Nothing counted yet for thin path `path` (`layers` D-FSMN layers) over `classes` classes.
+    pub fn empty(path: usize, layers: usize, classes: usize) -> PathEvaluation {
+        PathEvaluation {
+            metrics: PathMetrics {
+                path,
+                layers,
+                loss: 0.0,
+                accuracy: 0.0,
+            },
+            confusion: vec![vec![0; classes]; classes],
+            predictions: Vec::new(),
+        }
+    }
+
+    /// Count one clip's outcome.
+    pub fn record(&mut self, prediction: Prediction) {
+        self.confusion[prediction.label][prediction.predicted] += 1;
+        self.predictions.push(prediction);
+    }
+
+    /// Close the evaluation: the accuracy over the clips recorded, and their mean loss.
+    pub fn finish(&mut self, mean_loss: f32) {
+        let correct: u32 = (0..self.confusion.len())
+            .map(|c| self.confusion[c][c])
+            .sum();
+        self.metrics.accuracy = correct as f32 / self.predictions.len().max(1) as f32;
+        self.metrics.loss = mean_loss;
+    }
+
     /// Precision of each class (`None` when nothing was predicted as that class).
     pub fn precision(&self) -> Vec<Option<f32>> {
         let n = self.confusion.len();
@@ -71,16 +100,7 @@ pub fn evaluate(
     let num_paths = num_paths.clamp(1, model.num_paths());
     let paths = model.config.paths();
     let mut out: Vec<PathEvaluation> = (0..num_paths)
-        .map(|p| PathEvaluation {
-            metrics: PathMetrics {
-                path: p,
-                layers: paths[p].len(),
-                loss: 0.0,
-                accuracy: 0.0,
-            },
-            confusion: vec![vec![0; classes]; classes],
-            predictions: Vec::new(),
-        })
+        .map(|p| PathEvaluation::empty(p, paths[p].len(), classes))
         .collect();
     let mut loss_sums = vec![0f64; num_paths];
     let mut seen = 0usize;
@@ -109,8 +129,7 @@ pub fn evaluate(
                             (0, f32::MIN),
                             |best, (c, v)| if v > best.1 { (c, v) } else { best },
                         );
-                eval.confusion[label][predicted] += 1;
-                eval.predictions.push(Prediction {
+                eval.record(Prediction {
                     clip,
                     label,
                     predicted,
@@ -120,10 +139,8 @@ pub fn evaluate(
         }
         seen += b;
     }
-    for (p, eval) in out.iter_mut().enumerate() {
-        let correct: u32 = (0..classes).map(|c| eval.confusion[c][c]).sum();
-        eval.metrics.loss = (loss_sums[p] / seen.max(1) as f64) as f32;
-        eval.metrics.accuracy = correct as f32 / seen.max(1) as f32;
+    for (eval, loss_sum) in out.iter_mut().zip(loss_sums) {
+        eval.finish((loss_sum / seen.max(1) as f64) as f32);
     }
     Ok(out)
 }
