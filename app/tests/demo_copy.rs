@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use bifsmn_app::Settings;
-use common::{harness, run_until};
+use common::{harness, run_until, wait_for_dataset};
 use egui_kittest::kittest::Queryable;
 
 #[test]
@@ -19,9 +19,7 @@ fn the_demo_set_can_be_copied_and_the_copy_opens() {
     std::fs::create_dir_all(data.path().join("datasets/demo")).unwrap();
 
     let mut h = harness(Settings::default());
-    run_until(&mut h, Duration::from_secs(60), "the demo dataset", |h| {
-        h.state().data.dataset().is_some()
-    });
+    wait_for_dataset(&mut h);
     let demo = h.state().data.dataset().unwrap().clone();
     run_until(&mut h, Duration::from_secs(10), "the copy offer", |h| {
         h.query_by_label("Make an editable copy").is_some()

@@ -7,15 +7,9 @@ use std::time::Duration;
 mod common;
 
 use bifsmn_app::{LaunchOptions, Panel, Settings, Workbench};
-use common::{harness, run_until};
+use common::{harness, run_until, wait_for_dataset};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-
-fn wait_for_dataset(h: &mut Harness<'static, Workbench>) {
-    run_until(h, Duration::from_secs(60), "the demo dataset", |h| {
-        h.state().data.dataset().is_some()
-    });
-}
 
 #[test]
 fn selecting_a_clip_shows_its_log_mel() {

@@ -31,3 +31,10 @@ pub fn run_until(
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Wait until the Data panel has opened its dataset.
+pub fn wait_for_dataset(h: &mut Harness<'static, Workbench>) {
+    run_until(h, Duration::from_secs(60), "the demo dataset", |h| {
+        h.state().data.dataset().is_some()
+    });
+}

@@ -995,7 +995,8 @@ fn dataset_hint(e: &DataError) -> String {
 /// comparison resolves paths on disk).
 fn open_checked(root: &Path, protocol: Protocol) -> Result<(Dataset, bool), DataError> {
     let ds = Dataset::open(root, protocol)?;
-    let canon = |p: &Path| std::fs::canonicalize(p).ok();
-    let is_demo = demo_root().is_some_and(|d| canon(&d).is_some() && canon(&d) == canon(root));
+    let is_demo = demo_root()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .is_some_and(|d| std::fs::canonicalize(root).is_ok_and(|r| r == d));
     Ok((ds, is_demo))
 }
