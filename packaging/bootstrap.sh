@@ -17,6 +17,10 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user openssh-server openssh-client
   # Headless GUI checks, audio tools used by fixtures and docs, packaging checks.
   xvfb xauth sox libsox-fmt-all flac espeak-ng desktop-file-utils dpkg-dev file
+  # `bifsmn data synth`: Festival with every English voice Debian ships, and the word list
+  # the negative vocabulary comes from. (flite and the asterisk sounds are deliberately not
+  # here: they are kept for independent evaluation only.)
+  festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts wamerican
 )
 
 missing=()

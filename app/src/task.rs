@@ -76,6 +76,21 @@ impl Progress {
     pub fn cancel_flag(&self) -> &AtomicBool {
         &self.cancel
     }
+
+    /// A progress bar with `text` and a Cancel button that cancels this job.
+    pub fn bar_with_cancel(&self, ui: &mut egui::Ui, fraction: f32, text: String) {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .text(text)
+                    .desired_width(320.0)
+                    .animate(true),
+            );
+            if ui.button("Cancel").clicked() {
+                self.cancel();
+            }
+        });
+    }
 }
 
 impl<T: Send + 'static> Task<T> {

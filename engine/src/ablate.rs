@@ -109,6 +109,8 @@ pub struct AblationSettings {
     pub batch_size: usize,
     pub seed: u64,
     pub augment: bool,
+    /// The augmentation steps every run uses (when `augment` is on).
+    pub augmentation: crate::data::AugmentConfig,
     pub backend: Backend,
     pub max_train_clips: Option<usize>,
     /// Reuse an existing teacher run instead of training one.
@@ -225,6 +227,7 @@ fn apply_shared(c: &mut TrainConfig, s: &AblationSettings) {
     c.batch_size = s.batch_size;
     c.seed = s.seed;
     c.augment = s.augment;
+    c.augmentation = s.augmentation.clone();
     c.backend = s.backend;
     c.max_train_clips = s.max_train_clips;
 }

@@ -21,6 +21,7 @@ fn a_diverging_method_is_reported_and_the_others_still_run() {
         batch_size: 16,
         seed: 1,
         augment: false,
+        augmentation: bifsmn_engine::data::AugmentConfig::default(),
         backend: Backend::Flex,
         max_train_clips: Some(64),
         teacher: Some(m.teacher_run.clone()),

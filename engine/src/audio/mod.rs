@@ -106,6 +106,16 @@ pub fn load_clip(path: &Path) -> Result<Vec<f32>, AudioError> {
     Ok(fix_length(load_mono_16k(path)?, CLIP_SAMPLES))
 }
 
+/// Length of a recording in samples at 16 kHz. WAV files are measured from their header;
+/// other formats are decoded.
+pub fn duration_samples_16k(path: &Path) -> Result<usize, AudioError> {
+    if let Ok(reader) = hound::WavReader::open(path) {
+        let rate = u64::from(reader.spec().sample_rate.max(1));
+        return Ok((u64::from(reader.duration()) * u64::from(SAMPLE_RATE) / rate) as usize);
+    }
+    Ok(load_mono_16k(path)?.len())
+}
+
 /// Peak and RMS level of samples, in dBFS (-inf for digital silence).
 pub fn levels_dbfs(samples: &[f32]) -> (f32, f32) {
     if samples.is_empty() {

@@ -37,6 +37,8 @@ pub struct AblateArgs {
     pub seed: u64,
     #[arg(long)]
     pub no_augment: bool,
+    #[command(flatten)]
+    pub augmentation: super::train::AugmentArgs,
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendArg,
     #[arg(long, value_name = "N")]
@@ -80,6 +82,7 @@ pub fn run(args: AblateArgs) -> anyhow::Result<ExitCode> {
         batch_size: args.batch_size,
         seed: args.seed,
         augment: !args.no_augment,
+        augmentation: args.augmentation.config(),
         backend: args.backend.into(),
         max_train_clips: args.max_train_clips,
         teacher: args.teacher.clone(),

@@ -39,6 +39,13 @@ pub enum DataCommand {
     /// Interrupted downloads resume from `<archive>.part` when run again. The data ends up in
     /// DEST/speech_commands_v0.0N.
     Fetch(FetchArgs),
+    /// Make a keyword dataset from text: keywords and a negative vocabulary spoken by many
+    /// synthetic speakers (espeak-ng, Festival), speaker-disjoint splits, long-form
+    /// negatives and background noise, in the Speech Commands layout.
+    ///
+    /// Reproducible from --seed; an interrupted run resumes when the same command is run
+    /// again. Needs espeak-ng, festival with its English voices, and wamerican (apt).
+    Synth(super::synth::SynthArgs),
 }
 
 /// Which dataset folder to use.
@@ -136,6 +143,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
         DataCommand::Check(args) => check(args),
         DataCommand::Features(args) => features(args),
         DataCommand::Fetch(args) => fetch(args),
+        DataCommand::Synth(args) => super::synth::run(args),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod model;
 pub mod output;
 pub mod record;
 pub mod stream_eval;
+pub mod synth;
 pub mod train;
 
 /// BiFSMN Workbench: train, inspect, test and deploy 1-bit keyword-spotting networks.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::data::{RootArgs, resolve_root};
 use super::output::{print_json, progress};
-use crate::data::{Dataset, Split};
+use crate::data::{AugmentConfig, Dataset, Split};
 use crate::model::BinarizerKind;
 use crate::train::checkpoint::open_model;
 use crate::train::eval::{PathEvaluation, evaluate};
@@ -39,6 +39,55 @@ impl From<BackendArg> for Backend {
             BackendArg::Flex => Backend::Flex,
             BackendArg::Ndarray => Backend::Ndarray,
         }
+    }
+}
+
+/// Augmentation recipes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AugmentPreset {
+    /// Every step: the paper's noise, gain, speed and shift plus voices, rooms, noise at
+    /// 0-20 dB SNR with babble, microphone colouring and SpecAugment.
+    Robust,
+    /// The paper's steps only (noise mix, gain, speed, shift).
+    Spec,
+}
+
+/// Which augmentation steps run.
+#[derive(Debug, Args)]
+pub struct AugmentArgs {
+    /// Augmentation recipe; the --no-* switches below turn single steps of it off.
+    #[arg(long, value_enum, default_value = "robust")]
+    pub augment: AugmentPreset,
+    /// No pitch/vocal-tract perturbation.
+    #[arg(long)]
+    pub no_voice: bool,
+    /// No room reverberation.
+    #[arg(long)]
+    pub no_room: bool,
+    /// No background noise and babble at a drawn SNR (the paper's noise mix instead).
+    #[arg(long)]
+    pub no_noise_snr: bool,
+    /// No microphone/telephone colouring or soft clipping.
+    #[arg(long)]
+    pub no_channel: bool,
+    /// No SpecAugment masks on the features.
+    #[arg(long)]
+    pub no_spec_augment: bool,
+}
+
+impl AugmentArgs {
+    /// The augmentation settings these options describe.
+    pub fn config(&self) -> AugmentConfig {
+        let mut c = match self.augment {
+            AugmentPreset::Robust => AugmentConfig::robust(),
+            AugmentPreset::Spec => AugmentConfig::default(),
+        };
+        c.voice.enabled &= !self.no_voice;
+        c.room.enabled &= !self.no_room;
+        c.noise_snr.enabled &= !self.no_noise_snr;
+        c.channel.enabled &= !self.no_channel;
+        c.spec_augment.enabled &= !self.no_spec_augment;
+        c
     }
 }
 
@@ -73,9 +122,11 @@ pub struct CommonArgs {
     /// burn CPU backend.
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendArg,
-    /// Turn off training augmentation (noise, gain, speed, shift).
+    /// Turn off training augmentation altogether.
     #[arg(long)]
     pub no_augment: bool,
+    #[command(flatten)]
+    pub augmentation: AugmentArgs,
     /// Use at most this many training clips per epoch (quick runs).
     #[arg(long, value_name = "N")]
     pub max_train_clips: Option<usize>,
@@ -163,6 +214,7 @@ fn base_config(role: Role, common: &CommonArgs) -> anyhow::Result<TrainConfig> {
     c.seed = common.seed;
     c.backend = common.backend.into();
     c.augment = !common.no_augment;
+    c.augmentation = common.augmentation.config();
     c.max_train_clips = common.max_train_clips;
     Ok(c)
 }
@@ -405,6 +457,9 @@ struct PathReport {
     loss: f32,
     precision: Vec<Option<f32>>,
     recall: Vec<Option<f32>>,
+    /// Keyword recall and non-keyword false-accept rate (12-class labellings).
+    #[serde(flatten)]
+    keywords: Option<crate::train::eval::KeywordScores>,
     confusion: Vec<Vec<u32>>,
 }
 
@@ -556,6 +611,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 loss: e.metrics.loss,
                 precision: e.precision(),
                 recall: e.recall(),
+                keywords: e.keyword_scores(&labels),
                 confusion: e.confusion.clone(),
             })
             .collect(),
@@ -573,6 +629,15 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             100.0 * p.accuracy,
             p.loss
         );
+        if let Some(k) = &p.keywords {
+            println!(
+                "  keyword recall {:.2}% of {} keyword clips; false accepts {:.2}% of {} non-keyword words",
+                100.0 * k.keyword_recall,
+                k.keyword_clips,
+                100.0 * k.false_accept_rate,
+                k.negative_clips
+            );
+        }
         println!("  {:<10} {:>9} {:>9}", "class", "precision", "recall");
         for (c, name) in labels.iter().enumerate() {
             let f = |v: Option<f32>| v.map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));

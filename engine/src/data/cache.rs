@@ -118,6 +118,7 @@ impl FeatureCache {
     pub fn features(&self, clip: &Clip) -> Result<Vec<f32>, DataError> {
         match &clip.source {
             ClipSource::File(path) => self.features_of_file(path),
+            ClipSource::Excerpt { path, start, .. } => self.features_of_excerpt(path, *start),
             ClipSource::Silence => Ok(self
                 .silence
                 .get_or_init(|| self.logmel.compute(&vec![0.0; CLIP_SAMPLES]))
@@ -128,8 +129,32 @@ impl FeatureCache {
     /// Features of an audio file, through the cache.
     pub fn features_of_file(&self, path: &Path) -> Result<Vec<f32>, DataError> {
         let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-        let key = self.key(&bytes);
-        let entry = self.entry_path(&key);
+        self.through_cache(&self.key(&bytes), || {
+            let samples = audio::decode_bytes(&bytes, path)?.into_mono_16k(path)?;
+            Ok(audio::fix_length(samples, self.params.clip_samples))
+        })
+    }
+
+    /// Features of the 1 s window at `start` of a long recording, through the cache (keyed on
+    /// the file's bytes and the window's start).
+    pub fn features_of_excerpt(&self, path: &Path, start: usize) -> Result<Vec<f32>, DataError> {
+        let mut keyed = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let file_len = keyed.len();
+        keyed.extend_from_slice(format!("\nexcerpt at {start}").as_bytes());
+        self.through_cache(&self.key(&keyed), || {
+            let samples = audio::decode_bytes(&keyed[..file_len], path)?.into_mono_16k(path)?;
+            Ok(super::speech_commands::window(&samples, start))
+        })
+    }
+
+    /// The stored features under `key`, or the features of the samples `decode` gives,
+    /// stored for next time.
+    fn through_cache(
+        &self,
+        key: &str,
+        decode: impl FnOnce() -> Result<Vec<f32>, DataError>,
+    ) -> Result<Vec<f32>, DataError> {
+        let entry = self.entry_path(key);
         match std::fs::read(&entry) {
             Ok(stored) => match self.parse(&stored) {
                 Some(features) => {
@@ -144,10 +169,7 @@ impl FeatureCache {
                 self.misses.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let samples = audio::decode_bytes(&bytes, path)?.into_mono_16k(path)?;
-        let features = self
-            .logmel
-            .compute(&audio::fix_length(samples, self.params.clip_samples));
+        let features = self.logmel.compute(&decode()?);
         if write_atomic(&entry, &self.encode(&features)).is_err() {
             // The cache only saves time; a read-only or full disk must not stop training.
             self.write_errors.fetch_add(1, Ordering::Relaxed);

@@ -59,6 +59,12 @@ pub enum DataError {
         root: PathBuf,
         hint: String,
     },
+    #[error("{}, line {line}: {reason}", path.display())]
+    Keywords {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     #[error("unknown protocol `{0}`; expected one of v1-12, v2-12, v2-35, 12")]
     UnknownProtocol(String),
     #[error(transparent)]

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, bounded};
+use rand::RngExt;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
@@ -92,16 +93,41 @@ impl WaveformCache {
     }
 
     /// A clip's 16000 samples: silence is zeros, files come from memory or are decoded (and
-    /// kept if the budget allows).
+    /// kept if the budget allows); an excerpt is its window of the (cached) recording.
     pub fn load(&self, clip: &Clip) -> Result<Vec<f32>, DataError> {
-        let path = match &clip.source {
-            ClipSource::Silence => return Ok(vec![0.0; CLIP_SAMPLES]),
-            ClipSource::File(path) => path,
-        };
-        if let Some(samples) = self.lock().get(path).cloned() {
-            return Ok(dequantize(&samples));
+        self.load_at(clip, None)
+    }
+
+    /// [`WaveformCache::load`] with an excerpt's window moved to `start` (ignored for other
+    /// clips): training draws a new window of a long recording every epoch.
+    pub fn load_at(&self, clip: &Clip, start: Option<usize>) -> Result<Vec<f32>, DataError> {
+        match &clip.source {
+            ClipSource::Silence => Ok(vec![0.0; CLIP_SAMPLES]),
+            ClipSource::File(path) => Ok(dequantize(&self.recording(path, false)?)),
+            ClipSource::Excerpt {
+                path, start: own, ..
+            } => {
+                let samples = dequantize(&self.recording(path, true)?);
+                Ok(super::speech_commands::window(
+                    &samples,
+                    start.unwrap_or(*own),
+                ))
+            }
         }
-        let samples: Arc<[i16]> = quantize(&audio::load_clip(path)?).into();
+    }
+
+    /// A file's samples as i16: one clip (fixed to 16000 samples) or, for `whole`, the whole
+    /// recording.
+    fn recording(&self, path: &PathBuf, whole: bool) -> Result<Arc<[i16]>, DataError> {
+        if let Some(samples) = self.lock().get(path).cloned() {
+            return Ok(samples);
+        }
+        let decoded = if whole {
+            audio::load_mono_16k(path)?
+        } else {
+            audio::load_clip(path)?
+        };
+        let samples: Arc<[i16]> = quantize(&decoded).into();
         let bytes = samples.len() * 2;
         // Reserve before inserting so concurrent loaders cannot overshoot the budget.
         let reserved = self
@@ -114,7 +140,7 @@ impl WaveformCache {
             // Another thread stored it first; give the reservation back.
             self.used_bytes.fetch_sub(bytes, Ordering::Relaxed);
         }
-        Ok(dequantize(&samples))
+        Ok(samples)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<[i16]>>> {
@@ -331,13 +357,37 @@ impl Job {
             (None, Some(cache)) => cache.features(clip),
             (None, None) => Ok(self.logmel.compute(&self.waveforms.load(clip)?)),
             (Some(augmenter), _) => {
+                let start = self.window_start(clip, index);
                 let mut rng = clip_rng(self.seed, self.epoch, index as u64);
-                let samples = augmenter.apply(self.waveforms.load(clip)?, &mut rng);
-                Ok(self.logmel.compute(&samples))
+                let samples = augmenter.apply(self.waveforms.load_at(clip, start)?, &mut rng);
+                let mut features = self.logmel.compute(&samples);
+                let params = self.logmel.params();
+                augmenter.spec_augment_features(
+                    &mut features,
+                    params.n_mels,
+                    params.frames(),
+                    &mut rng,
+                );
+                Ok(features)
             }
         }
     }
+
+    /// A fresh window of a long recording for this epoch, from an RNG of its own so the
+    /// augmentation's draws do not move.
+    fn window_start(&self, clip: &Clip, index: usize) -> Option<usize> {
+        match clip.source {
+            ClipSource::Excerpt { len, .. } if len > CLIP_SAMPLES => {
+                let mut rng = clip_rng(self.seed ^ WINDOW_DOMAIN, self.epoch, index as u64);
+                Some(rng.random_range(0..=len - CLIP_SAMPLES))
+            }
+            _ => None,
+        }
+    }
 }
+
+/// Keeps the window draws of [`Job::window_start`] apart from the augmentation's stream.
+const WINDOW_DOMAIN: u64 = 0x7769_6e64_6f77_3031; // "window01"
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod download;
 mod error;
 pub mod loader;
 pub mod speech_commands;
+pub mod synth;
 #[cfg(test)]
 mod testutil;
 

@@ -37,6 +37,12 @@ pub const V2_WORDS: [&str; 35] = [
 
 /// Folder with the long noise recordings used by augmentation; never a word.
 pub const BACKGROUND_DIR: &str = "_background_noise_";
+/// Folder with long recordings of continuous non-keyword speech, cut into 1 s `unknown`
+/// windows (`<speaker>_nohash_<n>.wav`, split by the lists like any clip).
+pub const LONG_SPEECH_DIR: &str = "_long_speech_";
+/// Optional: the keyword folders of a 12-class dataset with its own keywords, one per line, in
+/// class order (classes 2, 3, ...). Without it the keywords are the ten commands.
+pub const KEYWORDS_FILE: &str = "keywords.txt";
 /// Validation split list, relative to the dataset root.
 pub const VALIDATION_LIST: &str = "validation_list.txt";
 /// Test split list, relative to the dataset root.
@@ -185,6 +191,15 @@ pub enum ClipSource {
     File(PathBuf),
     /// An all-zero 16000-sample waveform (the silence class).
     Silence,
+    /// One second of a long recording (continuous non-keyword speech in `_long_speech_`),
+    /// starting at sample `start`. Training with augmentation draws a fresh window from
+    /// the whole recording every epoch; evaluation always uses `start`.
+    Excerpt {
+        path: PathBuf,
+        start: usize,
+        /// Samples in the whole recording (16 kHz).
+        len: usize,
+    },
 }
 
 /// One labelled example.
@@ -201,12 +216,17 @@ pub struct Clip {
 }
 
 impl Clip {
-    /// The audio file, or `None` for silence.
+    /// The audio file (for an excerpt, the whole recording), or `None` for silence.
     pub fn path(&self) -> Option<&Path> {
         match &self.source {
-            ClipSource::File(p) => Some(p),
+            ClipSource::File(p) | ClipSource::Excerpt { path: p, .. } => Some(p),
             ClipSource::Silence => None,
         }
+    }
+
+    /// Whether the clip is a window of a long recording rather than a file of its own.
+    pub fn is_excerpt(&self) -> bool {
+        matches!(self.source, ClipSource::Excerpt { .. })
     }
 }
 
@@ -299,27 +319,56 @@ impl Dataset {
             SplitSource::SpeakerHash
         };
 
+        let keywords = match protocol {
+            Protocol::Twelve => read_keywords(&root)?,
+            _ => None,
+        };
+        let labels = match &keywords {
+            Some(words) => twelve_labels(words),
+            None => protocol.labels(),
+        };
+        let label_of = |word: &str| -> Option<usize> {
+            if word == LONG_SPEECH_DIR {
+                // Continuous non-keyword speech is `unknown`; protocols without one drop it.
+                return protocol.has_silence().then_some(UNKNOWN);
+            }
+            match &keywords {
+                Some(words) => Some(
+                    words
+                        .iter()
+                        .position(|w| w == word)
+                        .map_or(UNKNOWN, |i| i + 2),
+                ),
+                None => protocol.label_of(word),
+            }
+        };
+
         let mut clips = Vec::with_capacity(found.len() + found.len() / 8);
         let mut per_split = [0usize; 3];
         for f in &found {
-            let Some(label) = protocol.label_of(&f.word) else {
+            let Some(label) = label_of(&f.word) else {
                 continue;
             };
             let split = match &lists {
                 Some(map) => map.get(&f.rel).copied().unwrap_or(Split::Train),
                 None => which_set(&f.speaker, HASH_VALIDATION_PCT, HASH_TESTING_PCT),
             };
-            per_split[split.index()] += 1;
-            clips.push(Clip {
-                source: ClipSource::File(root.join(&f.rel)),
+            let path = root.join(&f.rel);
+            let sources = if f.word == LONG_SPEECH_DIR {
+                excerpts(&path)?
+            } else {
+                vec![ClipSource::File(path)]
+            };
+            per_split[split.index()] += sources.len();
+            clips.extend(sources.into_iter().map(|source| Clip {
+                source,
                 label,
                 split,
                 speaker: f.speaker.clone(),
                 word: f.word.clone(),
-            });
+            }));
         }
 
-        let labels = protocol.labels();
         let mut has_clips = vec![false; labels.len()];
         for c in &clips {
             has_clips[c.label] = true;
@@ -400,6 +449,9 @@ impl Dataset {
     pub fn load(&self, clip: &Clip) -> Result<Vec<f32>, DataError> {
         match &clip.source {
             ClipSource::File(path) => Ok(audio::load_clip(path)?),
+            ClipSource::Excerpt { path, start, .. } => {
+                Ok(window(&audio::load_mono_16k(path)?, *start))
+            }
             ClipSource::Silence => Ok(vec![0.0; CLIP_SAMPLES]),
         }
     }
@@ -412,13 +464,122 @@ impl Dataset {
             .collect()
     }
 
-    /// A clip's path relative to the root with `/` separators (`silence` for silence).
+    /// Up to `limit` recordings of training-split speech that is not a keyword, for babble
+    /// noise: the long recordings of `_long_speech_` first, then `unknown` word clips, spread
+    /// evenly over the split. Validation and test speech never becomes noise in training.
+    pub fn babble_sources(&self, limit: usize) -> Result<Vec<Vec<f32>>, DataError> {
+        let mut long: Vec<&Path> = Vec::new();
+        let mut words: Vec<&Path> = Vec::new();
+        for c in self.clips_in(Split::Train) {
+            let is_speech = self.labels.get(c.label).is_some_and(|l| l == "unknown");
+            match (&c.source, is_speech) {
+                (ClipSource::Excerpt { path, .. }, true)
+                    if long.last() != Some(&path.as_path()) =>
+                {
+                    long.push(path)
+                }
+                (ClipSource::File(path), true) => words.push(path),
+                _ => {}
+            }
+        }
+        let spread = |paths: &[&Path], n: usize| -> Vec<PathBuf> {
+            let step = (paths.len() / n.max(1)).max(1);
+            paths
+                .iter()
+                .step_by(step)
+                .take(n)
+                .map(|p| p.to_path_buf())
+                .collect()
+        };
+        let mut chosen = spread(&long, limit);
+        chosen.extend(spread(&words, limit - chosen.len()));
+        chosen
+            .iter()
+            .map(|p| audio::load_mono_16k(p).map_err(DataError::from))
+            .collect()
+    }
+
+    /// A clip's path relative to the root with `/` separators (`silence` for silence; for a
+    /// window of a long recording, the recording's path and `@<start>s`).
     pub fn relative_name(&self, clip: &Clip) -> String {
         match &clip.source {
             ClipSource::File(p) => relative(&self.root, p),
+            ClipSource::Excerpt { path, start, .. } => {
+                format!("{}@{}s", relative(&self.root, path), start / CLIP_SAMPLES)
+            }
             ClipSource::Silence => "silence".into(),
         }
     }
+}
+
+/// The 12-class labels of a dataset with its own keywords: unknown, silence, the keywords.
+fn twelve_labels(keywords: &[String]) -> Vec<String> {
+    ["unknown", "silence"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(keywords.iter().cloned())
+        .collect()
+}
+
+/// `keywords.txt`, if the dataset has one: keyword folders, one per line, `#` comments.
+fn read_keywords(root: &Path) -> Result<Option<Vec<String>>, DataError> {
+    let path = root.join(KEYWORDS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(DataError::io(&path, e)),
+    };
+    let mut words: Vec<String> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let word = line.split('#').next().unwrap_or_default().trim();
+        if word.is_empty() {
+            continue;
+        }
+        let bad = |reason: &str| DataError::Keywords {
+            path: path.clone(),
+            line: i + 1,
+            reason: format!("`{word}` {reason}"),
+        };
+        if word.starts_with('_') || word.contains(['/', '\\']) || word.contains(char::is_whitespace)
+        {
+            return Err(bad("is not a word folder name"));
+        }
+        if ["unknown", "silence"].contains(&word) {
+            return Err(bad("is a reserved class name"));
+        }
+        if words.iter().any(|w| w == word) {
+            return Err(bad("is listed twice"));
+        }
+        words.push(word.to_string());
+    }
+    if words.is_empty() {
+        return Err(DataError::Keywords {
+            path,
+            line: 0,
+            reason: "lists no keyword".into(),
+        });
+    }
+    Ok(Some(words))
+}
+
+/// The 1 s windows of a long recording: back to back from its start, at least one.
+fn excerpts(path: &Path) -> Result<Vec<ClipSource>, DataError> {
+    let len = audio::duration_samples_16k(path)?;
+    let count = (len / CLIP_SAMPLES).max(1);
+    Ok((0..count)
+        .map(|k| ClipSource::Excerpt {
+            path: path.to_path_buf(),
+            start: k * CLIP_SAMPLES,
+            len,
+        })
+        .collect())
+}
+
+/// 16000 samples of `samples` from `start`, zero-padded past the end.
+pub fn window(samples: &[f32], start: usize) -> Vec<f32> {
+    let from = start.min(samples.len());
+    let to = (start + CLIP_SAMPLES).min(samples.len());
+    audio::fix_length(samples[from..to].to_vec(), CLIP_SAMPLES)
 }
 
 /// The standard Speech Commands split of a speaker: SHA-1 of the speaker id, read as a number,
@@ -541,7 +702,7 @@ fn check_vocabulary(root: &Path, protocol: Protocol, found: &[Found]) -> Result<
     };
     let mut extra: Vec<String> = found
         .iter()
-        .filter(|f| !vocab.contains(&f.word.as_str()))
+        .filter(|f| f.word != LONG_SPEECH_DIR && !vocab.contains(&f.word.as_str()))
         .map(|f| f.word.clone())
         .collect();
     extra.dedup();

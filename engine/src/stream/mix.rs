@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::StreamError;
 use crate::audio::{self, CLIP_SAMPLES, SAMPLE_RATE};
 use crate::capture::vad::{VadConfig, speech_span};
-use crate::data::{Clip, Dataset, Split};
+use crate::data::{Clip, ClipSource, Dataset, Split};
 use crate::fsutil::write_atomic;
 
 /// How to build the stream.
@@ -207,12 +207,16 @@ pub fn build(
             continue;
         };
         let p = cache[&rel].as_ref().expect("chosen clips have speech");
+        let len = p.samples.len();
+        if t + len > total {
+            break;
+        }
         let mut gain = noise_rms * 10f32.powf(snr / 20.0) / p.speech_rms;
         if p.peak * gain > 0.99 {
             gain = 0.99 / p.peak;
         }
         let actual = 20.0 * (p.speech_rms * gain / noise_rms).log10();
-        for (o, s) in samples[t..t + CLIP_SAMPLES].iter_mut().zip(&p.samples) {
+        for (o, s) in samples[t..t + len].iter_mut().zip(&p.samples) {
             *o += gain * s;
         }
         placements.push(Placement {
@@ -225,14 +229,14 @@ pub fn build(
             word: clip.word.clone(),
             clip: rel,
             start: t as u64,
-            end: (t + CLIP_SAMPLES) as u64,
+            end: (t + len) as u64,
             speech_start: (t + p.speech.0) as u64,
             speech_end: (t + p.speech.1) as u64,
             snr_db: snr,
             actual_snr_db: actual,
             gain,
         });
-        t += CLIP_SAMPLES + gap(&mut rng);
+        t += len + gap(&mut rng);
     }
     for s in &mut samples {
         *s = s.clamp(-1.0, 1.0);
@@ -266,8 +270,13 @@ struct Prepared {
     peak: f32,
 }
 
+/// A clip, or for a window of a long recording the whole recording: a distractor from
+/// `_long_speech_` is seconds of continuous conversation, not a one-second cut of it.
 fn prepare(dataset: &Dataset, clip: &Clip) -> Result<Option<Prepared>, StreamError> {
-    let samples = dataset.load(clip)?;
+    let samples = match (&clip.source, clip.path()) {
+        (ClipSource::Excerpt { .. }, Some(path)) => audio::load_mono_16k(path)?,
+        _ => dataset.load(clip)?,
+    };
     let Some(span) = speech_span(&samples, &VadConfig::default()) else {
         return Ok(None);
     };

@@ -86,6 +86,50 @@ impl PathEvaluation {
     }
 }
 
+/// What a keyword spotter's user cares about, from a 12-class confusion matrix: how many
+/// keywords it hears, and how often a spoken non-keyword word makes it fire.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeywordScores {
+    /// Clips of a keyword class.
+    pub keyword_clips: u32,
+    /// Keyword clips classified as their own keyword.
+    pub keyword_recall: f32,
+    /// Clips of the `unknown` class (spoken words that are not keywords).
+    pub negative_clips: u32,
+    /// `unknown` clips classified as any keyword.
+    pub false_accept_rate: f32,
+}
+
+impl PathEvaluation {
+    /// Keyword recall and the non-keyword false-accept rate, for labellings with an
+    /// `unknown` class (`None` otherwise, e.g. V2-35). `silence` counts as neither keyword
+    /// nor negative: it is not speech.
+    pub fn keyword_scores(&self, labels: &[String]) -> Option<KeywordScores> {
+        let unknown = labels.iter().position(|l| l == "unknown")?;
+        let is_keyword = |c: usize| labels[c] != "unknown" && labels[c] != "silence";
+        let (mut keyword_clips, mut heard, mut negative_clips, mut accepted) = (0, 0, 0, 0);
+        for (t, row) in self.confusion.iter().enumerate() {
+            if is_keyword(t) {
+                keyword_clips += row.iter().sum::<u32>();
+                heard += row[t];
+            } else if t == unknown {
+                negative_clips += row.iter().sum::<u32>();
+                accepted += (0..row.len())
+                    .filter(|&p| is_keyword(p))
+                    .map(|p| row[p])
+                    .sum::<u32>();
+            }
+        }
+        let ratio = |a: u32, b: u32| if b == 0 { 0.0 } else { a as f32 / b as f32 };
+        Some(KeywordScores {
+            keyword_clips,
+            keyword_recall: ratio(heard, keyword_clips),
+            negative_clips,
+            false_accept_rate: ratio(accepted, negative_clips),
+        })
+    }
+}
+
 /// Evaluate `model` (call `.valid()` first for eval-mode BatchNorm) on `split`, for the first
 /// `num_paths` thin paths. The front end runs once per batch and is shared by the paths.
 pub fn evaluate(

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use events::*;
 pub use loss::DistillMode;
 
+use crate::data::AugmentConfig;
 use crate::model::{BinarizerKind, DfsmnConfig};
 
 /// Which network a run trains.
@@ -98,6 +99,10 @@ pub struct TrainConfig {
     /// Start the student from the teacher's weights (spec).
     pub init_from_teacher: bool,
     pub augment: bool,
+    /// Which augmentation steps run, and how, when `augment` is on. Runs saved before the
+    /// rooms-and-microphones steps existed load with the spec's steps only.
+    #[serde(default)]
+    pub augmentation: AugmentConfig,
     pub seed: u64,
     pub backend: Backend,
     /// Use at most this many training clips (quick runs and tests).
@@ -133,6 +138,7 @@ impl TrainConfig {
             reference_code: false,
             init_from_teacher: false,
             augment: true,
+            augmentation: AugmentConfig::robust(),
             seed: 1,
             backend: Backend::Flex,
             max_train_clips: None,

@@ -18,13 +18,15 @@ use super::internals::Internals;
 use super::loss::{DistillMode, PathLoss, TeacherTargets, correct, path_loss};
 use super::optim::{build_optimizer, cosine_lr};
 use super::{EventSink, Role, TrainCommand, TrainConfig};
-use crate::data::{AugmentConfig, Augmenter, BatchLoader, Dataset, Protocol, Split};
+use crate::data::{Augmenter, BatchLoader, Dataset, Protocol, Split};
 use crate::model::Dfsmn;
 
 /// Step events at most this often.
 const STEP_EVENT_INTERVAL: Duration = Duration::from_millis(150);
 /// Heavy internals (maps, curves, bits) at most this often during an epoch.
 const INTERNALS_INTERVAL: Duration = Duration::from_secs(3);
+/// Training recordings kept in memory for babble noise (a few MB).
+const BABBLE_SOURCES: usize = 200;
 
 /// What the command channel asked for.
 enum Control {
@@ -298,10 +300,11 @@ pub(super) fn run(
     });
 
     let augmenter = if config.augment {
-        Some(Arc::new(Augmenter::new(
-            AugmentConfig::default(),
-            dataset.load_background()?,
-        )))
+        let mut augmenter = Augmenter::new(config.augmentation.clone(), dataset.load_background()?);
+        if config.augmentation.noise_snr.enabled {
+            augmenter = augmenter.with_babble(dataset.babble_sources(BABBLE_SOURCES)?);
+        }
+        Some(Arc::new(augmenter))
     } else {
         None
     };

@@ -153,17 +153,7 @@ impl Fetch {
                         format!("{}: {:.0} MB", stage_name(p.phase()), p.done() as f64 / 1e6),
                     ),
                 };
-                ui.horizontal(|ui| {
-                    ui.add(
-                        egui::ProgressBar::new(fraction)
-                            .text(text)
-                            .desired_width(320.0)
-                            .animate(true),
-                    );
-                    if ui.button("Cancel").clicked() {
-                        p.cancel();
-                    }
-                });
+                p.bar_with_cancel(ui, fraction, text);
             }
         }
         crate::widgets::notice::show_slot(ui, &mut self.notice);

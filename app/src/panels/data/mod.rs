@@ -4,12 +4,12 @@
 mod clips;
 mod fetch;
 pub mod ops;
+mod synth;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bifsmn_engine::audio::AudioError;
-use bifsmn_engine::data::speech_commands::COMMAND_WORDS;
 use bifsmn_engine::data::{DataError, Dataset, Protocol, Split, demo_root};
 use egui::{RichText, Ui};
 
@@ -106,6 +106,7 @@ pub struct DataPanel {
     verdict_task: Option<Task<Result<Verdict, String>>>,
 
     fetch: fetch::Fetch,
+    synth: synth::SynthForm,
     pub player: Player,
     player_notice: Option<Notice>,
     next_view_id: u64,
@@ -149,6 +150,7 @@ impl DataPanel {
             verdict: None,
             verdict_task: None,
             fetch: fetch::Fetch::default(),
+            synth: synth::SynthForm::default(),
             player: Player::new(),
             player_notice: None,
             next_view_id: 1,
@@ -238,6 +240,7 @@ impl DataPanel {
         out.extend(self.model_task.as_ref().map(Task::status));
         out.extend(self.verdict_task.as_ref().map(Task::status));
         out.extend(self.fetch.status());
+        out.extend(self.synth.status());
     }
 
     /// Whether anything runs that needs frames (progress, playhead).
@@ -249,6 +252,7 @@ impl DataPanel {
             || self.model_task.is_some()
             || self.verdict_task.is_some()
             || self.fetch.running()
+            || self.synth.running()
             || self.player.is_playing_any()
     }
 
@@ -666,6 +670,16 @@ impl DataPanel {
                     self.open_dataset(&ctx);
                 }
             });
+        egui::CollapsingHeader::new("New dataset from keywords…")
+            .id_salt("synth-keywords")
+            .default_open(false)
+            .show(ui, |ui| {
+                if let Some((dir, protocol)) = self.synth.ui(ui) {
+                    self.root_field.text = dir.display().to_string();
+                    self.protocol = protocol;
+                    self.open_dataset(&ctx);
+                }
+            });
     }
 
     fn left_column(&mut self, ui: &mut Ui) {
@@ -905,12 +919,25 @@ impl DataPanel {
             ui.weak("Silence clips are generated, not files: nothing to edit.");
             return;
         }
+        if clip.is_excerpt() {
+            ui.weak(
+                "This is a 1 s window of a long recording of non-keyword speech \
+                 (_long_speech_): edit the recording itself, not its windows.",
+            );
+            return;
+        }
         let mut words: Vec<String> = ds
             .clips
             .iter()
             .filter(|c| c.path().is_some())
             .map(|c| c.word.clone())
-            .chain(COMMAND_WORDS.iter().map(|w| w.to_string()))
+            // The dataset's own keywords (the ten commands, or a keywords.txt of its own).
+            .chain(
+                ds.labels
+                    .iter()
+                    .filter(|l| *l != "unknown" && *l != "silence")
+                    .cloned(),
+            )
             .collect();
         words.sort();
         words.dedup();

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bifsmn_engine::data::AugmentConfig;
 use bifsmn_engine::model::BinarizerKind;
 use bifsmn_engine::train::{DistillMode, Role, TrainConfig};
 use egui::{RichText, Ui};
@@ -30,6 +31,8 @@ pub struct TrainForm {
     pub teacher: String,
     pub seed: u64,
     pub augment: bool,
+    /// The augmentation steps beyond the paper's (each on/off).
+    pub steps: AugmentSteps,
     pub run_dir: String,
     pub resume: bool,
     /// Limit of training clips per epoch (0 = all).
@@ -52,12 +55,69 @@ impl Default for TrainForm {
             teacher: String::new(),
             seed: 1,
             augment: true,
+            steps: AugmentSteps::default(),
             run_dir: String::new(),
             resume: false,
             max_train_clips: 0,
         };
         f.set_role(Role::Teacher);
         f
+    }
+}
+
+/// The augmentation steps beyond the paper's, each switchable: what a model needs to hear
+/// real rooms, microphones and voices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct AugmentSteps {
+    pub voice: bool,
+    pub room: bool,
+    pub noise_snr: bool,
+    pub channel: bool,
+    pub spec_augment: bool,
+}
+
+impl Default for AugmentSteps {
+    fn default() -> Self {
+        Self::from_config(&AugmentConfig::robust())
+    }
+}
+
+impl AugmentSteps {
+    fn from_config(c: &AugmentConfig) -> Self {
+        Self {
+            voice: c.voice.enabled,
+            room: c.room.enabled,
+            noise_snr: c.noise_snr.enabled,
+            channel: c.channel.enabled,
+            spec_augment: c.spec_augment.enabled,
+        }
+    }
+
+    /// The robust recipe's settings with these steps on or off.
+    pub fn to_config(self) -> AugmentConfig {
+        let mut c = AugmentConfig::robust();
+        c.voice.enabled = self.voice;
+        c.room.enabled = self.room;
+        c.noise_snr.enabled = self.noise_snr;
+        c.channel.enabled = self.channel;
+        c.spec_augment.enabled = self.spec_augment;
+        c
+    }
+
+    fn ui(&mut self, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.checkbox(&mut self.room, "rooms")
+                .on_hover_text("Reverberation, RT60 0.1-1.0 s");
+            ui.checkbox(&mut self.channel, "microphones")
+                .on_hover_text("EQ tilt, band limits (also 8 kHz telephone), soft clipping");
+            ui.checkbox(&mut self.voice, "voices")
+                .on_hover_text("Pitch and vocal-tract shift, duration kept");
+            ui.checkbox(&mut self.noise_snr, "noise 0-20 dB SNR")
+                .on_hover_text("Noise files and babble of non-keyword speech");
+            ui.checkbox(&mut self.spec_augment, "SpecAugment")
+                .on_hover_text("Time and frequency masks on the features");
+        });
     }
 }
 
@@ -105,6 +165,7 @@ impl TrainForm {
                 .unwrap_or_default(),
             seed: c.seed,
             augment: c.augment,
+            steps: AugmentSteps::from_config(&c.augmentation),
             run_dir: c.run_dir.display().to_string(),
             resume: false,
             max_train_clips: c.max_train_clips.unwrap_or(0),
@@ -137,6 +198,7 @@ impl TrainForm {
         c.batch_size = self.batch_size;
         c.seed = self.seed;
         c.augment = self.augment;
+        c.augmentation = self.steps.to_config();
         c.max_train_clips = (self.max_train_clips > 0).then_some(self.max_train_clips);
         c.internals = true;
         if self.role == Role::Student {
@@ -296,7 +358,10 @@ impl TrainForm {
                     ui.end_row();
 
                     ui.label("Augmentation");
-                    ui.checkbox(&mut self.augment, "noise, gain, speed, shift");
+                    ui.vertical(|ui| {
+                        ui.checkbox(&mut self.augment, "noise, gain, speed, shift");
+                        ui.add_enabled_ui(self.augment, |ui| self.steps.ui(ui));
+                    });
                     ui.end_row();
 
                     let l = ui.label("Run folder");
