@@ -983,6 +983,80 @@ mod tests {
     }
 
     #[test]
+    fn a_keywords_file_makes_its_own_twelve_class_labels() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write_clips(
+            root,
+            &[
+                ("lights_on", "aaaa", 0),
+                ("music", "aaaa", 0),
+                ("yes", "aaaa", 0),
+                ("table", "aaaa", 0),
+            ],
+        );
+        std::fs::write(root.join(KEYWORDS_FILE), "# mine\nmusic\nlights_on\n").unwrap();
+        let ds = Dataset::open(root, Protocol::Twelve).unwrap();
+        assert_eq!(ds.labels, vec!["unknown", "silence", "music", "lights_on"]);
+        let label = |w: &str| ds.clips.iter().find(|c| c.word == w).unwrap().label;
+        assert_eq!((label("music"), label("lights_on")), (2, 3));
+        // Without the file "yes" would be a keyword; with it, it is just another word.
+        assert_eq!((label("yes"), label("table")), (UNKNOWN, UNKNOWN));
+
+        for (text, needle) in [
+            ("music\nmusic\n", "listed twice"),
+            ("silence\n", "reserved"),
+            ("_long_speech_\n", "not a word folder"),
+            ("# nothing\n", "lists no keyword"),
+            ("music\npause\n", "`pause`"),
+        ] {
+            std::fs::write(root.join(KEYWORDS_FILE), text).unwrap();
+            let err = Dataset::open(root, Protocol::Twelve)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn long_speech_becomes_unknown_windows_split_by_the_lists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        twelve_class_set(root, &["aaaa", "bbbb"], &[]);
+        let long = |name: &str, samples: usize| {
+            let values: Vec<f32> = (0..samples)
+                .map(|i| ((i % 97) as f32 - 48.0) / 200.0)
+                .collect();
+            crate::data::testutil::write_wav(&root.join(LONG_SPEECH_DIR).join(name), &values);
+        };
+        long("aaaa_nohash_0.wav", 3 * CLIP_SAMPLES + 500);
+        long("bbbb_nohash_0.wav", CLIP_SAMPLES / 2);
+        std::fs::write(root.join(VALIDATION_LIST), "").unwrap();
+        std::fs::write(root.join(TESTING_LIST), "_long_speech_/bbbb_nohash_0.wav\n").unwrap();
+        let ds = Dataset::open(root, Protocol::Twelve).unwrap();
+        let windows: Vec<&Clip> = ds.clips.iter().filter(|c| c.is_excerpt()).collect();
+        assert_eq!(
+            windows.len(),
+            3 + 1,
+            "back-to-back windows, at least one per file"
+        );
+        assert!(windows.iter().all(|c| c.label == UNKNOWN));
+        let test: Vec<&&Clip> = windows.iter().filter(|c| c.split == Split::Test).collect();
+        assert_eq!(test.len(), 1);
+        assert_eq!(
+            ds.relative_name(windows[1]),
+            "_long_speech_/aaaa_nohash_0.wav@1s"
+        );
+        // A window is one second of the recording; a short recording is zero-padded.
+        let w = ds.load(windows[1]).unwrap();
+        assert_eq!(w.len(), CLIP_SAMPLES);
+        let whole = audio::load_mono_16k(windows[1].path().unwrap()).unwrap();
+        assert_eq!(&w[..], &whole[CLIP_SAMPLES..2 * CLIP_SAMPLES]);
+        let short = ds.load(test[0]).unwrap();
+        assert!(short[CLIP_SAMPLES / 2..].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
     fn errors_name_what_is_wrong() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();

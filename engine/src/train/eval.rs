@@ -188,3 +188,44 @@ pub fn evaluate(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyword_scores_count_keywords_heard_and_words_that_fired() {
+        let labels: Vec<String> = ["unknown", "silence", "yes", "no"]
+            .map(String::from)
+            .to_vec();
+        let mut e = PathEvaluation::empty(0, 8, 4);
+        let mut add = |label, predicted, n| {
+            for _ in 0..n {
+                e.record(Prediction {
+                    clip: 0,
+                    label,
+                    predicted,
+                    confidence: 1.0,
+                });
+            }
+        };
+        add(2, 2, 8); // yes heard
+        add(2, 3, 1); // yes taken for no: not heard
+        add(2, 0, 1); // yes missed
+        add(3, 3, 10);
+        add(0, 0, 17);
+        add(0, 2, 2); // a word fired "yes"
+        add(0, 1, 1); // a word taken for silence: not a false accept
+        add(1, 2, 5); // silence firing is not counted as a word's false accept
+        let k = e.keyword_scores(&labels).unwrap();
+        assert_eq!((k.keyword_clips, k.negative_clips), (20, 20));
+        assert!((k.keyword_recall - 18.0 / 20.0).abs() < 1e-6);
+        assert!((k.false_accept_rate - 2.0 / 20.0).abs() < 1e-6);
+        let v35: Vec<String> = ["yes", "no"].map(String::from).to_vec();
+        assert!(
+            PathEvaluation::empty(0, 8, 2)
+                .keyword_scores(&v35)
+                .is_none()
+        );
+    }
+}
