@@ -63,6 +63,10 @@ pub struct StreamEvalArgs {
     /// Fraction of placements that are distractor words (not keywords).
     #[arg(long, value_name = "F", default_value_t = 0.25)]
     pub distractors: f32,
+    /// Only these background files (names without extension, comma-separated, e.g.
+    /// white_noise,pink_noise,brown_noise); default: every file in _background_noise_.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub noise: Option<Vec<String>>,
     /// Background noise level (RMS), dBFS.
     #[arg(long, value_name = "DBFS", default_value_t = -40.0, allow_negative_numbers = true)]
     pub noise_dbfs: f32,
@@ -197,6 +201,7 @@ fn build_stream(
         seed: args.seed,
         distractor_fraction: args.distractors,
         noise_dbfs: args.noise_dbfs,
+        noise_files: args.noise.clone(),
         ..MixConfig::default()
     };
     let spinner = spinner("building the test stream", quiet);

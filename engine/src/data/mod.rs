@@ -13,7 +13,7 @@ pub mod loader;
 pub mod speech_commands;
 pub mod synth;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use augment::{AugmentConfig, Augmenter, clip_rng, epoch_rng};
 pub use cache::{CacheStats, FeatureCache};

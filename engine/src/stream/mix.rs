@@ -40,6 +40,10 @@ pub struct MixConfig {
     pub noise_dbfs: f32,
     /// Where the clips come from.
     pub split: Split,
+    /// Only the background files with these names (without extension, e.g. `pink_noise`);
+    /// `None` uses every file in `_background_noise_`.
+    #[serde(default)]
+    pub noise_files: Option<Vec<String>>,
 }
 
 impl Default for MixConfig {
@@ -52,6 +56,7 @@ impl Default for MixConfig {
             distractor_fraction: 0.25,
             noise_dbfs: -40.0,
             split: Split::Test,
+            noise_files: None,
         }
     }
 }
@@ -166,7 +171,8 @@ pub fn build(
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
 
     let noise_rms = 10f32.powf(config.noise_dbfs / 20.0);
-    let (mut samples, noise_names) = noise_bed(dataset, total, noise_rms, &mut rng)?;
+    let noise_paths = chosen_noise(dataset, config.noise_files.as_deref())?;
+    let (mut samples, noise_names) = noise_bed(&noise_paths, total, noise_rms, &mut rng)?;
 
     let mut cache: HashMap<String, Option<Prepared>> = HashMap::new();
     let mut placements = Vec::new();
@@ -296,15 +302,42 @@ fn prepare(dataset: &Dataset, clip: &Clip) -> Result<Option<Prepared>, StreamErr
 
 /// `total` samples of background at RMS `rms`: random 3-8 s segments of the noise files
 /// (each file scaled to `rms`), with 10 ms fades at the joins.
+/// The background files to use: all, or the named ones (each must exist).
+fn chosen_noise(dataset: &Dataset, names: Option<&[String]>) -> Result<Vec<PathBuf>, StreamError> {
+    let Some(names) = names else {
+        return Ok(dataset.background.clone());
+    };
+    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
+    names
+        .iter()
+        .map(|name| {
+            dataset
+                .background
+                .iter()
+                .find(|p| stem(p).as_deref() == Some(name.as_str()))
+                .cloned()
+                .ok_or_else(|| {
+                    let have: Vec<String> =
+                        dataset.background.iter().filter_map(|p| stem(p)).collect();
+                    StreamError::Mix(format!(
+                        "no background file `{name}` in {}/_background_noise_ (it has: {})",
+                        dataset.root.display(),
+                        have.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
 fn noise_bed(
-    dataset: &Dataset,
+    paths: &[PathBuf],
     total: usize,
     rms: f32,
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<f32>, Vec<String>), StreamError> {
     let mut files = Vec::new();
     let mut names = Vec::new();
-    for path in &dataset.background {
+    for path in paths {
         let mut x = audio::load_mono_16k(path)?;
         let r = (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt();
         if x.len() < SAMPLE_RATE as usize || r <= 0.0 {
@@ -434,4 +467,116 @@ pub fn load(wav: &Path) -> Result<MixedStream, StreamError> {
         placements: file.placements,
         info: file.info,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Protocol;
+    use crate::data::speech_commands::LONG_SPEECH_DIR;
+    use crate::data::testutil::{twelve_class_set, write_tone, write_wav};
+
+    /// The ten commands from two test speakers, a 4 s recording of "conversation" in the
+    /// test split, and two noise files.
+    fn dataset(dir: &Path) -> Dataset {
+        twelve_class_set(dir, &["aaaa", "bbbb"], &["bed"]);
+        // Words of 0.5 s with 0.3 s pauses, as a VAD sees speech.
+        let talk: Vec<f32> = (0..4 * CLIP_SAMPLES)
+            .map(|i| {
+                let on = (i % 12800) < 8000;
+                if on {
+                    0.3 * ((i as f32 * 0.07).sin() + (i as f32 * 0.011).sin())
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        write_wav(&dir.join(LONG_SPEECH_DIR).join("bbbb_nohash_0.wav"), &talk);
+        let list: String = std::fs::read_dir(dir)
+            .unwrap()
+            .flat_map(|e| {
+                let word = e.unwrap().file_name().to_string_lossy().into_owned();
+                let sub = dir.join(&word);
+                std::fs::read_dir(&sub)
+                    .into_iter()
+                    .flatten()
+                    .map(move |f| format!("{word}/{}\n", f.unwrap().file_name().to_string_lossy()))
+            })
+            .collect();
+        std::fs::write(dir.join("validation_list.txt"), "").unwrap();
+        std::fs::write(dir.join("testing_list.txt"), list).unwrap();
+        write_tone(
+            &dir.join("_background_noise_/pink_noise.wav"),
+            300.0,
+            3 * CLIP_SAMPLES,
+        );
+        write_tone(
+            &dir.join("_background_noise_/babble.wav"),
+            500.0,
+            3 * CLIP_SAMPLES,
+        );
+        Dataset::open(dir, Protocol::Twelve).unwrap()
+    }
+
+    #[test]
+    fn a_long_recording_is_placed_whole_as_conversation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ds = dataset(tmp.path());
+        let config = MixConfig {
+            minutes: 3.0,
+            distractor_fraction: 0.5,
+            ..MixConfig::default()
+        };
+        let keywords: Vec<String> = vec!["yes".into(), "no".into()];
+        let stream = build(&ds, &keywords, &config).unwrap();
+        let long: Vec<&Placement> = stream
+            .placements
+            .iter()
+            .filter(|p| p.clip.starts_with(LONG_SPEECH_DIR))
+            .collect();
+        assert!(!long.is_empty(), "the recording was drawn as a distractor");
+        for p in long {
+            assert_eq!(p.kind, PlacementKind::Distractor);
+            assert_eq!(p.end - p.start, 4 * CLIP_SAMPLES as u64, "placed whole");
+        }
+        let mut ends = 0;
+        for p in &stream.placements {
+            assert!(p.start >= ends, "placements do not overlap");
+            ends = p.end;
+        }
+    }
+
+    #[test]
+    fn the_noise_bed_uses_only_the_named_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ds = dataset(tmp.path());
+        let keywords: Vec<String> = vec!["yes".into()];
+        let only_pink = MixConfig {
+            minutes: 1.0,
+            noise_files: Some(vec!["pink_noise".into()]),
+            ..MixConfig::default()
+        };
+        let s = build(&ds, &keywords, &only_pink).unwrap();
+        assert_eq!(s.info.noise.len(), 1);
+        assert!(s.info.noise[0].ends_with("pink_noise.wav"));
+        let all = build(
+            &ds,
+            &keywords,
+            &MixConfig {
+                minutes: 1.0,
+                ..MixConfig::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(all.info.noise.len(), 2);
+        let bad = MixConfig {
+            noise_files: Some(vec!["traffic".into()]),
+            ..only_pink
+        };
+        let err = build(&ds, &keywords, &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("`traffic`") && err.contains("pink_noise"),
+            "{err}"
+        );
+    }
 }
