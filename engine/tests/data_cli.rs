@@ -262,3 +262,81 @@ fn demo_info_when_the_demo_set_exists() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["labels"].as_array().unwrap().len(), 12);
 }
+
+/// `data synth` through the binary: a tiny corpus as JSON, then a rerun that resumes
+/// (nothing rendered), `--help`, and the errors a user meets first: an engine that is not
+/// installed (named with its apt package) and a bad keyword.
+#[test]
+fn synth_makes_a_corpus_resumes_and_names_a_missing_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("corpus");
+    let out = out_dir.to_str().unwrap();
+    let args = [
+        "data",
+        "synth",
+        "--out",
+        out,
+        "--keywords",
+        "lights on,pause",
+        "--engines",
+        "espeak",
+        "--speakers",
+        "3",
+        "--takes",
+        "1",
+        "--negatives-per-speaker",
+        "2",
+        "--negative-words",
+        "50",
+        "--sentences",
+        "1",
+        "--json",
+    ];
+    let o = bifsmn(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["rendered"], 3 * (2 + 2 + 1));
+    assert_eq!(r["keywords"], serde_json::json!(["lights_on", "pause"]));
+    let info = bifsmn(&["data", "info", "--root", out, "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(
+        info["labels"],
+        serde_json::json!(["unknown", "silence", "lights_on", "pause"])
+    );
+
+    let again = bifsmn(&args);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (again["rendered"].as_u64(), again["reused"].as_u64()),
+        (Some(0), Some(15))
+    );
+
+    let help = bifsmn(&["data", "synth", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--keywords") && help.contains("--seed"),
+        "{help}"
+    );
+
+    // No espeak-ng on the PATH: the error says which package to install.
+    let empty = tmp.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_bifsmn"))
+        .args([
+            "data",
+            "synth",
+            "--out",
+            tmp.path().join("x").to_str().unwrap(),
+        ])
+        .args(["--engines", "espeak", "--speakers", "3"])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("apt install espeak-ng"), "{err}");
+
+    let o = bifsmn(&["data", "synth", "--out", out, "--keywords", "a/b"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`a/b`"));
+}
