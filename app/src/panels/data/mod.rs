@@ -4,7 +4,7 @@
 mod clips;
 mod fetch;
 pub mod ops;
-mod synth;
+pub mod synth;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,6 +44,8 @@ pub struct DataSettings {
     pub protocol: String,
     pub model: String,
     pub audio_file: String,
+    /// The "New dataset from keywords" form.
+    pub synth: synth::SynthSettings,
 }
 
 impl Default for DataSettings {
@@ -53,6 +55,7 @@ impl Default for DataSettings {
             protocol: Protocol::Twelve.name().into(),
             model: String::new(),
             audio_file: String::new(),
+            synth: synth::SynthSettings::default(),
         }
     }
 }
@@ -150,7 +153,7 @@ impl DataPanel {
             verdict: None,
             verdict_task: None,
             fetch: fetch::Fetch::default(),
-            synth: synth::SynthForm::default(),
+            synth: synth::SynthForm::new(&settings.synth),
             player: Player::new(),
             player_notice: None,
             next_view_id: 1,
@@ -164,6 +167,7 @@ impl DataPanel {
             protocol: self.protocol.name().into(),
             model: self.model_field.text.clone(),
             audio_file: self.file_field.text.clone(),
+            synth: self.synth.settings(),
         }
     }
 

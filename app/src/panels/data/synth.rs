@@ -13,21 +13,23 @@ use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::{Notice, PathField, Pick};
 
-/// The section's state: the form, and the running generation.
-pub(crate) struct SynthForm {
-    keywords: String,
-    espeak: bool,
-    festival: bool,
-    speakers: usize,
-    negatives_per_speaker: usize,
-    sentences: usize,
-    seed: u64,
-    dest: PathField,
-    task: Option<Task<Result<PathBuf, SynthError>>>,
-    notice: Option<Notice>,
+/// The form's values, remembered between launches.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SynthSettings {
+    /// Keywords as typed, comma-separated.
+    pub keywords: String,
+    pub espeak: bool,
+    pub festival: bool,
+    pub speakers: usize,
+    pub negatives_per_speaker: usize,
+    pub sentences: usize,
+    pub seed: u64,
+    /// Folder the dataset goes into.
+    pub dest: String,
 }
 
-impl Default for SynthForm {
+impl Default for SynthSettings {
     fn default() -> Self {
         let defaults = SynthConfig::default();
         Self {
@@ -38,17 +40,37 @@ impl Default for SynthForm {
             negatives_per_speaker: defaults.negatives_per_speaker,
             sentences: defaults.sentences_per_speaker,
             seed: defaults.seed,
-            dest: PathField::new(
-                paths::datasets_dir().join("keywords").display().to_string(),
-                Pick::Folder,
-            ),
-            task: None,
-            notice: None,
+            dest: paths::datasets_dir().join("keywords").display().to_string(),
         }
     }
 }
 
+/// The section's state: the form, and the running generation.
+pub(crate) struct SynthForm {
+    form: SynthSettings,
+    dest: PathField,
+    task: Option<Task<Result<PathBuf, SynthError>>>,
+    notice: Option<Notice>,
+}
+
 impl SynthForm {
+    pub(crate) fn new(settings: &SynthSettings) -> Self {
+        Self {
+            dest: PathField::new(settings.dest.clone(), Pick::Folder),
+            form: settings.clone(),
+            task: None,
+            notice: None,
+        }
+    }
+
+    /// The values to remember.
+    pub(crate) fn settings(&self) -> SynthSettings {
+        SynthSettings {
+            dest: self.dest.text.clone(),
+            ..self.form.clone()
+        }
+    }
+
     pub(crate) fn running(&self) -> bool {
         self.task.is_some()
     }
@@ -62,15 +84,16 @@ impl SynthForm {
 
     /// The settings the form describes.
     pub(crate) fn config(&self) -> SynthConfig {
+        let f = &self.form;
         let engines = [
-            (self.espeak, EngineKind::Espeak),
-            (self.festival, EngineKind::Festival),
+            (f.espeak, EngineKind::Espeak),
+            (f.festival, EngineKind::Festival),
         ]
         .into_iter()
         .filter_map(|(on, e)| on.then_some(e))
         .collect();
         SynthConfig {
-            keywords: self
+            keywords: f
                 .keywords
                 .split(',')
                 .map(str::trim)
@@ -78,10 +101,10 @@ impl SynthForm {
                 .map(str::to_string)
                 .collect(),
             engines,
-            speakers_per_engine: self.speakers,
-            negatives_per_speaker: self.negatives_per_speaker,
-            sentences_per_speaker: self.sentences,
-            seed: self.seed,
+            speakers_per_engine: f.speakers,
+            negatives_per_speaker: f.negatives_per_speaker,
+            sentences_per_speaker: f.sentences,
+            seed: f.seed,
             ..SynthConfig::default()
         }
     }
@@ -115,7 +138,8 @@ impl SynthForm {
         ui.add_enabled_ui(idle, |ui| self.form(ui));
         match &self.task {
             None => {
-                let ready = !self.keywords.trim().is_empty() && (self.espeak || self.festival);
+                let f = &self.form;
+                let ready = !f.keywords.trim().is_empty() && (f.espeak || f.festival);
                 if ui
                     .add_enabled(ready, egui::Button::new("Create dataset"))
                     .on_hover_text(
@@ -142,31 +166,33 @@ impl SynthForm {
     }
 
     fn form(&mut self, ui: &mut Ui) {
+        let f = &mut self.form;
         ui.horizontal(|ui| {
-            ui.label("Keywords");
+            let l = ui.label("Keywords");
             ui.add(
-                egui::TextEdit::singleline(&mut self.keywords)
+                egui::TextEdit::singleline(&mut f.keywords)
                     .hint_text("lights on, music, pause")
                     .desired_width(320.0),
             )
+            .labelled_by(l.id)
             .on_hover_text("Words or short phrases, comma-separated");
         });
         ui.horizontal(|ui| {
             ui.label("Voices");
-            ui.checkbox(&mut self.espeak, "espeak-ng")
+            ui.checkbox(&mut f.espeak, "espeak-ng")
                 .on_hover_text("Formant voices: 76 variants x 9 English accents");
-            ui.checkbox(&mut self.festival, "Festival")
+            ui.checkbox(&mut f.festival, "Festival")
                 .on_hover_text("kal, ked (diphone) and slt (HTS), bent in pitch, rate and tract");
         });
         ui.horizontal(|ui| {
             ui.label("Speakers per engine");
-            ui.add(egui::DragValue::new(&mut self.speakers).range(3..=2000));
+            ui.add(egui::DragValue::new(&mut f.speakers).range(3..=2000));
             ui.label("negatives each");
-            ui.add(egui::DragValue::new(&mut self.negatives_per_speaker).range(0..=200));
+            ui.add(egui::DragValue::new(&mut f.negatives_per_speaker).range(0..=200));
             ui.label("sentences each");
-            ui.add(egui::DragValue::new(&mut self.sentences).range(0..=20));
+            ui.add(egui::DragValue::new(&mut f.sentences).range(0..=20));
             ui.label("seed");
-            ui.add(egui::DragValue::new(&mut self.seed));
+            ui.add(egui::DragValue::new(&mut f.seed));
         });
         self.dest
             .ui(ui, "Into", "new folder for the dataset", 320.0);
@@ -204,18 +230,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_form_becomes_a_config() {
-        let mut form = SynthForm {
+    fn the_form_becomes_a_config_and_is_remembered() {
+        let settings = SynthSettings {
             keywords: " lights on,music , ,pause".into(),
             festival: false,
             speakers: 7,
-            ..SynthForm::default()
+            dest: "/tmp/k".into(),
+            ..SynthSettings::default()
         };
+        let mut form = SynthForm::new(&settings);
         let c = form.config();
         assert_eq!(c.keywords, vec!["lights on", "music", "pause"]);
         assert_eq!(c.engines, vec![EngineKind::Espeak]);
         assert_eq!(c.speakers_per_engine, 7);
-        form.espeak = false;
+        assert_eq!(form.settings(), settings);
+        form.form.espeak = false;
         assert!(form.config().engines.is_empty());
     }
 }
