@@ -45,6 +45,10 @@ pub struct SynthArgs {
     /// Sentences of negative words per speaker (long-form negatives).
     #[arg(long, value_name = "N", default_value_t = SynthConfig::default().sentences_per_speaker)]
     pub sentences: usize,
+    /// Fraction of espeak-ng speakers with a voice variant generated for them (own formants,
+    /// voice source, breathiness) instead of an installed variant.
+    #[arg(long, value_name = "F", default_value_t = SynthConfig::default().espeak_timbres)]
+    pub espeak_timbres: f64,
     /// Fraction of speakers (and negative words) in the validation split.
     #[arg(long, value_name = "F", default_value_t = SynthConfig::default().validation_fraction)]
     pub validation: f64,
@@ -83,6 +87,7 @@ impl SynthArgs {
             negatives_per_speaker: self.negatives_per_speaker,
             negative_words: self.negative_words,
             sentences_per_speaker: self.sentences,
+            espeak_timbres: self.espeak_timbres,
             validation_fraction: self.validation,
             test_fraction: self.test,
             seed: self.seed,

@@ -248,6 +248,7 @@ mod tests {
             rate: 175.0,
             warp_hz: 17600,
             split: crate::data::Split::Train,
+            timbre: None,
         };
         let x: Vec<f32> = (0..17600).map(|i| (i as f32 * 0.05).sin()).collect();
         let y = warp(&x, &s).unwrap();

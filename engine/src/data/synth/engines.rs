@@ -107,17 +107,21 @@ pub struct Utterance {
 }
 
 /// Render `utterances` with `speaker`'s voice; returns mono 16 kHz samples per utterance, in
-/// order (before the speaker's vocal-tract warp).
+/// order (before the speaker's vocal-tract warp). `espeak_data` is the private espeak-ng
+/// data folder with the generated variants, needed by speakers with a generated timbre.
 pub fn render(
     speaker: &Speaker,
     utterances: &[Utterance],
     scratch: &Path,
+    espeak_data: Option<&Path>,
 ) -> Result<Vec<Vec<f32>>, SynthError> {
     match speaker.engine {
         EngineKind::Espeak => utterances
             .iter()
             .enumerate()
-            .map(|(i, u)| render_espeak(speaker, u, &scratch.join(format!("e{i}.wav"))))
+            .map(|(i, u)| {
+                render_espeak(speaker, u, &scratch.join(format!("e{i}.wav")), espeak_data)
+            })
             .collect(),
         EngineKind::Festival => render_festival(speaker, utterances, scratch),
     }
@@ -132,8 +136,17 @@ fn render_error(speaker: &Speaker, text: &str, reason: String) -> SynthError {
     }
 }
 
-fn render_espeak(speaker: &Speaker, u: &Utterance, wav: &Path) -> Result<Vec<f32>, SynthError> {
-    let out = Command::new("espeak-ng")
+fn render_espeak(
+    speaker: &Speaker,
+    u: &Utterance,
+    wav: &Path,
+    espeak_data: Option<&Path>,
+) -> Result<Vec<f32>, SynthError> {
+    let mut command = Command::new("espeak-ng");
+    if let (Some(_), Some(data)) = (&speaker.timbre, espeak_data) {
+        command.arg(format!("--path={}", data.display()));
+    }
+    let out = command
         .args(["-v", &speaker.voice])
         .args(["-p", &format!("{:.0}", u.voice.pitch)])
         .args(["-s", &format!("{:.0}", u.voice.rate)])
@@ -284,6 +297,7 @@ mod tests {
             rate: 1.25,
             warp_hz: 16000,
             split: Split::Train,
+            timbre: None,
         }
     }
 

@@ -25,6 +25,7 @@ mod clip;
 mod engines;
 mod noise;
 mod speakers;
+mod timbre;
 mod vocab;
 
 use std::collections::BTreeMap;
@@ -73,6 +74,9 @@ pub struct SynthConfig {
     pub negative_words: usize,
     /// Sentences of negative words per speaker (long-form negatives).
     pub sentences_per_speaker: usize,
+    /// Fraction of espeak-ng speakers with a voice variant generated for them (their own
+    /// formants, voice source and breathiness) rather than an installed variant.
+    pub espeak_timbres: f64,
     /// Fractions of speakers (and of negative words) in validation and test.
     pub validation_fraction: f64,
     pub test_fraction: f64,
@@ -94,6 +98,7 @@ impl Default for SynthConfig {
             negatives_per_speaker: 20,
             negative_words: 2000,
             sentences_per_speaker: 2,
+            espeak_timbres: 0.5,
             validation_fraction: 0.1,
             test_fraction: 0.15,
             seed: 1,
@@ -260,7 +265,14 @@ fn plan_with(config: &SynthConfig, pronounce: &Pronouncer) -> Result<Plan, Synth
     )?;
     let mut speakers = Vec::new();
     for &engine in &config.engines {
-        for s in speakers::speakers(engine, config.speakers_per_engine, fractions, config.seed) {
+        let list = speakers::speakers(
+            engine,
+            config.speakers_per_engine,
+            fractions,
+            config.espeak_timbres,
+            config.seed,
+        );
+        for s in list {
             let items = speaker_items(config, &keywords, &vocabulary, &s);
             speakers.push((s, items));
         }
@@ -406,6 +418,9 @@ pub fn synthesize(
         check_installed(engine, &of_engine)?;
     }
     claim_root(config, root)?;
+    let speakers: Vec<&Speaker> = plan.speakers.iter().map(|(s, _)| s).collect();
+    let espeak_data = timbre::EspeakData::prepare(&speakers)?;
+    let espeak_path = espeak_data.as_ref().map(|d| d.path());
 
     let total = plan.items();
     let done = AtomicUsize::new(0);
@@ -418,7 +433,7 @@ pub fn synthesize(
             if cancel.load(Ordering::Relaxed) {
                 return Err(SynthError::Cancelled);
             }
-            let outcome = render_speaker(config, root, speaker, items, cancel)?;
+            let outcome = render_speaker(config, root, speaker, items, espeak_path, cancel)?;
             reused.fetch_add(outcome.reused, Ordering::Relaxed);
             let finished = done.fetch_add(items.len(), Ordering::Relaxed) + items.len();
             lock(&dropped).extend(outcome.dropped);
@@ -530,6 +545,7 @@ fn render_speaker(
     root: &Path,
     speaker: &Speaker,
     items: &[Item],
+    espeak_path: Option<&Path>,
     cancel: &AtomicBool,
 ) -> Result<SpeakerOutcome, SynthError> {
     let scratch = tempfile::Builder::new()
@@ -567,7 +583,7 @@ fn render_speaker(
                 ),
             })
             .collect();
-        let renders = engines::render(speaker, &voices, scratch.path())?;
+        let renders = engines::render(speaker, &voices, scratch.path(), espeak_path)?;
         let mut retry = Vec::new();
         for ((item, voice), render) in pending.iter().zip(&voices).zip(renders) {
             let mut rng = take_rng(config, speaker, item, attempt, "place");

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use super::seed_bytes;
+use super::timbre::Timbre;
 use crate::data::Split;
 
 /// A speech synthesizer the generator can drive.
@@ -181,6 +182,10 @@ pub struct Speaker {
     /// Assumed recording rate of the engine's output, Hz: 16000 is the voice as it is.
     pub warp_hz: u32,
     pub split: Split,
+    /// A generated espeak-ng variant (the `voice` then names it), or `None` for a voice as
+    /// installed.
+    #[serde(default)]
+    pub timbre: Option<Timbre>,
 }
 
 impl Speaker {
@@ -203,10 +208,13 @@ fn speaker_id(description: &str) -> String {
 }
 
 /// `count` speakers of `engine`, split speaker-disjointly with the given fractions, seeded.
+/// `timbres` is the fraction of espeak-ng speakers with a generated voice variant instead of
+/// an installed one (see [`Timbre`]).
 pub fn speakers(
     engine: EngineKind,
     count: usize,
     fractions: (f64, f64),
+    timbres: f64,
     seed: u64,
 ) -> Vec<Speaker> {
     let mut out = Vec::with_capacity(count);
@@ -217,14 +225,16 @@ pub fn speakers(
         attempts += 1;
         let index = out.len();
         let mut s = match engine {
-            EngineKind::Espeak => espeak_speaker(index, fractions, seed, &mut rng),
+            EngineKind::Espeak => espeak_speaker(index, fractions, timbres, seed, &mut rng),
             EngineKind::Festival => festival_speaker(index, &mut rng),
         };
         s.id = speaker_id(&s.describe());
         if !seen.insert(s.id.clone()) {
             continue;
         }
-        if engine == EngineKind::Festival {
+        // Installed espeak-ng variants are split by variant (voice-disjoint); a generated
+        // timbre or a Festival speaker is a voice of its own.
+        if engine == EngineKind::Festival || s.timbre.is_some() {
             s.split = super::fraction_split(seed, "speaker-split", &s.id, fractions);
         }
         out.push(s);
@@ -232,19 +242,33 @@ pub fn speakers(
     out
 }
 
-fn espeak_speaker(index: usize, fractions: (f64, f64), seed: u64, rng: &mut ChaCha8Rng) -> Speaker {
+fn espeak_speaker(
+    index: usize,
+    fractions: (f64, f64),
+    timbres: f64,
+    seed: u64,
+    rng: &mut ChaCha8Rng,
+) -> Speaker {
     // Walk the variants in a seeded order so every variant is used before any repeats.
     let order = variant_order(seed);
     let variant = ESPEAK_VARIANTS[order[index % order.len()]];
     let accent = ESPEAK_ACCENTS[rng.random_range(0..ESPEAK_ACCENTS.len())];
+    let timbre = rng
+        .random_bool(timbres.clamp(0.0, 1.0))
+        .then(|| Timbre::random(rng));
+    let voice = match &timbre {
+        Some(t) => format!("{accent}+{}", t.name()),
+        None => format!("{accent}+{variant}"),
+    };
     Speaker {
         id: String::new(),
         engine: EngineKind::Espeak,
-        voice: format!("{accent}+{variant}"),
+        voice,
         pitch: rng.random_range(25..=75) as f32,
         rate: rng.random_range(130..=200) as f32,
         warp_hz: warp(rng, 0.92, 1.08),
         split: super::fraction_split(seed, "speaker-split", variant, fractions),
+        timbre,
     }
 }
 
@@ -265,6 +289,7 @@ fn festival_speaker(index: usize, rng: &mut ChaCha8Rng) -> Speaker {
         // Only three voices: a wider tract range than espeak's makes them more people.
         warp_hz: warp(rng, 0.86, 1.14),
         split: Split::Train,
+        timbre: None,
     }
 }
 
@@ -316,10 +341,10 @@ mod tests {
     #[test]
     fn speakers_are_distinct_seeded_and_split() {
         for engine in EngineKind::ALL {
-            let a = speakers(engine, 120, (0.1, 0.1), 5);
+            let a = speakers(engine, 120, (0.1, 0.1), 0.5, 5);
             assert_eq!(a.len(), 120);
-            assert_eq!(a, speakers(engine, 120, (0.1, 0.1), 5));
-            assert_ne!(a, speakers(engine, 120, (0.1, 0.1), 6));
+            assert_eq!(a, speakers(engine, 120, (0.1, 0.1), 0.5, 5));
+            assert_ne!(a, speakers(engine, 120, (0.1, 0.1), 0.5, 6));
             let ids: std::collections::HashSet<_> = a.iter().map(|s| &s.id).collect();
             assert_eq!(ids.len(), 120, "{engine}: ids are unique");
             for split in Split::ALL {
@@ -336,7 +361,7 @@ mod tests {
 
     #[test]
     fn espeak_splits_are_voice_disjoint_and_festival_uses_every_voice() {
-        let a = speakers(EngineKind::Espeak, 200, (0.15, 0.15), 1);
+        let a = speakers(EngineKind::Espeak, 200, (0.15, 0.15), 0.0, 1);
         let variant = |s: &Speaker| s.voice.split('+').nth(1).unwrap().to_string();
         for s in &a {
             for t in &a {
@@ -345,7 +370,7 @@ mod tests {
                 }
             }
         }
-        let f = speakers(EngineKind::Festival, 30, (0.1, 0.1), 1);
+        let f = speakers(EngineKind::Festival, 30, (0.1, 0.1), 0.5, 1);
         for (voice, _) in FESTIVAL_VOICES {
             assert_eq!(f.iter().filter(|s| s.voice == voice).count(), 10);
         }
@@ -354,7 +379,7 @@ mod tests {
 
     #[test]
     fn retries_speak_faster() {
-        let s = &speakers(EngineKind::Espeak, 1, (0.0, 0.0), 2)[0];
+        let s = &speakers(EngineKind::Espeak, 1, (0.0, 0.0), 0.5, 2)[0];
         let rate = |attempt| {
             s.take_voice(&mut ChaCha8Rng::seed_from_u64(3), attempt)
                 .rate

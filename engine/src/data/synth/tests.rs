@@ -39,6 +39,7 @@ fn small_config(dir: &Path) -> SynthConfig {
         negatives_per_speaker: 2,
         negative_words: 40,
         sentences_per_speaker: 1,
+        espeak_timbres: 0.5,
         validation_fraction: 0.25,
         test_fraction: 0.25,
         seed: 3,
