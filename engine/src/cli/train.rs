@@ -127,10 +127,6 @@ pub struct CommonArgs {
     pub no_augment: bool,
     #[command(flatten)]
     pub augmentation: AugmentArgs,
-    /// Normalise each mel bin by its mean over the clip before the network (cancels a
-    /// stationary colouring of microphone, room or voice).
-    #[arg(long)]
-    pub input_mean_norm: bool,
     /// Use at most this many training clips per epoch (quick runs).
     #[arg(long, value_name = "N")]
     pub max_train_clips: Option<usize>,
@@ -220,7 +216,6 @@ fn base_config(role: Role, common: &CommonArgs) -> anyhow::Result<TrainConfig> {
     c.augment = !common.no_augment;
     c.augmentation = common.augmentation.config();
     c.max_train_clips = common.max_train_clips;
-    c.input_mean_norm = common.input_mean_norm;
     Ok(c)
 }
 

@@ -51,10 +51,6 @@ pub struct DfsmnConfig {
     /// Reproduce the released code's non-deployable scale axes.
     #[config(default = false)]
     pub reference_code: bool,
-    /// Cepstral-style mean normalisation of the input: each mel bin minus its mean over the
-    /// clip's frames, so a stationary colouring (microphone, room, voice timbre) cancels.
-    #[config(default = false)]
-    pub input_mean_norm: bool,
 }
 
 impl DfsmnConfig {
@@ -292,13 +288,6 @@ impl Dfsmn {
         trace: &mut Option<ForwardTrace>,
     ) -> Tensor<3> {
         let want = trace.is_some();
-        let features = if self.config.input_mean_norm {
-            // [B, 1, mels, frames]: per mel bin, over the frames.
-            let mean = features.clone().mean_dim(3);
-            features - mean
-        } else {
-            features
-        };
         let h = self
             .act1
             .forward(self.bn1.forward(self.conv1.forward(features)));

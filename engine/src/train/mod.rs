@@ -104,9 +104,6 @@ pub struct TrainConfig {
     #[serde(default)]
     pub augmentation: AugmentConfig,
     pub seed: u64,
-    /// Per-clip mean normalisation of each mel bin before the first convolution.
-    #[serde(default)]
-    pub input_mean_norm: bool,
     pub backend: Backend,
     /// Use at most this many training clips (quick runs and tests).
     pub max_train_clips: Option<usize>,
@@ -143,7 +140,6 @@ impl TrainConfig {
             augment: true,
             augmentation: AugmentConfig::robust(),
             seed: 1,
-            input_mean_norm: false,
             backend: Backend::Flex,
             max_train_clips: None,
             internals: false,
@@ -167,15 +163,14 @@ impl TrainConfig {
 
     /// The network this run trains.
     pub fn model_config(&self, num_classes: usize) -> DfsmnConfig {
-        let config = match self.role {
+        match self.role {
             Role::Teacher => DfsmnConfig::teacher(num_classes),
             Role::Student => DfsmnConfig::student(num_classes)
                 .with_binarizer(Some(self.binarizer))
                 .with_planes(self.planes)
                 .with_learn_alpha(self.learn_alpha)
                 .with_reference_code(self.reference_code),
-        };
-        config.with_input_mean_norm(self.input_mean_norm)
+        }
     }
 
     /// Check the settings before any work starts.

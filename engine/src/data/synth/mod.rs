@@ -420,7 +420,6 @@ pub fn synthesize(
     claim_root(config, root)?;
     let speakers: Vec<&Speaker> = plan.speakers.iter().map(|(s, _)| s).collect();
     let espeak_data = timbre::EspeakData::prepare(&speakers)?;
-    let espeak_path = espeak_data.as_ref().map(|d| d.path());
 
     let total = plan.items();
     let done = AtomicUsize::new(0);
@@ -433,7 +432,9 @@ pub fn synthesize(
             if cancel.load(Ordering::Relaxed) {
                 return Err(SynthError::Cancelled);
             }
-            let outcome = render_speaker(config, root, speaker, items, espeak_path, cancel)?;
+            let espeak_path = espeak_data.as_ref().and_then(|d| d.path_for(speaker));
+            let outcome =
+                render_speaker(config, root, speaker, items, espeak_path.as_deref(), cancel)?;
             reused.fetch_add(outcome.reused, Ordering::Relaxed);
             let finished = done.fetch_add(items.len(), Ordering::Relaxed) + items.len();
             lock(&dropped).extend(outcome.dropped);

@@ -103,19 +103,24 @@ impl Timbre {
     }
 }
 
-/// A private espeak-ng data folder: the installed data linked in, plus generated variants.
+/// Private espeak-ng data folders, one per generated variant: the installed data linked in,
+/// with the voice variants folder holding only that variant. (espeak-ng lists at most 350
+/// voices, so hundreds of generated variants cannot share one folder.)
 pub struct EspeakData {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl EspeakData {
-    /// The folder to pass to `espeak-ng --path` (it holds `espeak-ng-data`).
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The folder to pass to `espeak-ng --path` for `speaker` (it holds `espeak-ng-data`), or
+    /// `None` for a speaker with an installed variant.
+    pub fn path_for(&self, speaker: &Speaker) -> Option<PathBuf> {
+        speaker
+            .timbre
+            .as_ref()
+            .map(|t| self.dir.path().join(t.name()))
     }
 
-    /// Build the folder for every speaker with a generated timbre; `None` if none has one.
+    /// Build the folders for every speaker with a generated timbre; `None` if none has one.
     pub fn prepare(speakers: &[&Speaker]) -> Result<Option<EspeakData>, SynthError> {
         let timbres: Vec<&Timbre> = speakers.iter().filter_map(|s| s.timbre.as_ref()).collect();
         if timbres.is_empty() {
@@ -126,21 +131,17 @@ impl EspeakData {
             .prefix("bifsmn-espeak-")
             .tempdir()
             .map_err(|e| io(&std::env::temp_dir(), e))?;
-        let data = dir.path().join("espeak-ng-data");
-        let variants = data.join("voices").join("!v");
-        std::fs::create_dir_all(&variants).map_err(|e| io(&variants, e))?;
-        link_all(&installed, &data, &["voices"])?;
-        link_all(&installed.join("voices"), &data.join("voices"), &["!v"])?;
-        link_all(&installed.join("voices").join("!v"), &variants, &[])?;
         for t in timbres {
             let name = t.name();
+            let data = dir.path().join(&name).join("espeak-ng-data");
+            let variants = data.join("voices").join("!v");
+            std::fs::create_dir_all(&variants).map_err(|e| io(&variants, e))?;
+            link_all(&installed, &data, &["voices"])?;
+            link_all(&installed.join("voices"), &data.join("voices"), &["!v"])?;
             let file = variants.join(&name);
             std::fs::write(&file, t.variant_file(&name)).map_err(|e| io(&file, e))?;
         }
-        Ok(Some(EspeakData {
-            path: dir.path().to_path_buf(),
-            _dir: dir,
-        }))
+        Ok(Some(EspeakData { dir }))
     }
 }
 
