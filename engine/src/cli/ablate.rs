@@ -82,7 +82,7 @@ pub fn run(args: AblateArgs) -> anyhow::Result<ExitCode> {
         batch_size: args.batch_size,
         seed: args.seed,
         augment: !args.no_augment,
-        augmentation: args.augmentation.config(),
+        augmentation: args.augmentation.config()?,
         backend: args.backend.into(),
         max_train_clips: args.max_train_clips,
         teacher: args.teacher.clone(),

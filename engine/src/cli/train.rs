@@ -73,11 +73,21 @@ pub struct AugmentArgs {
     /// No SpecAugment masks on the features.
     #[arg(long)]
     pub no_spec_augment: bool,
+    /// Every augmentation setting from a JSON file (the `augmentation` object of a run's
+    /// run.json); the preset and the --no-* switches then do not apply.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["no_voice", "no_room", "no_noise_snr", "no_channel", "no_spec_augment"])]
+    pub augment_config: Option<PathBuf>,
 }
 
 impl AugmentArgs {
     /// The augmentation settings these options describe.
-    pub fn config(&self) -> AugmentConfig {
+    pub fn config(&self) -> anyhow::Result<AugmentConfig> {
+        if let Some(path) = &self.augment_config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return serde_json::from_str(&text)
+                .with_context(|| format!("{}: not an augmentation config", path.display()));
+        }
         let mut c = match self.augment {
             AugmentPreset::Robust => AugmentConfig::robust(),
             AugmentPreset::Spec => AugmentConfig::default(),
@@ -87,7 +97,7 @@ impl AugmentArgs {
         c.noise_snr.enabled &= !self.no_noise_snr;
         c.channel.enabled &= !self.no_channel;
         c.spec_augment.enabled &= !self.no_spec_augment;
-        c
+        Ok(c)
     }
 }
 
@@ -214,7 +224,7 @@ fn base_config(role: Role, common: &CommonArgs) -> anyhow::Result<TrainConfig> {
     c.seed = common.seed;
     c.backend = common.backend.into();
     c.augment = !common.no_augment;
-    c.augmentation = common.augmentation.config();
+    c.augmentation = common.augmentation.config()?;
     c.max_train_clips = common.max_train_clips;
     Ok(c)
 }
@@ -663,4 +673,44 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> AugmentArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            aug: AugmentArgs,
+        }
+        use clap::Parser;
+        let mut argv = vec!["x"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().aug
+    }
+
+    #[test]
+    fn augmentation_comes_from_the_preset_the_switches_or_a_file() {
+        assert_eq!(args(&[]).config().unwrap(), AugmentConfig::robust());
+        assert_eq!(
+            args(&["--augment", "spec"]).config().unwrap(),
+            AugmentConfig::default()
+        );
+        let c = args(&["--no-room", "--no-spec-augment"]).config().unwrap();
+        assert!(!c.room.enabled && !c.spec_augment.enabled);
+        assert!(c.voice.enabled && c.channel.enabled && c.noise_snr.enabled);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut custom = AugmentConfig::robust();
+        custom.voice.prob = 0.9;
+        let file = dir.path().join("aug.json");
+        std::fs::write(&file, serde_json::to_string(&custom).unwrap()).unwrap();
+        let from_file = args(&["--augment-config", file.to_str().unwrap()]);
+        assert_eq!(from_file.config().unwrap(), custom);
+        std::fs::write(&file, "{\"voice\": 3}").unwrap();
+        let err = from_file.config().unwrap_err().to_string();
+        assert!(err.contains("aug.json"), "{err}");
+    }
 }
