@@ -326,7 +326,7 @@ fn deploy_panel_adds_a_board_accepts_its_key_and_benches() {
 
     // Push and bench paths 0 and 2; the report table appears.
     h.get_by_label_contains("Push & bench on rig").click();
-    deploy_wait_for(&mut h, 10, "Runner output");
+    deploy_wait_for(&mut h, 60, "Runner output");
     run_until(&mut h, Duration::from_secs(600), "the deploy", |h| {
         h.step();
         !h.state().deploy.is_deploying()

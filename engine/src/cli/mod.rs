@@ -11,6 +11,7 @@ pub mod completions;
 pub mod data;
 pub mod deploy;
 pub mod export;
+pub mod finetune;
 pub mod listen;
 pub mod model;
 pub mod output;

@@ -25,6 +25,9 @@ pub enum TrainCommand {
     Teacher(TeacherArgs),
     /// Train the BiFSMNv2 binary student, initialised from and distilled by a teacher.
     Student(StudentArgs),
+    /// Fine-tune a trained student on a few takes of your own voice (in about two
+    /// minutes): writes a new run and .bkw and compares them with the base model.
+    Finetune(super::finetune::FinetuneArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -257,6 +260,7 @@ pub fn run(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             a.common.json,
         ),
         TrainCommand::Student(a) => (student_config(&a)?, a.common.resume, a.common.json),
+        TrainCommand::Finetune(a) => return super::finetune::run(a),
     };
     let outcome = run_training(config, resume, json)?;
     Ok(if outcome.finished {
@@ -508,7 +512,7 @@ pub fn evaluate_saved(
 }
 
 /// Evaluate a packed `.bkw` model with the bit kernels (what a board runs) on a split, every
-/// thin path the file holds.
+/// thin path the file holds; `--root` defaults to the demo set, the protocol to 12.
 pub fn evaluate_packed(
     model: &std::path::Path,
     root: Option<PathBuf>,
@@ -516,13 +520,6 @@ pub fn evaluate_packed(
     split: Split,
     quiet: bool,
 ) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
-    use bifsmn_kernels::format::PackedModel;
-    use bifsmn_kernels::infer::Engine;
-
-    let packed =
-        PackedModel::load(model).with_context(|| format!("reading {}", model.display()))?;
-    let engine =
-        Arc::new(Engine::new(&packed).with_context(|| format!("preparing {}", model.display()))?);
     let root = match root {
         Some(r) => r,
         None => crate::data::demo_root()
@@ -531,57 +528,10 @@ pub fn evaluate_packed(
     let protocol = protocol.unwrap_or("12").parse()?;
     let dataset =
         Dataset::open(&root, protocol).with_context(|| format!("opening {}", root.display()))?;
-    if dataset.labels != engine.labels() {
-        bail!(
-            "{} has labels {:?}, {} was trained on {:?}",
-            root.display(),
-            dataset.labels,
-            model.display(),
-            engine.labels()
-        );
-    }
-    let clips = dataset.indices_in(split);
-    if clips.is_empty() {
-        bail!("{} has no {} clips", root.display(), split.name());
-    }
-    let classes = dataset.labels.len();
-    let paths = engine.num_paths();
-    let mut session = engine.session();
-    let mut evals: Vec<PathEvaluation> = (0..paths)
-        .map(|p| {
-            Ok(PathEvaluation::empty(
-                p,
-                engine.path_layers(p)?.len(),
-                classes,
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    // Summed here, averaged by `finish`.
-    let mut loss_sums = vec![0f32; paths];
-    let bar = progress(clips.len() as u64, "classifying", quiet);
-    for &i in &clips {
-        let clip = &dataset.clips[i];
-        let samples = dataset
-            .load(clip)
-            .with_context(|| format!("reading {}", dataset.relative_name(clip)))?;
-        for (e, loss_sum) in evals.iter_mut().zip(&mut loss_sums) {
-            let c = session.classify(e.metrics.path, &samples)?;
-            let p_true = c.probabilities.get(clip.label).copied().unwrap_or(0.0);
-            *loss_sum -= p_true.max(1e-12).ln();
-            e.record(crate::train::eval::Prediction {
-                clip: i,
-                label: clip.label,
-                predicted: c.index,
-                confidence: c.probabilities[c.index],
-            });
-        }
-        bar.inc(1);
-    }
+    let bar = progress(dataset.indices_in(split).len() as u64, "classifying", quiet);
+    let out = crate::train::eval::evaluate_packed(model, &dataset, split, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    for (e, loss_sum) in evals.iter_mut().zip(loss_sums) {
-        e.finish(loss_sum / clips.len() as f32);
-    }
-    Ok((dataset.labels.clone(), evals))
+    Ok(out)
 }
 
 /// Whether `path` names a packed model (`.bkw`).

@@ -189,6 +189,74 @@ pub fn evaluate(
     Ok(out)
 }
 
+/// Evaluate a packed `.bkw` model with the bit kernels (what a board runs) on a split of
+/// `dataset`, every thin path the file holds. `tick` is called after each clip.
+pub fn evaluate_packed(
+    model: &std::path::Path,
+    dataset: &Dataset,
+    split: Split,
+    tick: &dyn Fn(),
+) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
+    use anyhow::{Context, bail};
+    use bifsmn_kernels::format::PackedModel;
+    use bifsmn_kernels::infer::Engine;
+
+    let packed =
+        PackedModel::load(model).with_context(|| format!("reading {}", model.display()))?;
+    let engine = std::sync::Arc::new(
+        Engine::new(&packed).with_context(|| format!("preparing {}", model.display()))?,
+    );
+    if dataset.labels != engine.labels() {
+        bail!(
+            "{} has labels {:?}, {} was trained on {:?}",
+            dataset.root.display(),
+            dataset.labels,
+            model.display(),
+            engine.labels()
+        );
+    }
+    let clips = dataset.indices_in(split);
+    if clips.is_empty() {
+        bail!("{} has no {} clips", dataset.root.display(), split.name());
+    }
+    let classes = dataset.labels.len();
+    let paths = engine.num_paths();
+    let mut session = engine.session();
+    let mut evals: Vec<PathEvaluation> = (0..paths)
+        .map(|p| {
+            Ok(PathEvaluation::empty(
+                p,
+                engine.path_layers(p)?.len(),
+                classes,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    // Summed here, averaged by `finish`.
+    let mut loss_sums = vec![0f32; paths];
+    for &i in &clips {
+        let clip = &dataset.clips[i];
+        let samples = dataset
+            .load(clip)
+            .with_context(|| format!("reading {}", dataset.relative_name(clip)))?;
+        for (e, loss_sum) in evals.iter_mut().zip(&mut loss_sums) {
+            let c = session.classify(e.metrics.path, &samples)?;
+            let p_true = c.probabilities.get(clip.label).copied().unwrap_or(0.0);
+            *loss_sum -= p_true.max(1e-12).ln();
+            e.record(Prediction {
+                clip: i,
+                label: clip.label,
+                predicted: c.index,
+                confidence: c.probabilities[c.index],
+            });
+        }
+        tick();
+    }
+    for (e, loss_sum) in evals.iter_mut().zip(loss_sums) {
+        e.finish(loss_sum / clips.len() as f32);
+    }
+    Ok((dataset.labels.clone(), evals))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

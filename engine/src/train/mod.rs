@@ -5,11 +5,13 @@
 pub mod checkpoint;
 pub mod eval;
 pub mod events;
+pub mod finetune;
 pub mod health;
 mod internals;
 pub mod loss;
 pub mod optim;
 mod run;
+mod warm_start;
 
 use std::path::PathBuf;
 use std::thread::JoinHandle;
@@ -98,6 +100,10 @@ pub struct TrainConfig {
     pub reference_code: bool,
     /// Start the student from the teacher's weights (spec).
     pub init_from_teacher: bool,
+    /// Start from this run's weights instead (fine-tuning, or new keywords with the same
+    /// network): labels it shares keep their classifier rows.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
     pub augment: bool,
     /// Which augmentation steps run, and how, when `augment` is on. Runs saved before the
     /// rooms-and-microphones steps existed load with the spec's steps only.
@@ -137,6 +143,7 @@ impl TrainConfig {
             path_weights: vec![1.0],
             reference_code: false,
             init_from_teacher: false,
+            init_from: None,
             augment: true,
             augmentation: AugmentConfig::robust(),
             seed: 1,
@@ -190,6 +197,9 @@ impl TrainConfig {
         if self.role == Role::Student && self.distill != DistillMode::None && self.teacher.is_none()
         {
             return Err("distillation needs a teacher (--teacher RUN_DIR)".into());
+        }
+        if self.init_from.is_some() && self.init_from_teacher {
+            return Err("start from the teacher or from a run (--init-from), not both".into());
         }
         if self.role == Role::Student && self.init_from_teacher && self.teacher.is_none() {
             return Err("initialising from the teacher needs --teacher".into());

@@ -259,13 +259,18 @@ pub(super) fn run(
                 config.run_dir.display()
             );
         }
-        let mut m = model_cfg.init(&ad);
-        if config.init_from_teacher
-            && let Some(t) = &teacher
-        {
-            m = init_from_teacher(m, t, &ad);
+        match &config.init_from {
+            Some(from) => super::warm_start::warm_start(from, &model_cfg, &labels, &ad)?,
+            None => {
+                let mut m = model_cfg.init(&ad);
+                if config.init_from_teacher
+                    && let Some(t) = &teacher
+                {
+                    m = init_from_teacher(m, t, &ad);
+                }
+                m
+            }
         }
-        m
     };
     if start_epoch >= config.epochs {
         sink.send(TrainEvent::Finished {
