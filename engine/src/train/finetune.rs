@@ -142,27 +142,37 @@ pub fn prepare(config: &FinetuneConfig) -> anyhow::Result<Prepared> {
             base_run.display()
         );
     }
-    let labels = base.sidecar.labels.clone();
+    // The classes come from the replay corpus: the base model's own for new takes of its
+    // keywords, or new keywords (a corpus made with `data synth`), which start from the base
+    // network with a new classifier.
+    let replay = Dataset::open(&config.replay, Protocol::Twelve)
+        .with_context(|| format!("opening the replay corpus {}", config.replay.display()))?;
+    let labels = replay.labels.clone();
     let takes = read_takes(&config.takes, &labels)?;
-    let teacher = find_teacher(config, &base_run, &base.sidecar);
-    if let Some(t) = &teacher {
-        let teacher_labels = open_model(t, &device)
-            .with_context(|| format!("opening the teacher {}", t.display()))?
-            .sidecar
-            .labels;
-        if teacher_labels != labels {
-            bail!(
-                "the teacher {} knows {:?}, the base model {:?}",
-                t.display(),
-                teacher_labels,
-                labels
-            );
+    let teacher = match find_teacher(config, &base_run, &base.sidecar) {
+        Some(t) => {
+            let teacher_labels = open_model(&t, &device)
+                .with_context(|| format!("opening the teacher {}", t.display()))?
+                .sidecar
+                .labels;
+            // Distillation matches logits class by class: a teacher of other words cannot
+            // teach these (an explicit --teacher must fit; a found one is just not used).
+            if teacher_labels != labels && config.teacher.is_some() {
+                bail!(
+                    "the teacher {} knows {:?}, this run's classes are {:?}",
+                    t.display(),
+                    teacher_labels,
+                    labels
+                );
+            }
+            (teacher_labels == labels).then_some(t)
         }
-    }
+        None => None,
+    };
     claim_run_dir(&config.run_dir)?;
     let data = config.run_dir.join("data");
     let (held_back, train_takes) = write_takes(config, &takes, &data)?;
-    let replay_clips = write_replay(config, &labels, &data)?;
+    let replay_clips = write_replay(config, &replay, &data)?;
     let keywords: String = labels[2..].iter().map(|k| format!("{k}\n")).collect();
     write(&data.join(KEYWORDS_FILE), &keywords)?;
     let list: String = held_back.iter().map(|r| format!("{r}\n")).collect();
@@ -226,8 +236,8 @@ fn read_takes(dir: &Path, labels: &[String]) -> anyhow::Result<BTreeMap<String, 
         }
         if !keyword {
             bail!(
-                "{}: `{word}` is not a keyword of the model (it knows {}); \
-                 teaching new words is a new-keywords run",
+                "{}: `{word}` is not a keyword of this run (it has {}); for new words, \
+                 make a corpus of them with `bifsmn data synth` and pass it as --replay",
                 entry.path().display(),
                 labels[2..].join(", ")
             );
@@ -306,17 +316,7 @@ fn write_takes(
 
 /// Link a seeded sample of the replay corpus's training split (and its validation split, for
 /// choosing the best epoch, and its noise files) into the training set.
-fn write_replay(config: &FinetuneConfig, labels: &[String], data: &Path) -> anyhow::Result<usize> {
-    let replay = Dataset::open(&config.replay, Protocol::Twelve)
-        .with_context(|| format!("opening the replay corpus {}", config.replay.display()))?;
-    if replay.labels != labels {
-        bail!(
-            "the replay corpus {} has labels {:?}, the model {:?}",
-            config.replay.display(),
-            replay.labels,
-            labels
-        );
-    }
+fn write_replay(config: &FinetuneConfig, replay: &Dataset, data: &Path) -> anyhow::Result<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut pick = |split: Split, n: usize| -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = replay
@@ -426,8 +426,26 @@ pub fn finish(prepared: &Prepared, seconds_training: f64) -> anyhow::Result<Fine
     let eval = |bkw: &Path, ds: &Dataset| -> anyhow::Result<Vec<PathEvaluation>> {
         Ok(evaluate_packed(bkw, ds, Split::Test, &|| {})?.1)
     };
-    let (held_before, held_after) = (eval(&base_bkw, &takes)?, eval(&model, &takes)?);
-    let (test_before, test_after) = (eval(&base_bkw, &replay)?, eval(&model, &replay)?);
+    let (held_after, test_after) = (eval(&model, &takes)?, eval(&model, &replay)?);
+    // A base model of other words cannot be scored on these classes: it recognises none of
+    // the new keywords (0 right), and its accuracy on the new corpus does not exist.
+    let same_classes = open_model(&prepared.base_run, &super::Backend::Flex.device())?
+        .sidecar
+        .labels
+        == prepared.labels;
+    let (held_before, test_before) = if same_classes {
+        (eval(&base_bkw, &takes)?, eval(&base_bkw, &replay)?)
+    } else {
+        let mut nothing = held_after.clone();
+        for p in &mut nothing {
+            for row in p.confusion.iter_mut() {
+                let n: u32 = row.iter().sum();
+                row.fill(0);
+                row[0] = n; // all taken for `unknown`
+            }
+        }
+        (nothing, Vec::new())
+    };
     let stream = stream_before_after(&replay, &base_bkw, &model)?;
     let accuracy = |e: &[PathEvaluation]| e.iter().map(|p| p.metrics.accuracy).collect();
     let keyword_accuracy =
@@ -443,6 +461,7 @@ pub fn finish(prepared: &Prepared, seconds_training: f64) -> anyhow::Result<Fine
             before: keyword_accuracy(&held_before),
             after: keyword_accuracy(&held_after),
         },
+        // Empty `before` when the base model has other classes.
         base_test: BeforeAfter {
             before: accuracy(&test_before),
             after: accuracy(&test_after),
