@@ -260,6 +260,11 @@ impl Workbench {
                 Panel::Deploy => self.deploy.ui(ui),
             }
         });
+        // "Deploy it…" in the Test panel: show the Deploy panel with that model chosen.
+        if let Some(model) = self.test.take_deploy_request() {
+            self.deploy.choose_model(model);
+            self.panel = Panel::Deploy;
+        }
         if self.help_open {
             egui::Window::new("Keyboard shortcuts")
                 .open(&mut self.help_open)

@@ -259,6 +259,12 @@ impl DeployPanel {
         }
     }
 
+    /// Push `model` next (the Test panel's "Deploy it…"): the field stops following Inspect.
+    pub fn choose_model(&mut self, model: PathBuf) {
+        self.model_field.text = model.display().to_string();
+        self.follow_inspect = false;
+    }
+
     /// The saved boards (empty until loaded).
     pub fn board_names(&self) -> Vec<String> {
         self.store

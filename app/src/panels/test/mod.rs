@@ -1,6 +1,7 @@
 //! The Test panel: microphone (device, level, overruns), recording labelled clips into the
 //! open dataset, live detection with score traces and an event list (from the microphone or
-//! an audio file), and the test-split confusion matrix whose cells list and play their clips.
+//! an audio file), the test-split confusion matrix whose cells list and play their clips, and
+//! "Teach it my voice" ([`teach`]): takes of the user's voice and a fine-tune on them.
 //!
 //! Nothing here blocks the UI thread: the device is opened and read on the microphone thread
 //! ([`mic`]), detection runs on the engine's `LiveDetector` thread ([`live`]), models, device
@@ -10,6 +11,7 @@
 pub mod confusion;
 pub mod live;
 pub mod mic;
+pub mod teach;
 mod view_confusion;
 mod view_live;
 mod view_side;
@@ -43,6 +45,8 @@ pub enum TestView {
     #[default]
     Live,
     Confusion,
+    /// "Teach it my voice" ([`teach`]).
+    Teach,
 }
 
 /// Persisted state.
@@ -68,6 +72,7 @@ pub struct TestSettings {
     pub record_seconds: f32,
     pub record_trim: bool,
     pub record_count: usize,
+    pub teach: teach::TeachSettings,
 }
 
 impl Default for TestSettings {
@@ -88,6 +93,7 @@ impl Default for TestSettings {
             record_seconds: 1.5,
             record_trim: true,
             record_count: 5,
+            teach: teach::TeachSettings::default(),
         }
     }
 }
@@ -164,6 +170,8 @@ pub struct TestPanel {
     player: Player,
     clip_task: Option<Task<Result<LoadedClip, String>>>,
     player_notice: Option<Notice>,
+    /// "Teach it my voice": takes, fine-tune, before and after.
+    pub teach: teach::Teach,
 }
 
 /// The demo student shipped with the workbench (`assets/models/demo-student.bkw` in a
@@ -243,6 +251,7 @@ impl TestPanel {
             player: Player::new(),
             clip_task: None,
             player_notice: None,
+            teach: teach::Teach::new(&s.teach),
         }
     }
 
@@ -263,6 +272,7 @@ impl TestPanel {
             record_seconds: self.rec_seconds,
             record_trim: self.rec_trim,
             record_count: self.rec_count,
+            teach: self.teach.settings(),
         }
     }
 
@@ -349,6 +359,7 @@ impl TestPanel {
         out.extend(self.model_task.as_ref().map(Task::status));
         out.extend(self.confusion_task.as_ref().map(Task::status));
         out.extend(self.live_task.as_ref().map(Task::status));
+        self.teach.jobs(out);
         if let Some(r) = &self.recording {
             let label = match r.phase {
                 Some(
@@ -378,6 +389,7 @@ impl TestPanel {
             || self.live_task.is_some()
             || self.devices_task.is_some()
             || self.clip_task.is_some()
+            || self.teach.busy()
     }
 
     /// Whether live audio is running (the UI repaints steadily while it does).
@@ -493,6 +505,7 @@ impl TestPanel {
             ));
         }
         self.request_confusion(ctx);
+        self.poll_teach(ctx);
     }
 
     /// Warn when the model's classes and the dataset's differ (the matrix and detection still
@@ -542,7 +555,10 @@ impl TestPanel {
                     }
                 }
                 MicMsg::Saved(c) => {
-                    self.dataset_changed = true;
+                    // Takes of "Teach it my voice" go to their own folder, not the dataset.
+                    if !self.teach.is_recording() {
+                        self.dataset_changed = true;
+                    }
                     let hint = if c.peak_dbfs >= -0.1 {
                         " · clipped: move back from the microphone"
                     } else if c.peak_dbfs < -40.0 {
@@ -787,6 +803,7 @@ impl TestPanel {
                 for (v, name) in [
                     (TestView::Live, "Live detection"),
                     (TestView::Confusion, "Confusion matrix"),
+                    (TestView::Teach, "Teach it my voice"),
                 ] {
                     if ui
                         .selectable_label(self.view == v, RichText::new(name).size(14.0))
@@ -803,6 +820,7 @@ impl TestPanel {
                     self.request_confusion(&ctx);
                     self.confusion_ui(ui, &ctx)
                 }
+                TestView::Teach => self.teach_ui(ui, &ctx),
             }
         });
     }

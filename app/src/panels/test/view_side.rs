@@ -303,7 +303,7 @@ impl TestPanel {
 }
 
 /// Big status of a recording session: get ready / speak now, with a countdown bar.
-fn recording_status(ui: &mut Ui, r: &Recording) {
+pub(super) fn recording_status(ui: &mut Ui, r: &Recording) {
     egui::Frame::new()
         .fill(ui.visuals().faint_bg_color)
         .corner_radius(4.0)
