@@ -448,8 +448,7 @@ pub fn finish(prepared: &Prepared, seconds_training: f64) -> anyhow::Result<Fine
     };
     let stream = stream_before_after(&replay, &base_bkw, &model)?;
     let accuracy = |e: &[PathEvaluation]| e.iter().map(|p| p.metrics.accuracy).collect();
-    let keyword_accuracy =
-        |e: &[PathEvaluation]| e.iter().map(|p| keyword_rows_accuracy(p)).collect();
+    let keyword_accuracy = |e: &[PathEvaluation]| e.iter().map(keyword_rows_accuracy).collect();
     let report = FinetuneReport {
         run_dir: dir.clone(),
         model,

@@ -55,10 +55,7 @@ pub struct TeachSettings {
 impl Default for TeachSettings {
     fn default() -> Self {
         Self {
-            takes: paths::datasets_dir()
-                .join("my-voice")
-                .display()
-                .to_string(),
+            takes: paths::datasets_dir().join("my-voice").display().to_string(),
             per_keyword: 5,
         }
     }
@@ -162,7 +159,10 @@ pub fn next_incomplete(
     takes: &Takes,
     per_keyword: usize,
 ) -> Option<String> {
-    let start = keywords.iter().position(|k| k == current).map_or(0, |i| i + 1);
+    let start = keywords
+        .iter()
+        .position(|k| k == current)
+        .map_or(0, |i| i + 1);
     (0..keywords.len())
         .map(|i| &keywords[(start + i) % keywords.len()])
         .find(|k| count(takes, k) < per_keyword)
@@ -318,9 +318,10 @@ pub fn import_all(
             break;
         }
         progress.set(i as u64, Some(files.len() as u64));
-        let name = file
-            .file_name()
-            .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into());
+        let name = file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
         match import_one(root, keyword, file) {
             Ok(()) => out.saved += 1,
             Err(ImportProblem::NoSpeech) => out.no_speech.push(name),
@@ -358,11 +359,13 @@ pub fn summary(r: &FinetuneReport) -> String {
     let a = after_8;
     let base = if a - b < -0.05 {
         format!(
-            "It cost {:.1} points of accuracy on the base corpus (8 layers: {b:.1}% → {a:.1}%)",
+            "It cost {:.1} points of accuracy on the base corpus (8 layers: {b:.1}% to {a:.1}%)",
             b - a
         )
+    } else if a - b > 0.05 {
+        format!("The base corpus gained too (8 layers: {b:.1}% to {a:.1}%)")
     } else {
-        format!("No loss on the base corpus (8 layers: {b:.1}% → {a:.1}%)")
+        format!("No loss on the base corpus (8 layers: {b:.1}% to {a:.1}%)")
     };
     let (fa0, fa1) = r.stream.fa_per_hour;
     format!("{gained} {base}; false accepts went from {fa0:.1} to {fa1:.1} per hour.")
@@ -388,8 +391,10 @@ fn take_id(path: &Path) -> u64 {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    )
 }
 
 /// The hint for an error of [`finetune::prepare`], from its text (the engine's errors are
@@ -437,7 +442,8 @@ fn run_finetune(
         )
     })?;
     let runs = overrides.runs_dir.clone().unwrap_or_else(paths::runs_dir);
-    let mut config = FinetuneConfig::new(base, takes, replay, paths::new_run_dir(&runs, "finetune"));
+    let mut config =
+        FinetuneConfig::new(base, takes, replay, paths::new_run_dir(&runs, "finetune"));
     overrides.apply(&mut config);
     let prepared = finetune::prepare(&config).map_err(|e| {
         let text = format!("{e:#}");
@@ -519,6 +525,9 @@ fn train(prepared: &Prepared, progress: &Progress) -> Result<(), Notice> {
 /// A scan of the takes folder: the folder, the generation it was asked for, the result.
 type ScanResult = (PathBuf, u64, Result<Takes, String>);
 
+/// A take decoded for playback: its player id and samples.
+type LoadedTake = (u64, Vec<f32>);
+
 /// The flow's state.
 pub struct Teach {
     takes_field: PathField,
@@ -540,11 +549,13 @@ pub struct Teach {
     import_queue: VecDeque<(String, Vec<PathBuf>)>,
     import_task: Option<Task<ImportOutcome>>,
     discard_task: Option<Task<Result<(), Notice>>>,
-    play_task: Option<Task<Result<(u64, Vec<f32>), Notice>>>,
+    play_task: Option<Task<Result<LoadedTake, Notice>>>,
     finetune_task: Option<Task<Result<FinetuneReport, Notice>>>,
     /// Settings for the next fine-tune that differ from the engine's defaults.
     pub overrides: FinetuneOverrides,
     report: Option<FinetuneReport>,
+    /// Bring the new report into view once (it arrives below the fold).
+    scroll_to_report: bool,
     /// "Deploy it…" was pressed: the Workbench hands this model to the Deploy panel.
     deploy_request: Option<PathBuf>,
     notice: Option<Notice>,
@@ -572,6 +583,7 @@ impl Teach {
             finetune_task: None,
             overrides: FinetuneOverrides::default(),
             report: None,
+            scroll_to_report: false,
             deploy_request: None,
             notice: None,
             finetune_notice: None,
@@ -746,14 +758,10 @@ impl Teach {
         }
         if let Some(r) = take_done(&mut self.discard_task) {
             self.rescan();
-            match r.and_then(|x| x.map_err(|n| n.message.clone()).map(|_| ())) {
-                Ok(()) => {}
-                Err(e) => {
-                    self.notice = Some(Notice::error(
-                        e,
-                        "Check that the takes folder is writable, or delete the file yourself.",
-                    ))
-                }
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(n)) => self.notice = Some(n),
+                Err(e) => self.notice = Some(Notice::error(e, "")),
             }
         }
         self.start_queued_import(ctx);
@@ -761,7 +769,10 @@ impl Teach {
 
     fn poll_finetune(&mut self) {
         match take_done(&mut self.finetune_task) {
-            Some(Ok(Ok(report))) => self.report = Some(report),
+            Some(Ok(Ok(report))) => {
+                self.report = Some(report);
+                self.scroll_to_report = true;
+            }
             Some(Ok(Err(n))) => self.finetune_notice = Some(n),
             Some(Err(e)) => self.finetune_notice = Some(Notice::error(e, "")),
             None => {}
@@ -946,7 +957,7 @@ impl TestPanel {
                 .map_err(|e| {
                     Notice::error(
                         format!("Cannot discard {}: {e}", path.display()),
-                        "Check that the takes folder is writable.",
+                        "Check that the takes folder is writable, or delete the file yourself.",
                     )
                 })
         }));
@@ -1010,19 +1021,22 @@ impl TestPanel {
         }
         ui.horizontal_wrapped(|ui| {
             ui.label("Keywords");
-            for k in keywords {
-                let n = count(&t.takes, k);
-                let done = if n >= t.per_keyword { " ✔" } else { "" };
-                let text = format!("{k} · {n}/{}{done}", t.per_keyword);
-                let selected = t.selected.as_deref() == Some(k.as_str());
-                if ui
-                    .selectable_label(selected, text)
-                    .on_hover_text(format!("Record or import takes of “{k}”"))
-                    .clicked()
-                {
-                    t.selected = Some(k.clone());
+            // A running session records the keyword it started with: keep the view on it.
+            ui.add_enabled_ui(!t.recording, |ui| {
+                for k in keywords {
+                    let n = count(&t.takes, k);
+                    let done = if n >= t.per_keyword { " · done" } else { "" };
+                    let text = format!("{k} · {n}/{}{done}", t.per_keyword);
+                    let selected = t.selected.as_deref() == Some(k.as_str());
+                    if ui
+                        .selectable_label(selected, text)
+                        .on_hover_text(format!("Record or import takes of “{k}”"))
+                        .clicked()
+                    {
+                        t.selected = Some(k.clone());
+                    }
                 }
-            }
+            });
         });
     }
 
@@ -1045,14 +1059,16 @@ impl TestPanel {
             recording_status(ui, r);
             level_meter(ui, self.meter.as_ref().map(|m| m.level()), 330.0);
         } else if self.recording.is_some() {
-            ui.weak("The microphone is recording clips for the dataset (left); wait for it to finish.");
+            ui.weak(
+                "The microphone is recording clips for the dataset (left); wait for it to finish.",
+            );
         } else if self.mic_used_by_detection() {
             ui.weak("Stop live detection to record (it is using the microphone).");
         }
         if let Some(t) = &self.teach.import_task {
             let p = t.progress();
             let fraction = p.fraction().unwrap_or(0.0);
-            p.bar_with_cancel(ui, fraction, format!("importing takes of “{keyword}”…"));
+            p.bar_with_cancel(ui, fraction, "importing takes…".into());
         }
         notice_slot(ui, &mut self.player_notice);
         self.teach_take_rows(ui, ctx, &keyword);
@@ -1089,7 +1105,9 @@ impl TestPanel {
                 };
                 if ui
                     .add_enabled(can, egui::Button::new(text))
-                    .on_hover_text("Say the word when asked: 2 s per take, trimmed to the spoken second")
+                    .on_hover_text(
+                        "Say the word when asked: 2 s per take, trimmed to the spoken second",
+                    )
                     .clicked()
                     && let Some(root) = root.clone()
                 {
@@ -1102,7 +1120,9 @@ impl TestPanel {
                     can_import && self.teach.dialog.is_none(),
                     egui::Button::new("Import takes…"),
                 )
-                .on_hover_text("Add recordings made elsewhere (WAV, FLAC, Ogg, MP3): no microphone needed")
+                .on_hover_text(
+                    "Add recordings made elsewhere (WAV, FLAC, Ogg, MP3): no microphone needed",
+                )
                 .clicked()
             {
                 self.teach.open_import_dialog(ctx, keyword.to_string());
@@ -1132,7 +1152,7 @@ impl TestPanel {
                     ui.label(file_name(f));
                     let playing = self.player.is_playing(take_id(f));
                     if ui
-                        .button(if playing { "■" } else { "▶" })
+                        .button(if playing { "Stop" } else { "Play" })
                         .on_hover_text(if playing { "Stop" } else { "Play this take" })
                         .clicked()
                     {
@@ -1207,7 +1227,10 @@ impl TestPanel {
         let Some(r) = self.teach.report.clone() else {
             return;
         };
-        ui.label(RichText::new("Before and after").strong().size(15.0));
+        let heading = ui.label(RichText::new("Before and after").strong().size(15.0));
+        if std::mem::take(&mut self.teach.scroll_to_report) {
+            heading.scroll_to_me(Some(egui::Align::Min));
+        }
         ui.label(summary(&r));
         egui::Grid::new("teach-before-after")
             .num_columns(3)
@@ -1325,7 +1348,10 @@ mod tests {
         std::fs::create_dir_all(root.join("up")).unwrap();
         let takes = scan_takes(root).unwrap();
         assert_eq!(takes.keys().collect::<Vec<_>>(), ["no", "yes"]);
-        assert_eq!(takes["yes"], [root.join("yes/a.WAV"), root.join("yes/b.wav")]);
+        assert_eq!(
+            takes["yes"],
+            [root.join("yes/a.WAV"), root.join("yes/b.wav")]
+        );
         assert_eq!(count(&takes, "no"), 1);
         assert_eq!(count(&takes, "up"), 0);
         assert!(scan_takes(&root.join("missing")).unwrap().is_empty());
@@ -1484,18 +1510,25 @@ mod tests {
     #[test]
     fn the_summary_says_what_was_gained_and_what_it_cost() {
         let s = summary(&report(0, 2, (0.9, 0.88)));
-        assert!(s.starts_with("It now recognises 2 of your 2 held-back takes"), "{s}");
+        assert!(
+            s.starts_with("It now recognises 2 of your 2 held-back takes"),
+            "{s}"
+        );
         assert!(s.contains("It cost 2.0 points"), "{s}");
         assert!(s.contains("from 1.0 to 2.5 per hour"), "{s}");
-        let s = summary(&report(1, 1, (0.9, 0.91)));
+        let s = summary(&report(1, 1, (0.9, 0.9)));
         assert!(s.contains("as before") && s.contains("No loss"), "{s}");
+        assert!(summary(&report(1, 1, (0.8, 0.9))).contains("gained too"));
         assert!(summary(&report(2, 1, (0.9, 0.9))).contains("fewer"));
         assert_eq!(per_path(&[0.5, 0.25]), "50.0% / 25.0%");
         assert_eq!(per_path(&[]), "—");
         let mut other_words = report(0, 2, (0.0, 0.8));
         other_words.base_test.before.clear();
         let s = summary(&other_words);
-        assert!(s.ends_with("scores 80.0% on the corpus test split (8 layers)."), "{s}");
+        assert!(
+            s.ends_with("scores 80.0% on the corpus test split (8 layers)."),
+            "{s}"
+        );
     }
 
     #[test]
