@@ -63,7 +63,11 @@ fn three_new_words_from_text_and_takes_run_on_the_board_runner_under_their_label
     );
     train(prepared.train.clone());
     let report = finetune::finish(&prepared, 0.0).unwrap();
-    let taught: Vec<&str> = report.per_keyword.iter().map(|k| k.keyword.as_str()).collect();
+    let taught: Vec<&str> = report
+        .per_keyword
+        .iter()
+        .map(|k| k.keyword.as_str())
+        .collect();
     assert_eq!(taught, WORDS);
     assert!(
         report.per_keyword.iter().all(|k| k.before == 0),
@@ -72,7 +76,9 @@ fn three_new_words_from_text_and_takes_run_on_the_board_runner_under_their_label
     assert!(report.base_test.before.is_empty());
 
     let Ok(runner) = RunnerLocator::only(workspace_runners_dir()).find(Arch::X86_64) else {
-        println!("note: no host runner in target/runners (packaging/build-runner-host.sh); runner step skipped");
+        println!(
+            "note: no host runner in target/runners (packaging/build-runner-host.sh); runner step skipped"
+        );
         return;
     };
     let clip = std::fs::read_dir(user.join("music"))
@@ -87,7 +93,11 @@ fn three_new_words_from_text_and_takes_run_on_the_board_runner_under_their_label
         .arg(&clip)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         r["labels"],
