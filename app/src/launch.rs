@@ -21,7 +21,7 @@ OPTIONS:
     --start-training              start training at launch (with --train-config or the form)
     --train-view charts|distill|binarizers|bits
                                   which Train view to show
-    --test-view live|confusion    which Test view to show
+    --test-view live|confusion|teach    which Test view to show
     --screenshot OUT.png          save the window to OUT.png, then exit
     --screenshot-after-frames N   ... after N frames (default 10)
     --screenshot-after-epochs N   ... and after the live run finished N epochs
@@ -95,11 +95,14 @@ impl LaunchOptions {
                 }
                 "--test-view" => {
                     use crate::panels::test::TestView;
-                    o.test_view = Some(match value("live or confusion")?.as_str() {
+                    o.test_view = Some(match value("live, confusion or teach")?.as_str() {
                         "live" => TestView::Live,
                         "confusion" => TestView::Confusion,
+                        "teach" => TestView::Teach,
                         v => {
-                            return Err(format!("unknown view {v:?}; expected live or confusion"));
+                            return Err(format!(
+                                "unknown view {v:?}; expected live, confusion or teach"
+                            ));
                         }
                     });
                 }
