@@ -116,8 +116,9 @@ pub fn resolve_base(model: &Path) -> anyhow::Result<PathBuf> {
     )
 }
 
-/// The teacher to distil from: the one given, else the base run's own if it still exists,
-/// else the shipped teacher beside a shipped student (`demo-teacher/` next to `demo-student/`).
+/// The teacher to distil from: the one given, else the shipped teacher beside a shipped
+/// student (`demo-teacher/` next to `demo-student/`: they travel together), else the base
+/// run's own teacher if it still exists where it was trained.
 fn find_teacher(config: &FinetuneConfig, base_run: &Path, base: &Sidecar) -> Option<PathBuf> {
     if let Some(t) = &config.teacher {
         return Some(t.clone());
@@ -127,7 +128,7 @@ fn find_teacher(config: &FinetuneConfig, base_run: &Path, base: &Sidecar) -> Opt
         .parent()
         .map(|dir| dir.join("demo-teacher"))
         .filter(|t| t.join("best.json").is_file());
-    recorded.or(beside)
+    beside.or(recorded)
 }
 
 /// Check the inputs, build the training set and return what to train.
