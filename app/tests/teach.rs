@@ -138,7 +138,12 @@ fn takes_of_my_voice_fine_tune_the_model_and_show_before_and_after() {
         assert!(h.query_by_label(row).is_some(), "no row {row}");
     }
 
-    // The new model replaces the loaded one, as if chosen in the model row.
+    // The new model replaces the loaded one, as if chosen in the model row. The view scrolls
+    // to the report with an animation: let it settle, so the click lands on the button.
+    for _ in 0..60 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
     h.get_by_label("Use the new model").click();
     run_until(&mut h, Duration::from_secs(60), "the new model", |h| {
         h.step();
