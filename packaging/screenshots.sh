@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Screenshots of the real workbench window, one launch per panel, under Xvfb:
 #   docs/screenshots/data.png, train.png, train-distill.png, train-binarizers.png,
-#   train-bits.png, inspect.png, test.png, test-confusion.png, deploy.png
+#   train-bits.png, inspect.png, test.png, test-confusion.png, teach-takes.png,
+#   teach-finetune.png, teach-after.png, deploy.png
 #
 # Everything shown is computed here: a short FP32 teacher and a BNN baseline student are
 # trained with the CLI on the embedded demo set, then the GUI trains a BiFSMNv2 (LPB + FID)
@@ -13,6 +14,8 @@
 # Needs: xvfb-run (apt: xvfb xauth) and the Mesa GL drivers (libgl1-mesa-dri); for deploy.png
 # also openssh-server, qemu-user and the runners (packaging/build-runner-*.sh).
 # Usage: packaging/screenshots.sh [OUT_DIR]   (default docs/screenshots)
+#        BIFSMN_SHOTS=teach packaging/screenshots.sh   (only the Teach it my voice steps:
+#        teach-takes.png, teach-finetune.png, teach-after.png)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +42,31 @@ shot() { # NAME ARGS... : launch the window, save $out/NAME.png, exit
   xvfb-run -a -s "-screen 0 1400x900x24" "$bin" --dataset "$demo" \
     --screenshot "$out/$name.png" "$@" 2> >(grep -v -e '^ALSA' -e 'cannot find card' >&2)
 }
+
+# Teach it my voice, step by step, with the shipped demo student: five takes per keyword
+# (espeak-ng's f3 variant at raised pitches and rates, standing in for a user's recordings),
+# read from a takes folder; the fine-tune while it runs; the before/after table when done.
+teach_shots() {
+  local takes="$work/my-voice" w i
+  for w in yes no up down left right on off stop go; do
+    mkdir -p "$takes/$w"
+    for i in 0 1 2 3 4; do
+      espeak-ng -v en-us+f3 -p $((70 + 5 * i)) -s $((140 + 10 * i)) -w "$work/take.wav" "$w"
+      sox "$work/take.wav" -r 16000 -c 1 -b 16 "$takes/$w/me_nohash_$i.wav"
+    done
+  done
+  rm -f "$work/take.wav"
+  shot teach-takes --panel test --test-view teach --takes "$takes" --screenshot-after-frames 30
+  shot teach-finetune --panel test --test-view teach --takes "$takes" --start-finetune \
+    --screenshot-after-frames 30 --screenshot-wait-frames 400
+  shot teach-after --panel test --test-view teach --takes "$takes" --start-finetune \
+    --screenshot-after-frames 30 --screenshot-wait-frames 100000000
+}
+if [ "${BIFSMN_SHOTS:-}" = teach ]; then
+  teach_shots
+  echo "screenshots in $out"
+  exit 0
+fi
 
 shot data --panel data --screenshot-after-frames 30
 
@@ -81,6 +109,7 @@ shot inspect --panel inspect --model "$work/student" --screenshot-after-frames 3
 # The Test panel opens the shipped demo student (assets/models/demo-student.bkw) by itself.
 shot test --panel test --screenshot-after-frames 30
 shot test-confusion --panel test --test-view confusion --screenshot-after-frames 30
+teach_shots
 
 # Deploy: a throwaway sshd on 127.0.0.1 plays two boards (the aarch64 runner under qemu, and
 # the host's runner); the CLI benches the exported student on both; the GUI shows the reports.

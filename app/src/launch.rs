@@ -22,9 +22,14 @@ OPTIONS:
     --train-view charts|distill|binarizers|bits
                                   which Train view to show
     --test-view live|confusion|teach    which Test view to show
+    --takes DIR                   takes folder of Teach it my voice
+    --start-finetune              fine-tune the loaded model on the takes at launch (Teach it
+                                  my voice, once the model is loaded and every keyword has two takes)
     --screenshot OUT.png          save the window to OUT.png, then exit
     --screenshot-after-frames N   ... after N frames (default 10)
     --screenshot-after-epochs N   ... and after the live run finished N epochs
+    --screenshot-wait-frames N    ... waiting at most N more frames for loads and fine-tunes
+                                  to finish (default 2000)
     --theme light|dark            use this theme
     --frame-log FILE.csv          write every frame's duration while running
     --fresh                       ignore and do not save the remembered view state
@@ -43,9 +48,12 @@ pub struct LaunchOptions {
     pub start_training: bool,
     pub train_view: Option<View>,
     pub test_view: Option<crate::panels::test::TestView>,
+    pub takes: Option<PathBuf>,
+    pub start_finetune: bool,
     pub screenshot: Option<PathBuf>,
     pub screenshot_after_frames: u64,
     pub screenshot_after_epochs: usize,
+    pub screenshot_wait_frames: u64,
     pub frame_log: Option<PathBuf>,
     /// `Some(true)` = dark.
     pub dark: Option<bool>,
@@ -59,6 +67,7 @@ impl LaunchOptions {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
         let mut o = LaunchOptions {
             screenshot_after_frames: 10,
+            screenshot_wait_frames: 2000,
             ..Default::default()
         };
         let mut it = args.into_iter();
@@ -105,6 +114,13 @@ impl LaunchOptions {
                             ));
                         }
                     });
+                }
+                "--takes" => o.takes = Some(value("a takes folder")?.into()),
+                "--start-finetune" => o.start_finetune = true,
+                "--screenshot-wait-frames" => {
+                    o.screenshot_wait_frames = value("a number")?
+                        .parse()
+                        .map_err(|_| "--screenshot-wait-frames needs a number".to_string())?
                 }
                 "--screenshot" => o.screenshot = Some(value("an output .png")?.into()),
                 "--screenshot-after-frames" => {
@@ -155,6 +171,13 @@ mod tests {
         assert_eq!(o.screenshot_after_frames, 30);
         assert_eq!(o.demo_train_runs.len(), 2);
         assert!(o.fresh);
+        assert_eq!(o.screenshot_wait_frames, 2000);
+        let o = parse("--takes my-voice --start-finetune --screenshot-wait-frames 400").unwrap();
+        assert_eq!(o.takes, Some(PathBuf::from("my-voice")));
+        assert!(o.start_finetune);
+        assert_eq!(o.screenshot_wait_frames, 400);
+        assert!(parse("--screenshot-wait-frames soon").is_err());
+        assert!(parse("--takes").is_err());
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub struct Workbench {
     launch_notice: Option<Notice>,
     /// Start training once the dataset is open (`--start-training` without a config).
     start_when_ready: bool,
+    /// `--start-finetune`: start Teach it my voice's fine-tune once it can start.
+    finetune_when_ready: bool,
     theme_applied: Option<bool>,
     /// Time spent in the last frame's `ui` (shown in the status bar).
     last_ui_time: Duration,
@@ -141,6 +143,9 @@ impl Workbench {
         if let Some(v) = launch.test_view {
             s.test.view = v;
         }
+        if let Some(t) = &launch.takes {
+            s.test.teach.takes = t.display().to_string();
+        }
         if let Some(d) = launch.dark {
             s.dark = d;
         }
@@ -155,6 +160,7 @@ impl Workbench {
             help_open: false,
             launch_notice: None,
             start_when_ready: false,
+            finetune_when_ready: launch.start_finetune,
             theme_applied: None,
             last_ui_time: Duration::ZERO,
         };
@@ -221,6 +227,8 @@ impl Workbench {
             || self.inspect.busy()
             || self.test.busy()
             || self.deploy.busy()
+            // `--start-finetune` asked for a fine-tune that has not started yet.
+            || self.finetune_when_ready
     }
 
     /// Draw the whole UI (and handle shortcuts and background results).
@@ -291,6 +299,9 @@ impl Workbench {
                 self.start_when_ready = false;
                 self.train.start(ctx);
             }
+        }
+        if self.finetune_when_ready && self.test.start_finetune_if_ready(ctx) {
+            self.finetune_when_ready = false;
         }
         self.inspect
             .set_clip(self.data.dataset().cloned(), self.data.selected_clip());

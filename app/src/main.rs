@@ -67,7 +67,7 @@ impl App {
                 let ready = self.frames >= self.launch.screenshot_after_frames
                     && self.wb.train.live_epochs() >= self.launch.screenshot_after_epochs
                     // Wait for loads to finish, but never forever.
-                    && (!self.wb.loading() || self.frames > self.launch.screenshot_after_frames + 2000);
+                    && (!self.wb.loading() || self.frames > self.launch.screenshot_after_frames + self.launch.screenshot_wait_frames);
                 if ready {
                     self.shot.store(SHOT_PENDING, Ordering::Release);
                     let state = self.shot.clone();

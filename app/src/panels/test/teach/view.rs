@@ -63,6 +63,25 @@ fn report_rows(r: &FinetuneReport, mode: TeachMode) -> [(&'static str, String, S
 }
 
 impl TestPanel {
+    /// Start the fine-tune as the Fine-tune button would, if it could be pressed now (the
+    /// model loaded, every keyword with enough takes, nothing else running). For
+    /// `--start-finetune`; returns whether it started.
+    pub fn start_finetune_if_ready(&mut self, ctx: &egui::Context) -> bool {
+        let Some(model) = self.model.clone() else {
+            return false;
+        };
+        let keywords = self.teach_keywords();
+        let ready = !keywords.is_empty()
+            && self.teach.finetune_task.is_none()
+            && !self.teach.busy()
+            && self.model_task.is_none()
+            && finetune_blocker(&keywords, &self.teach.takes).is_none();
+        if ready {
+            self.teach.start_finetune(ctx, &model);
+        }
+        ready
+    }
+
     /// The "Teach it my voice" view.
     pub(in crate::panels::test) fn teach_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
         egui::ScrollArea::vertical()
