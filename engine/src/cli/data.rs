@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::output::{byte_progress, print_json, progress};
 use crate::audio;
 use crate::data::{
-    Archive, Dataset, DownloadOptions, Progress, Protocol, Split, Stage, demo_root, fetch_archive,
+    Archive, Dataset, DownloadOptions, MergeMode, Progress, Protocol, Split, Stage, demo_root,
+    fetch_archive, merge_datasets,
 };
 use crate::features::{FeatureParams, LogMel};
 use crate::fsutil::write_atomic;
@@ -46,6 +47,30 @@ pub enum DataCommand {
     /// Reproducible from --seed; an interrupted run resumes when the same command is run
     /// again. Needs espeak-ng, festival with its English voices, and wamerican (apt).
     Synth(super::synth::SynthArgs),
+    /// Merge datasets into one: every clip keeps its split, noise files of the same name are
+    /// taken once, keyword lists are united.
+    ///
+    /// A dataset with split lists contributes them as they are; one without gets the speaker
+    /// hash split it would have on its own. Clips are symbolic links to the originals unless
+    /// --copy is given. Two datasets with a clip of the same `<word>/<file>` name are refused.
+    Merge(MergeArgs),
+}
+
+/// `data merge` options.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Datasets to merge, in order (`demo` is the embedded demo set).
+    #[arg(required = true, num_args = 2.., value_name = "DIR")]
+    pub roots: Vec<PathBuf>,
+    /// The merged dataset folder (must not exist).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Copy the clips instead of linking to them (a self-contained folder).
+    #[arg(long)]
+    pub copy: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which dataset folder to use.
@@ -144,7 +169,45 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
         DataCommand::Features(args) => features(args),
         DataCommand::Fetch(args) => fetch(args),
         DataCommand::Synth(args) => super::synth::run(args),
+        DataCommand::Merge(args) => merge(args),
     }
+}
+
+fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    let roots = args
+        .roots
+        .iter()
+        .map(|r| {
+            if r.as_os_str() == "demo" && !r.exists() {
+                demo_root().context("the embedded demo set is not installed")
+            } else {
+                Ok(r.clone())
+            }
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mode = if args.copy {
+        MergeMode::Copy
+    } else {
+        MergeMode::Link
+    };
+    let report = merge_datasets(&roots, &args.out, mode)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        for (root, clips) in &report.clips_per_root {
+            println!("{clips:>7} clips from {}", root.display());
+        }
+        println!(
+            "{:>7} noise files ({} of the same name left out)",
+            report.noise_files,
+            report.skipped_noise.len()
+        );
+        if let Some(words) = &report.keywords {
+            println!("keywords: {}", words.join(", "));
+        }
+        println!("merged into {}", report.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn resolve_root(args: &RootArgs) -> anyhow::Result<PathBuf> {

@@ -71,6 +71,8 @@ pub enum DataError {
     Audio(#[from] AudioError),
     #[error("feature cache {}: {reason}", path.display())]
     Cache { path: PathBuf, reason: String },
+    #[error("merging datasets: {}: {reason}", path.display())]
+    Merge { path: PathBuf, reason: String },
     #[error("batch loading was cancelled")]
     Cancelled,
 }

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod download;
 mod error;
 pub mod loader;
+pub mod merge;
 pub mod speech_commands;
 pub mod synth;
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub use download::{
 };
 pub use error::DataError;
 pub use loader::{Batch, BatchLoader, LoaderOptions, WaveformCache};
+pub use merge::{MergeMode, MergeReport, merge_datasets};
 pub use speech_commands::{
     ClassCounts, Clip, ClipSource, Dataset, Protocol, Split, demo_root, which_set,
 };

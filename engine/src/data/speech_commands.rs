@@ -56,8 +56,8 @@ pub const SILENCE_WORD: &str = "_silence_";
 
 /// Percentages of speakers assigned to validation and test when the split lists are absent
 /// (the standard Speech Commands assignment).
-const HASH_VALIDATION_PCT: f64 = 10.0;
-const HASH_TESTING_PCT: f64 = 10.0;
+pub(super) const HASH_VALIDATION_PCT: f64 = 10.0;
+pub(super) const HASH_TESTING_PCT: f64 = 10.0;
 
 /// Which words become which classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -287,10 +287,10 @@ pub struct Dataset {
 }
 
 /// An audio file found in a word folder.
-struct Found {
-    rel: String,
-    word: String,
-    speaker: String,
+pub(super) struct Found {
+    pub(super) rel: String,
+    pub(super) word: String,
+    pub(super) speaker: String,
     size: u64,
 }
 
@@ -522,7 +522,7 @@ fn twelve_labels(keywords: &[String]) -> Vec<String> {
 }
 
 /// `keywords.txt`, if the dataset has one: keyword folders, one per line, `#` comments.
-fn read_keywords(root: &Path) -> Result<Option<Vec<String>>, DataError> {
+pub(super) fn read_keywords(root: &Path) -> Result<Option<Vec<String>>, DataError> {
     let path = root.join(KEYWORDS_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -656,7 +656,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, DataError> {
 }
 
 /// Find every clip (`<word>/*_nohash_*.{wav,flac}`) and every noise file, sorted.
-fn scan(root: &Path) -> Result<(Vec<Found>, Vec<PathBuf>), DataError> {
+pub(super) fn scan(root: &Path) -> Result<(Vec<Found>, Vec<PathBuf>), DataError> {
     let mut found = Vec::new();
     let mut background = Vec::new();
     for (word, dir) in sorted_entries(root)? {
@@ -724,7 +724,7 @@ fn check_vocabulary(root: &Path, protocol: Protocol, found: &[Found]) -> Result<
 }
 
 /// Read both split lists into `relative path -> split`, or `None` if neither exists.
-fn read_split_lists(
+pub(super) fn read_split_lists(
     root: &Path,
     found: &[Found],
 ) -> Result<Option<HashMap<String, Split>>, DataError> {
