@@ -239,14 +239,15 @@ mod tests {
             .collect()
     }
 
+    /// Two input folders and the merged folder, inside `dir`.
+    fn inputs_and_output(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+        (dir.join("a"), dir.join("b"), dir.join("m"))
+    }
+
     #[test]
     fn every_clip_keeps_its_split_and_duplicate_noise_is_skipped() {
         let tmp = tempfile::tempdir().unwrap();
-        let (a, b, out) = (
-            tmp.path().join("a"),
-            tmp.path().join("b"),
-            tmp.path().join("m"),
-        );
+        let (a, b, out) = inputs_and_output(tmp.path());
         with_lists(&a, "1");
         // `b` has no lists: its splits come from the speaker hash, as Dataset::open gives them.
         for s in 0..40 {
@@ -279,11 +280,7 @@ mod tests {
     #[test]
     fn copies_stand_alone_and_keywords_are_united() {
         let tmp = tempfile::tempdir().unwrap();
-        let (a, b, out) = (
-            tmp.path().join("a"),
-            tmp.path().join("b"),
-            tmp.path().join("m"),
-        );
+        let (a, b, out) = inputs_and_output(tmp.path());
         with_lists(&a, "1");
         with_lists(&b, "2");
         std::fs::write(a.join(KEYWORDS_FILE), "yes\n").unwrap();
@@ -304,11 +301,7 @@ mod tests {
     #[test]
     fn a_clip_name_in_two_datasets_is_refused_and_nothing_is_left_behind() {
         let tmp = tempfile::tempdir().unwrap();
-        let (a, b, out) = (
-            tmp.path().join("a"),
-            tmp.path().join("b"),
-            tmp.path().join("m"),
-        );
+        let (a, b, out) = inputs_and_output(tmp.path());
         with_lists(&a, "1");
         with_lists(&b, "1");
         let err = merge_datasets(&[a.clone(), b], &out, MergeMode::Link).unwrap_err();
