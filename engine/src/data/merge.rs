@@ -334,7 +334,12 @@ mod tests {
         assert!(err.to_string().contains("nope"), "{err}");
         let err = merge_datasets(&[a.clone(), a.clone()], &a, MergeMode::Link).unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
-        let err = merge_datasets(&[a.clone()], &tmp.path().join("m"), MergeMode::Link).unwrap_err();
+        let err = merge_datasets(
+            std::slice::from_ref(&a),
+            &tmp.path().join("m"),
+            MergeMode::Link,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("at least two"), "{err}");
     }
 }
