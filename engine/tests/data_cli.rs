@@ -233,7 +233,7 @@ fn features_writes_csv_and_png() {
 
 #[test]
 fn every_data_command_has_help() {
-    for cmd in ["info", "check", "features", "fetch"] {
+    for cmd in ["info", "check", "features", "fetch", "synth", "merge"] {
         let out = bifsmn(&["data", cmd, "--help"]);
         assert!(out.status.success(), "{cmd}");
         assert!(
@@ -339,4 +339,55 @@ fn synth_makes_a_corpus_resumes_and_names_a_missing_engine() {
     let o = bifsmn(&["data", "synth", "--out", out, "--keywords", "a/b"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("`a/b`"));
+}
+
+/// `data merge`: the demo set plus a small recorded folder without split lists; the merged
+/// folder's counts are the sum of its inputs' (`data info` on each), and a second merge into
+/// the same folder is refused by name.
+#[test]
+fn merge_adds_up_its_inputs_and_refuses_an_existing_folder() {
+    let Some(demo) = bifsmn_engine::data::demo_root() else {
+        eprintln!("skipped: no demo set");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mine = tmp.path().join("mine");
+    for (i, w) in ["yes", "no", "bed"].iter().enumerate() {
+        write_wav(&mine.join(format!("{w}/me{i}_nohash_0.wav")), 16000);
+    }
+    let merged = tmp.path().join("merged");
+    let m = merged.to_str().unwrap();
+    let o = bifsmn(&[
+        "data",
+        "merge",
+        "demo",
+        mine.to_str().unwrap(),
+        "--out",
+        m,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["clips_per_root"][1][1], 3);
+
+    let total = |root: &str| -> u64 {
+        let o = bifsmn(&["data", "info", "--root", root, "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        ["train", "validation", "test"]
+            .iter()
+            .flat_map(|split| info["counts"][split].as_array().unwrap())
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    let demo_total = total(demo.to_str().unwrap());
+    assert!(total(m) >= demo_total + 3, "every clip of both inputs");
+
+    let o = bifsmn(&["data", "merge", "demo", mine.to_str().unwrap(), "--out", m]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("merged") && err.contains("already exists"),
+        "{err}"
+    );
 }
