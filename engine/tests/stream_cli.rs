@@ -254,9 +254,10 @@ fn eval_of_a_packed_model_reports_every_thin_path() {
             .map(|v| v.as_u64().unwrap())
             .sum();
         assert_eq!(total, 84, "every test clip of the demo set, once");
-        // A floor far below the shipped model's figures (docs: assets/models/README.md), so
-        // a broken kernel or front end fails here, not a retrained model.
-        assert!(p["accuracy"].as_f64().unwrap() > 0.8, "{p}");
+        // A floor below the shipped model's figures (80-87 % per path, chance is 8 %; see
+        // assets/models/README.md), so a broken kernel or front end fails here, not a
+        // retrained model.
+        assert!(p["accuracy"].as_f64().unwrap() > 0.7, "{p}");
     }
 
     // A synthetic model with other labels than the dataset's.

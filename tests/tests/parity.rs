@@ -9,7 +9,7 @@ use bifsmn_engine::model::Dfsmn;
 use bifsmn_engine::train::checkpoint::open_model;
 use bifsmn_kernels::format::PackedModel;
 use bifsmn_kernels::infer::Engine;
-use bifsmn_tests::models::tiny_models;
+use bifsmn_tests::models::{repo_path, tiny_models};
 use burn::module::Module;
 use burn::prelude::*;
 
@@ -17,7 +17,28 @@ use burn::prelude::*;
 /// classifier) but the bits must not: this bound is ~1000x the f32 rounding of a 1024-term sum.
 const LOGIT_TOLERANCE: f32 = 2e-3;
 
+/// How the kernels' logits compare with burn's over a test split.
+struct Agreement {
+    /// Test clips compared (each on every thin path).
+    clips: usize,
+    /// Largest relative logit difference over every clip and path.
+    worst: f32,
+    /// `path p, clip: difference` for every clip and path beyond [`LOGIT_TOLERANCE`].
+    beyond_tolerance: Vec<String>,
+    /// Every clip and path where the kernels pick another class than burn.
+    other_class: Vec<String>,
+}
+
+/// Compare on the demo test split; every clip and path must agree within the tolerance.
 fn check(run: &std::path::Path, bkw: &std::path::Path) -> (usize, f32) {
+    let a = compare(run, bkw);
+    assert!(a.other_class.is_empty(), "{:?}", a.other_class);
+    assert!(a.beyond_tolerance.is_empty(), "{:?}", a.beyond_tolerance);
+    (a.clips, a.worst)
+}
+
+fn compare(run: &std::path::Path, bkw: &std::path::Path) -> Agreement {
+    let root = bifsmn_tests::models::demo();
     let device = Device::flex();
     let loaded = open_model(run, &device).unwrap();
     let model: Dfsmn = loaded.model.valid();
@@ -25,10 +46,14 @@ fn check(run: &std::path::Path, bkw: &std::path::Path) -> (usize, f32) {
     let engine = Arc::new(Engine::new(&packed).unwrap());
     let paths = engine.num_paths();
     assert_eq!(paths, loaded.sidecar.config.path_weights.len());
-    let dataset = Arc::new(Dataset::open(&tiny_models().demo, Protocol::Twelve).unwrap());
+    let dataset = Arc::new(Dataset::open(&root, Protocol::Twelve).unwrap());
     let mut session = engine.session();
-    let mut clips = 0;
-    let mut worst = 0f32;
+    let mut agreement = Agreement {
+        clips: 0,
+        worst: 0.0,
+        beyond_tolerance: Vec::new(),
+        other_class: Vec::new(),
+    };
     for batch in BatchLoader::new(dataset.clone(), Split::Test, 32, None, 0, 0) {
         let batch = batch.unwrap();
         let b = batch.len();
@@ -55,21 +80,25 @@ fn check(run: &std::path::Path, bkw: &std::path::Path) -> (usize, f32) {
                         .0
                 };
                 let clip = dataset.relative_name(&dataset.clips[batch.indices[i]]);
-                assert_eq!(
-                    argmax(&ours),
-                    argmax(theirs),
-                    "path {p}, {clip}: kernels {ours:?} vs burn {theirs:?}"
-                );
-                for (a, t) in ours.iter().zip(theirs) {
-                    let d = (a - t).abs() / (1.0 + t.abs());
-                    worst = worst.max(d);
-                    assert!(d <= LOGIT_TOLERANCE, "path {p}, {clip}: {a} vs {t}");
+                if argmax(&ours) != argmax(theirs) {
+                    let what = format!("path {p}, {clip}: kernels {ours:?} vs burn {theirs:?}");
+                    agreement.other_class.push(what);
+                }
+                let difference = ours
+                    .iter()
+                    .zip(theirs)
+                    .map(|(a, t)| (a - t).abs() / (1.0 + t.abs()))
+                    .fold(0f32, f32::max);
+                agreement.worst = agreement.worst.max(difference);
+                if difference > LOGIT_TOLERANCE {
+                    let what = format!("path {p}, {clip}: {difference:.2e}");
+                    agreement.beyond_tolerance.push(what);
                 }
             }
         }
-        clips += b;
+        agreement.clips += b;
     }
-    (clips, worst)
+    agreement
 }
 
 #[test]
@@ -86,4 +115,46 @@ fn packed_teacher_matches_burn_on_every_test_clip() {
     let (clips, worst) = check(&m.teacher_run, &m.teacher_bkw);
     assert_eq!(clips, 84);
     eprintln!("teacher: {clips} clips, worst relative logit difference {worst:.2e}");
+}
+
+/// The shipped models: `assets/models/demo-student.bkw` is the export of the run beside it,
+/// and picks the class that run picks on every demo test clip and thin path.
+///
+/// Its logits match within [`LOGIT_TOLERANCE`] on all but a few clip-paths: a trained network
+/// of this size has pre-activations within float rounding of zero, where burn's summation order
+/// and the kernels' give opposite signs and one bit flips (measured: 2 of 252 clip-paths, the
+/// class unchanged). The tiny models above have none, so they are held to every clip.
+#[test]
+fn the_shipped_student_matches_its_run_on_every_test_clip_and_path() {
+    let run = repo_path("assets/models/demo-student");
+    let bkw = repo_path("assets/models/demo-student.bkw");
+    let a = compare(&run, &bkw);
+    assert_eq!(a.clips, 84);
+    eprintln!(
+        "shipped student: {} clips x 3 paths, worst relative logit difference {:.2e}, beyond {LOGIT_TOLERANCE:.0e}: {:?}",
+        a.clips, a.worst, a.beyond_tolerance
+    );
+    assert!(a.other_class.is_empty(), "{:?}", a.other_class);
+    assert!(a.beyond_tolerance.len() <= 3, "{:?}", a.beyond_tolerance);
+    let tmp = tempfile::tempdir().unwrap();
+    let again = tmp.path().join("again.bkw");
+    bifsmn_engine::export::export_run(&run, &again, Default::default()).unwrap();
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&bkw).unwrap(),
+        "the shipped .bkw is exactly the export of the shipped run"
+    );
+}
+
+#[test]
+fn the_shipped_teacher_matches_its_run_on_every_test_clip() {
+    // The teacher ships as a run only (the student's fine-tuning distils from it); its
+    // packed form is made here.
+    let run = repo_path("assets/models/demo-teacher");
+    let tmp = tempfile::tempdir().unwrap();
+    let bkw = tmp.path().join("teacher.bkw");
+    bifsmn_engine::export::export_run(&run, &bkw, Default::default()).unwrap();
+    let (clips, worst) = check(&run, &bkw);
+    assert_eq!(clips, 84);
+    eprintln!("shipped teacher: {clips} clips, worst relative logit difference {worst:.2e}");
 }
