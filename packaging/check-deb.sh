@@ -11,7 +11,7 @@
 # --version (version and commit), bifsmn-runner info, the static aarch64 runner's info under
 # qemu-aarch64 -cpu cortex-a53, the aarch64 runner where deploy looks for it
 # (<exe>/../lib/bifsmn-workbench/runners, engine/src/deploy/runners.rs), `bifsmn data info
-# --demo` finding the unpacked demo set, the completions (bash -n, zsh, fish), the icons,
+# --demo` finding the unpacked demo set, `bifsmn eval` of the packaged demo student, the completions (bash -n, zsh, fish), the icons,
 # copyright files, and desktop-file-validate on the desktop entry.
 set -euo pipefail
 CALLER=$PWD
@@ -85,7 +85,10 @@ for f in usr/bin/bifsmn usr/bin/bifsmn-workbench usr/bin/bifsmn-runner \
     usr/share/doc/bifsmn-workbench/copyright \
     usr/share/doc/bifsmn-workbench/THIRD-PARTY-LICENSES.gz \
     usr/share/bifsmn-workbench/demo/LICENSE \
-    usr/share/bifsmn-workbench/demo/testing_list.txt; do
+    usr/share/bifsmn-workbench/demo/testing_list.txt \
+    usr/share/bifsmn-workbench/models/demo-student.bkw \
+    usr/share/bifsmn-workbench/models/demo-student/best-model.bpk \
+    usr/share/bifsmn-workbench/models/demo-teacher/best-model.bpk; do
     [[ -s $R/$f ]] || fail "/$f is missing or empty"
 done
 [[ -x $R/usr/lib/bifsmn-workbench/runners/x86_64/bifsmn-runner ]] ||
@@ -135,6 +138,17 @@ if run "bifsmn data info --demo" "$R/usr/bin/bifsmn" data info --demo --json; th
         ok "bifsmn data info --demo uses the packaged demo set ($(grep -c '_nohash_' "$want/testing_list.txt") test clips listed)"
     else
         fail "bifsmn data info --demo used '$root', not the packaged $want"
+    fi
+fi
+
+# The shipped student, run on the packaged demo set by the bit kernels.
+if run "bifsmn eval of the packaged student" "$R/usr/bin/bifsmn" eval --json \
+    --model "$R/usr/share/bifsmn-workbench/models/demo-student.bkw"; then
+    paths=$(grep -c '"layers"' <<<"$OUT" || true)
+    if ((paths == 3)); then
+        ok "the packaged demo student evaluates on the packaged demo set (3 thin paths)"
+    else
+        fail "bifsmn eval of the packaged student reported $paths thin paths, not 3"
     fi
 fi
 
