@@ -16,6 +16,8 @@
 # Usage: packaging/screenshots.sh [OUT_DIR]   (default docs/screenshots)
 #        BIFSMN_SHOTS=teach packaging/screenshots.sh   (only the Teach it my voice steps:
 #        teach-takes.png, teach-finetune.png, teach-after.png)
+#        BIFSMN_SHOTS=model packaging/screenshots.sh   (every picture of the shipped model:
+#        test.png, test-confusion.png and the Teach it my voice steps; after a new model ships)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,11 +50,12 @@ shot() { # NAME ARGS... : launch the window, save $out/NAME.png, exit
 # read from a takes folder; the fine-tune while it runs; the before/after table when done.
 teach_shots() {
   local takes="$work/my-voice" w i
+  # No dither (-D): the takes, and so the before/after figures, are the same on every run.
   for w in yes no up down left right on off stop go; do
     mkdir -p "$takes/$w"
     for i in 0 1 2 3 4; do
       espeak-ng -v en-us+f3 -p $((70 + 5 * i)) -s $((140 + 10 * i)) -w "$work/take.wav" "$w"
-      sox "$work/take.wav" -r 16000 -c 1 -b 16 "$takes/$w/me_nohash_$i.wav"
+      sox -D "$work/take.wav" -r 16000 -c 1 -b 16 "$takes/$w/me_nohash_$i.wav"
     done
   done
   rm -f "$work/take.wav"
@@ -62,8 +65,16 @@ teach_shots() {
   shot teach-after --panel test --test-view teach --takes "$takes" --start-finetune \
     --screenshot-after-frames 30 --screenshot-wait-frames 100000000
 }
-if [ "${BIFSMN_SHOTS:-}" = teach ]; then
-  teach_shots
+# The Test panel opens the shipped demo student (assets/models/demo-student.bkw) by itself.
+test_shots() {
+  shot test --panel test --screenshot-after-frames 30
+  shot test-confusion --panel test --test-view confusion --screenshot-after-frames 30
+}
+case "${BIFSMN_SHOTS:-}" in
+  teach) teach_shots ;;
+  model) test_shots; teach_shots ;;
+esac
+if [ -n "${BIFSMN_SHOTS:-}" ]; then
   echo "screenshots in $out"
   exit 0
 fi
@@ -106,9 +117,7 @@ live train-bits bits 2
 
 shot inspect --panel inspect --model "$work/student" --screenshot-after-frames 30
 
-# The Test panel opens the shipped demo student (assets/models/demo-student.bkw) by itself.
-shot test --panel test --screenshot-after-frames 30
-shot test-confusion --panel test --test-view confusion --screenshot-after-frames 30
+test_shots
 teach_shots
 
 # Deploy: a throwaway sshd on 127.0.0.1 plays two boards (the aarch64 runner under qemu, and
