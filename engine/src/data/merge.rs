@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::DataError;
 use super::speech_commands::{
-    BACKGROUND_DIR, HASH_TESTING_PCT, HASH_VALIDATION_PCT, KEYWORDS_FILE, Split, TESTING_LIST,
-    VALIDATION_LIST, read_keywords, read_split_lists, scan, which_set,
+    BACKGROUND_DIR, KEYWORDS_FILE, Split, TESTING_LIST, VALIDATION_LIST, check_root, hashed_split,
+    read_keywords, read_split_lists, scan,
 };
 use crate::fsutil::StagedDir;
 
@@ -78,7 +78,8 @@ pub fn merge_datasets(
     };
 
     for root in roots {
-        let root = canonical_dir(root)?;
+        check_root(root)?;
+        let root = std::fs::canonicalize(root).map_err(|e| DataError::io(root, e))?;
         let (found, background) = scan(&root)?;
         if found.is_empty() {
             return Err(DataError::NoClips(root));
@@ -128,7 +129,7 @@ pub fn merge_datasets(
             }
             None => {
                 for f in &found {
-                    match which_set(&f.speaker, HASH_VALIDATION_PCT, HASH_TESTING_PCT) {
+                    match hashed_split(&f.speaker) {
                         Split::Validation => lists[0].push(f.rel.clone()),
                         Split::Test => lists[1].push(f.rel.clone()),
                         Split::Train => {}
@@ -160,17 +161,6 @@ pub fn merge_datasets(
         .map_err(|e| DataError::io(&e.path, e.source))?;
     report.keywords = keywords;
     Ok(report)
-}
-
-fn canonical_dir(root: &Path) -> Result<PathBuf, DataError> {
-    match std::fs::metadata(root) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(DataError::RootMissing(root.to_path_buf()))
-        }
-        Err(e) => Err(DataError::io(root, e)),
-        Ok(m) if !m.is_dir() => Err(DataError::NotADirectory(root.to_path_buf())),
-        Ok(_) => std::fs::canonicalize(root).map_err(|e| DataError::io(root, e)),
-    }
 }
 
 fn place(src: &Path, dst: &Path, mode: MergeMode) -> Result<(), DataError> {

@@ -56,8 +56,8 @@ pub const SILENCE_WORD: &str = "_silence_";
 
 /// Percentages of speakers assigned to validation and test when the split lists are absent
 /// (the standard Speech Commands assignment).
-pub(super) const HASH_VALIDATION_PCT: f64 = 10.0;
-pub(super) const HASH_TESTING_PCT: f64 = 10.0;
+const HASH_VALIDATION_PCT: f64 = 10.0;
+const HASH_TESTING_PCT: f64 = 10.0;
 
 /// Which words become which classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -286,6 +286,23 @@ pub struct Dataset {
     fingerprint: String,
 }
 
+/// `root` exists and is a folder; otherwise the error that says which of the two is wrong.
+pub(super) fn check_root(root: &Path) -> Result<(), DataError> {
+    match std::fs::metadata(root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(DataError::RootMissing(root.to_path_buf()))
+        }
+        Err(e) => Err(DataError::io(root, e)),
+        Ok(m) if !m.is_dir() => Err(DataError::NotADirectory(root.to_path_buf())),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The split of a speaker's clips in a dataset without split lists.
+pub(super) fn hashed_split(speaker: &str) -> Split {
+    which_set(speaker, HASH_VALIDATION_PCT, HASH_TESTING_PCT)
+}
+
 /// An audio file found in a word folder.
 pub(super) struct Found {
     pub(super) rel: String,
@@ -298,14 +315,7 @@ impl Dataset {
     /// Scan `root` and label its clips under `protocol`.
     pub fn open(root: impl AsRef<Path>, protocol: Protocol) -> Result<Dataset, DataError> {
         let root = root.as_ref().to_path_buf();
-        match std::fs::metadata(&root) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(DataError::RootMissing(root));
-            }
-            Err(e) => return Err(DataError::io(&root, e)),
-            Ok(m) if !m.is_dir() => return Err(DataError::NotADirectory(root)),
-            Ok(_) => {}
-        }
+        check_root(&root)?;
         let (found, background) = scan(&root)?;
         if found.is_empty() {
             return Err(DataError::NoClips(root));
@@ -351,7 +361,7 @@ impl Dataset {
             };
             let split = match &lists {
                 Some(map) => map.get(&f.rel).copied().unwrap_or(Split::Train),
-                None => which_set(&f.speaker, HASH_VALIDATION_PCT, HASH_TESTING_PCT),
+                None => hashed_split(&f.speaker),
             };
             let path = root.join(&f.rel);
             let sources = if f.word == LONG_SPEECH_DIR {
