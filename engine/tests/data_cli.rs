@@ -231,6 +231,35 @@ fn features_writes_csv_and_png() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.wav"));
 }
 
+/// `bifsmn ... | head`: the reader goes away before the output is written. The command must end
+/// quietly with success, not panic on the broken pipe.
+#[test]
+fn a_closed_output_pipe_ends_commands_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("clip.wav");
+    write_wav(&clip, 16000);
+    let clip_s = clip.to_str().unwrap();
+    let commands: [&[&str]; 3] = [
+        &["data", "features", clip_s, "--json"],
+        &["data", "features", clip_s],
+        &["completions", "bash"],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bifsmn"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end at once, before the command has written anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(err.is_empty(), "{args:?} wrote to stderr: {err}");
+    }
+}
+
 #[test]
 fn every_data_command_has_help() {
     for cmd in ["info", "check", "features", "fetch", "synth", "merge"] {

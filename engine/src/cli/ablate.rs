@@ -126,11 +126,13 @@ pub fn run(args: AblateArgs) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&table)?;
     } else {
-        println!(
+        outln!(
             "Accuracy (%) on the {} split per thin path; teacher {} epochs, students {} epochs\n",
-            table.split, table.teacher_epochs, table.student_epochs
+            table.split,
+            table.teacher_epochs,
+            table.student_epochs
         );
-        print!("{}", table.markdown());
+        out!("{}", table.markdown());
     }
     Ok(ExitCode::SUCCESS)
 }

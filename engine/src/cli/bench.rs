@@ -38,7 +38,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else {
-        print!("{}", report.table());
+        out!("{}", report.table());
     }
     Ok(ExitCode::SUCCESS)
 }

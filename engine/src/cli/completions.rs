@@ -24,9 +24,7 @@ pub fn run(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
     // Generate into memory first: clap_complete panics on a failed write (a closed pipe).
     let mut script = Vec::new();
     write(args.shell, &mut script);
-    let mut out = std::io::stdout().lock();
-    out.write_all(&script)?;
-    out.flush()?;
+    out!("{}", String::from_utf8_lossy(&script));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -195,17 +195,17 @@ fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         print_json(&report)?;
     } else {
         for (root, clips) in &report.clips_per_root {
-            println!("{clips:>7} clips from {}", root.display());
+            outln!("{clips:>7} clips from {}", root.display());
         }
-        println!(
+        outln!(
             "{:>7} noise files ({} of the same name left out)",
             report.noise_files,
             report.skipped_noise.len()
         );
         if let Some(words) = &report.keywords {
-            println!("keywords: {}", words.join(", "));
+            outln!("keywords: {}", words.join(", "));
         }
-        println!("merged into {}", report.out.display());
+        outln!("merged into {}", report.out.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -267,26 +267,31 @@ fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
             "speaker hash (no split lists), 10 % validation, 10 % test"
         }
     };
-    println!("dataset      {}", ds.root.display());
-    println!("protocol     {} ({} classes)", ds.protocol, ds.labels.len());
-    println!("splits       {splits_from}");
-    println!("noise files  {}", ds.background.len());
-    println!("fingerprint  {}", report.fingerprint);
-    println!();
+    outln!("dataset      {}", ds.root.display());
+    outln!("protocol     {} ({} classes)", ds.protocol, ds.labels.len());
+    outln!("splits       {splits_from}");
+    outln!("noise files  {}", ds.background.len());
+    outln!("fingerprint  {}", report.fingerprint);
+    outln!();
     let width = ds.labels.iter().map(|l| l.len()).max().unwrap_or(5).max(5);
-    println!(
+    outln!(
         "{:>3}  {:<width$}  {:>8}  {:>10}  {:>8}  {:>8}",
-        "#", "class", "train", "validation", "test", "total"
+        "#",
+        "class",
+        "train",
+        "validation",
+        "test",
+        "total"
     );
     for (class, name) in ds.labels.iter().enumerate() {
         let [a, b, c] = Split::ALL.map(|s| report.counts.get(class, s));
-        println!(
+        outln!(
             "{class:>3}  {name:<width$}  {a:>8}  {b:>10}  {c:>8}  {:>8}",
             a + b + c
         );
     }
     let t = &report.totals;
-    println!(
+    outln!(
         "{:>3}  {:<width$}  {:>8}  {:>10}  {:>8}  {:>8}",
         "",
         "total",
@@ -340,9 +345,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         print_json(&report)?;
     } else {
         for b in &report.bad {
-            println!("bad: {}: {}", b.path.display(), b.reason);
+            outln!("bad: {}: {}", b.path.display(), b.reason);
         }
-        println!(
+        outln!(
             "checked {} audio files below {}: {} bad",
             report.checked,
             report.root.display(),
@@ -438,7 +443,7 @@ fn features(args: FeaturesArgs) -> anyhow::Result<ExitCode> {
             written,
         })?;
     } else if written.is_empty() {
-        print!("{}", csv(&rows));
+        out!("{}", csv(&rows));
     } else {
         for path in written {
             eprintln!("wrote {}", path.display());
@@ -545,8 +550,8 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&serde_json::json!({ "dataset": path, "archive": spec.file_name }))?;
     } else {
-        println!("dataset ready: {}", path.display());
-        println!(
+        outln!("dataset ready: {}", path.display());
+        outln!(
             "next: bifsmn data info --root {} --protocol {}",
             path.display(),
             match archive {

@@ -46,7 +46,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "{:>12} {} ({} model, {} thin path{}) -> {}",
             "Exported",
             report.model,
@@ -55,7 +55,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             if report.paths == 1 { "" } else { "s" },
             report.output
         );
-        println!(
+        outln!(
             "{:>12} checkpoint {} bytes, packed {} bytes ({:.1}x smaller), hash {}",
             "Size",
             report.checkpoint_bytes,

@@ -95,7 +95,7 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<ExitCode> {
     }
     let report = finetune::finish(&prepared, started.elapsed().as_secs_f64())?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
     } else {
         print_report(&report);
     }
@@ -104,31 +104,35 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<ExitCode> {
 
 fn print_report(r: &FinetuneReport) {
     let pct = |v: f32| format!("{:.1}%", 100.0 * v);
-    println!(
+    outln!(
         "{:>12} {} ({:.0} s of training)",
         "Wrote",
         r.model.display(),
         r.seconds_training
     );
-    println!("\n  held-back takes    before   after");
+    outln!("\n  held-back takes    before   after");
     for k in &r.per_keyword {
-        println!(
+        outln!(
             "  {:<16} {:>3}/{:<3}  {:>3}/{:<3}",
-            k.keyword, k.before, k.takes, k.after, k.takes
+            k.keyword,
+            k.before,
+            k.takes,
+            k.after,
+            k.takes
         );
     }
     let paths = |v: &[f32]| v.iter().map(|a| pct(*a)).collect::<Vec<_>>().join(" / ");
-    println!(
+    outln!(
         "\n  held-back takes, per path:      {} -> {}",
         paths(&r.held_back.before),
         paths(&r.held_back.after)
     );
-    println!(
+    outln!(
         "  base corpus test split, per path: {} -> {}",
         paths(&r.base_test.before),
         paths(&r.base_test.after)
     );
-    println!(
+    outln!(
         "  stream ({:.0} min, threshold {}): {:.1} -> {:.1} false accepts/hour, false rejects {} -> {}",
         r.stream.minutes,
         r.stream.threshold,

@@ -153,12 +153,12 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
             LiveMessage::Event(ev) => {
                 events += 1;
                 if args.json {
-                    println!("{}", serde_json::to_string(&JsonLine::Event(&ev))?);
+                    outln!("{}", serde_json::to_string(&JsonLine::Event(&ev))?);
                 } else {
                     if meter {
                         eprint!("\r\x1b[2K");
                     }
-                    println!("{:>9.2} s  {:<12} {:.3}", ev.time_s, ev.label, ev.score);
+                    outln!("{:>9.2} s  {:<12} {:.3}", ev.time_s, ev.label, ev.score);
                 }
             }
             LiveMessage::Scores { sample, smoothed } => {
@@ -214,7 +214,7 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         capture: stats.and_then(|s| s.2),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&JsonLine::Summary(&summary))?);
+        outln!("{}", serde_json::to_string(&JsonLine::Summary(&summary))?);
     } else {
         eprintln!(
             "{} event{} in {:.1} s of audio{}",
@@ -269,7 +269,7 @@ fn list_devices(json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if devices.is_empty() {
-        println!("no input devices");
+        outln!("no input devices");
         return Ok(ExitCode::SUCCESS);
     }
     for d in &devices {
@@ -278,7 +278,7 @@ fn list_devices(json: bool) -> anyhow::Result<ExitCode> {
             (None, Some(e)) => format!("unavailable: {e}"),
             (None, None) => "unknown format".into(),
         };
-        println!(
+        outln!(
             "{} {:<24} {}\n    {}",
             if d.is_default { "*" } else { " " },
             d.id,
@@ -286,7 +286,7 @@ fn list_devices(json: bool) -> anyhow::Result<ExitCode> {
             config
         );
     }
-    println!("(* = default input; pass the id or the name to --device)");
+    outln!("(* = default input; pass the id or the name to --device)");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -41,7 +41,7 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
         print_json(&s)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{} ({} classes)",
         if args.student {
             "BiFSMNv2 student"
@@ -50,12 +50,17 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
         },
         args.classes
     );
-    println!(
+    outln!(
         "{:<11} {:<60} {:>10} {:>10} {:>10} {:>7}",
-        "layer", "type", "output", "params", "MACs", "binary"
+        "layer",
+        "type",
+        "output",
+        "params",
+        "MACs",
+        "binary"
     );
     for r in &s.rows {
-        println!(
+        outln!(
             "{:<11} {:<60} {:>10} {:>10} {:>10} {:>7}",
             r.name,
             r.kind,
@@ -65,13 +70,13 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
             if r.binary { "yes" } else { "no" }
         );
     }
-    println!("total trainable parameters: {}", s.total_params);
-    println!("Conv/Linear weights:        {}", s.weight_params);
-    println!("BatchNorm running stats:    {}", s.running_stats);
-    println!("binary MACs per clip:       {}", s.binary_macs);
-    println!("float MACs per clip:        {}", s.float_macs);
+    outln!("total trainable parameters: {}", s.total_params);
+    outln!("Conv/Linear weights:        {}", s.weight_params);
+    outln!("BatchNorm running stats:    {}", s.running_stats);
+    outln!("binary MACs per clip:       {}", s.binary_macs);
+    outln!("float MACs per clip:        {}", s.float_macs);
     for (p, m) in s.path_macs.iter().enumerate() {
-        println!("path {p} MACs per clip:       {m}");
+        outln!("path {p} MACs per clip:       {m}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! Shared output helpers: JSON printing, error chains, progress bars.
 
+use std::io::Write;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -7,8 +8,23 @@ use serde::Serialize;
 
 /// Print `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Write command output to stdout (the `out!`/`outln!` macros). When the reader has gone
+/// (`bifsmn data features --json | head`), the command has nothing left to do: it exits at once
+/// with success and no message, as `cat` and `grep` do, instead of panicking like `println!`.
+/// Any other write error (a full disk behind a redirect) ends it with a cargo-style error.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Print an error and its causes, cargo-style: `error: ...` then `  caused by: ...`.

@@ -233,7 +233,7 @@ fn print_table(args: &StreamEvalArgs, wav: &Path, stream: &MixedStream, r: &Eval
         .iter()
         .map(|s| format!("{s}"))
         .collect();
-    println!(
+    outln!(
         "stream    {} ({:.1} min, {} keywords, {} distractors, SNR {} dB, seed {})",
         wav.display(),
         r.stream_seconds / 60.0,
@@ -242,19 +242,22 @@ fn print_table(args: &StreamEvalArgs, wav: &Path, stream: &MixedStream, r: &Eval
         snrs.join("/"),
         stream.info.config.seed
     );
-    println!(
+    outln!(
         "          placements: {}",
         mix::placements_path(wav).display()
     );
-    println!(
+    outln!(
         "model     {} (path {}, {} classes)",
         args.model.display(),
         args.path,
         r.labels.len()
     );
-    println!(
+    outln!(
         "detector  hop {} ms, smoothing {}, refractory {} ms, tolerance {} ms",
-        r.hop_ms, r.smoothing, r.refractory_ms, r.tolerance_ms
+        r.hop_ms,
+        r.smoothing,
+        r.refractory_ms,
+        r.tolerance_ms
     );
     let by_snr_header: Vec<String> = r
         .points
@@ -266,16 +269,20 @@ fn print_table(args: &StreamEvalArgs, wav: &Path, stream: &MixedStream, r: &Eval
                 .collect()
         })
         .unwrap_or_default();
-    print!(
+    out!(
         "\n{:>9} {:>6} {:>9} {:>7} {:>7}",
-        "threshold", "FA", "FA/h", "misses", "FRR"
+        "threshold",
+        "FA",
+        "FA/h",
+        "misses",
+        "FRR"
     );
     for h in &by_snr_header {
-        print!(" {h:>9}");
+        out!(" {h:>9}");
     }
-    println!(" {:>12}", "latency p50");
+    outln!(" {:>12}", "latency p50");
     for p in &r.points {
-        print!(
+        out!(
             "{:>9.2} {:>6} {:>9.2} {:>7} {:>6.1}%",
             p.threshold,
             p.false_accepts,
@@ -284,30 +291,30 @@ fn print_table(args: &StreamEvalArgs, wav: &Path, stream: &MixedStream, r: &Eval
             100.0 * p.frr
         );
         for s in &p.frr_by_snr {
-            print!(" {:>8.1}%", 100.0 * s.frr);
+            out!(" {:>8.1}%", 100.0 * s.frr);
         }
         match p.latency_ms_median {
-            Some(l) => println!(" {l:>9.0} ms"),
-            None => println!(" {:>12}", "-"),
+            Some(l) => outln!(" {l:>9.0} ms"),
+            None => outln!(" {:>12}", "-"),
         }
     }
-    println!();
+    outln!();
     if let Some(t) = &r.target {
         match &t.point {
-            Some(p) => println!(
+            Some(p) => outln!(
                 "target {} FA/h: threshold {:.2} (FA/h {:.2}, FRR {:.1} %)",
                 t.target_fa_per_hour,
                 p.threshold,
                 p.fa_per_hour,
                 100.0 * p.frr
             ),
-            None => println!(
+            None => outln!(
                 "target {} FA/h: no threshold in the sweep meets it",
                 t.target_fa_per_hour
             ),
         }
     }
-    println!(
+    outln!(
         "real-time factor {:.4} ({:.2} ms per window, max {:.2} ms, {} windows)",
         r.compute.real_time_factor,
         r.compute.mean_window_ms,
@@ -320,7 +327,7 @@ fn print_table(args: &StreamEvalArgs, wav: &Path, stream: &MixedStream, r: &Eval
         .filter(|p| p.kind == PlacementKind::Distractor)
         .count();
     if distractor_words == 0 {
-        println!(
+        outln!(
             "note: the dataset's test split has no non-keyword words; no distractors were placed"
         );
     }

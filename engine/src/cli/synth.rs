@@ -112,7 +112,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:>12} {} ({} rendered, {} already there, {} dropped) in {:.0} s",
         "Finished",
         report.root.display(),
@@ -121,7 +121,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         report.dropped.len(),
         report.seconds
     );
-    println!("{:>12} {}", "Keywords", report.keywords.join(", "));
+    outln!("{:>12} {}", "Keywords", report.keywords.join(", "));
     for (split, engines) in &report.speakers {
         let speakers: Vec<String> = engines.iter().map(|(e, n)| format!("{n} {e}")).collect();
         let files: Vec<String> = report
@@ -129,7 +129,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
             .get(split)
             .map(|kinds| kinds.iter().map(|(k, n)| format!("{n} {k}")).collect())
             .unwrap_or_default();
-        println!(
+        outln!(
             "{:>12} speakers: {}; files: {}; negative words: {}",
             split,
             speakers.join(", "),
@@ -138,7 +138,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         );
     }
     for d in report.dropped.iter().take(10) {
-        println!("{:>12} {}: {}", "Dropped", d.rel, d.reason);
+        outln!("{:>12} {}: {}", "Dropped", d.rel, d.reason);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -319,7 +319,7 @@ pub fn run_training(config: TrainConfig, resume: bool, json: bool) -> anyhow::Re
                             .map(|e| format!(", resuming after epoch {e}"))
                             .unwrap_or_default()
                     );
-                    println!(
+                    outln!(
                         "{:>5}  {:>9}  {:>10}  {:>8}  {:<40}  {:<40}",
                         "epoch",
                         "lr",
@@ -342,9 +342,9 @@ pub fn run_training(config: TrainConfig, resume: bool, json: bool) -> anyhow::Re
                     b.finish_and_clear();
                 }
                 if json {
-                    println!("{}", serde_json::to_string(&m)?);
+                    outln!("{}", serde_json::to_string(&m)?);
                 } else {
-                    println!(
+                    outln!(
                         "{:>5}  {:>9.2e}  {:>10.0}  {:>8.1}  {:<40}  {:<40}",
                         m.epoch,
                         m.lr,
@@ -395,7 +395,7 @@ pub fn run_training(config: TrainConfig, resume: bool, json: bool) -> anyhow::Re
     }
     let outcome = outcome.context("the trainer ended without reporting an outcome")?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&serde_json::json!({
                 "finished": outcome.finished,
@@ -580,9 +580,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} on the {} split", report.model, report.split);
+    outln!("{} on the {} split", report.model, report.split);
     for p in &report.paths {
-        println!(
+        outln!(
             "\npath {} ({} layers): accuracy {:.2}%  loss {:.4}",
             p.path,
             p.layers,
@@ -590,7 +590,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             p.loss
         );
         if let Some(k) = &p.keywords {
-            println!(
+            outln!(
                 "  keyword recall {:.2}% of {} keyword clips; false accepts {:.2}% of {} non-keyword words",
                 100.0 * k.keyword_recall,
                 k.keyword_clips,
@@ -598,28 +598,28 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 k.negative_clips
             );
         }
-        println!("  {:<10} {:>9} {:>9}", "class", "precision", "recall");
+        outln!("  {:<10} {:>9} {:>9}", "class", "precision", "recall");
         for (c, name) in labels.iter().enumerate() {
             let f = |v: Option<f32>| v.map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
-            println!(
+            outln!(
                 "  {:<10} {:>9} {:>9}",
                 name,
                 f(p.precision[c]),
                 f(p.recall[c])
             );
         }
-        println!("  confusion (rows: true, columns: predicted)");
-        print!("  {:<10}", "");
+        outln!("  confusion (rows: true, columns: predicted)");
+        out!("  {:<10}", "");
         for c in 0..labels.len() {
-            print!("{c:>5}");
+            out!("{c:>5}");
         }
-        println!();
+        outln!();
         for (c, row) in p.confusion.iter().enumerate() {
-            print!("  {:>2} {:<7}", c, labels[c]);
+            out!("  {:>2} {:<7}", c, labels[c]);
             for v in row {
-                print!("{v:>5}");
+                out!("{v:>5}");
             }
-            println!();
+            outln!();
         }
     }
     Ok(ExitCode::SUCCESS)
