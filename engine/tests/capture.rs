@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use bifsmn_engine::audio::{self, write_wav_atomic};
+use bifsmn_engine::audio::{self, write_wav_interleaved};
 use bifsmn_engine::capture::record::{SaveOptions, save_clip};
 use bifsmn_engine::capture::{
     Capture, CaptureConfig, CaptureError, SampleKind, ToMono16k, list_input_devices,
@@ -71,21 +71,7 @@ fn tone(rate: u32, channels: usize, secs: f32) -> Vec<f32> {
 /// returns the samples as read back from the WAV (what the capture must reproduce).
 fn wav_and_raw(dir: &Path, name: &str, samples: &[f32], rate: u32, channels: u16) -> Vec<f32> {
     let wav = dir.join(format!("{name}.wav"));
-    if channels == 1 {
-        write_wav_atomic(&wav, samples, rate).unwrap();
-    } else {
-        let spec = hound::WavSpec {
-            channels,
-            sample_rate: rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(&wav, spec).unwrap();
-        for s in samples {
-            w.write_sample((s * 32767.0).round() as i16).unwrap();
-        }
-        w.finalize().unwrap();
-    }
+    write_wav_interleaved(&wav, samples, rate, channels).unwrap();
     let ints: Vec<i16> = hound::WavReader::open(&wav)
         .unwrap()
         .into_samples::<i16>()

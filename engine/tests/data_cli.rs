@@ -10,20 +10,11 @@ fn bifsmn(args: &[&str]) -> Output {
         .expect("running bifsmn")
 }
 
+/// `n` samples of a quiet sine as a 16 kHz dataset clip (parent folders created).
 fn write_wav(path: &Path, n: usize) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..n {
-        let v = (i as f32 * 0.05).sin() * 8000.0;
-        w.write_sample(v as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    let samples: Vec<f32> = (0..n).map(|i| (i as f32 * 0.05).sin() * 0.25).collect();
+    bifsmn_engine::audio::write_wav_mono_16k(path, &samples).unwrap();
 }
 
 fn fixture(name: &str) -> PathBuf {

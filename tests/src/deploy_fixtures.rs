@@ -34,30 +34,16 @@ pub fn large_model(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
-/// A mono 16-bit PCM WAV of `seconds` of a quiet chirp at `rate` Hz (written by hand: the
-/// format is a 44-byte header and samples).
+/// A mono 16-bit PCM WAV of `seconds` of a quiet chirp at `rate` Hz.
 pub fn write_wav(path: &Path, rate: u32, seconds: f32) -> PathBuf {
     let n = (rate as f32 * seconds) as u32;
-    let mut b = Vec::with_capacity(44 + 2 * n as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * 2).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(2 * n).to_le_bytes());
-    for i in 0..n {
-        let t = i as f32 / rate as f32;
-        let s =
-            (0.2 * (2.0 * std::f32::consts::PI * (300.0 + 900.0 * t) * t).sin() * 32767.0) as i16;
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, b).expect("write wav");
+    let chirp: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f32 / rate as f32;
+            0.2 * (2.0 * std::f32::consts::PI * (300.0 + 900.0 * t) * t).sin()
+        })
+        .collect();
+    bifsmn_engine::audio::write_wav_atomic(path, &chirp, rate).expect("write wav");
     path.to_path_buf()
 }
 

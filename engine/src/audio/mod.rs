@@ -8,7 +8,7 @@ mod decode;
 mod wav;
 
 pub use decode::{DecodedAudio, decode_bytes, decode_file};
-pub use wav::{write_wav_atomic, write_wav_mono_16k};
+pub use wav::{write_wav_atomic, write_wav_interleaved, write_wav_mono_16k};
 
 use std::path::{Path, PathBuf};
 

@@ -7,8 +7,19 @@ use crate::fsutil::write_atomic;
 
 /// Write mono samples at `sample_rate` as 16-bit PCM WAV via a temp file + fsync + rename.
 pub fn write_wav_atomic(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), AudioError> {
+    write_wav_interleaved(path, samples, sample_rate, 1)
+}
+
+/// Write interleaved samples of `channels` channels as 16-bit PCM WAV, atomically. Samples
+/// are clamped to [-1, 1] and rounded to the nearest 16-bit value.
+pub fn write_wav_interleaved(
+    path: &Path,
+    samples: &[f32],
+    sample_rate: u32,
+    channels: u16,
+) -> Result<(), AudioError> {
     let spec = hound::WavSpec {
-        channels: 1,
+        channels,
         sample_rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,

@@ -10,20 +10,10 @@ pub(crate) fn write_tone(path: &Path, freq: f32, n: usize) {
     write_wav(path, &samples);
 }
 
-/// Write samples as a 16-bit 16 kHz mono WAV (parent folders created).
+/// Write samples as a 16-bit 16 kHz mono WAV (parent folders created), with the dataset writer.
 pub(crate) fn write_wav(path: &Path, samples: &[f32]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in samples {
-        w.write_sample((s * 32767.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    crate::audio::write_wav_mono_16k(path, samples).unwrap();
 }
 
 /// Write `<root>/<word>/<speaker>_nohash_<n>.wav` for each entry, each a short tone whose
