@@ -4,6 +4,8 @@
 //! `cargo bench --workspace --bench frontend` (criterion prints the median as the middle
 //! figure of `time: [low median high]`).
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::hint::black_box;
 use std::path::PathBuf;
 

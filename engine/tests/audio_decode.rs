@@ -2,6 +2,8 @@
 //! Fixtures: `tests/fixtures/audio/` (made by `make_audio_fixtures.sh`): a 0.25 s stereo tone,
 //! 440 Hz left and 660 Hz right, at 22.05 kHz.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::{Path, PathBuf};
 
 use bifsmn_engine::audio::{self, AudioErrorKind, CLIP_SAMPLES};

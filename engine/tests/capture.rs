@@ -8,6 +8,8 @@
 //! the end of the file the plugin does not deliver silence (it appears to start over), so the
 //! checks only use the first file-length of each stream.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! End-to-end tests of `bifsmn data ...` through the real binary.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

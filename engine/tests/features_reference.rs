@@ -1,6 +1,8 @@
 //! The log-mel front end against independent reference numbers (librosa, float64), computed by
 //! `assets/reference/make_features_reference.py` from the same decoded clips.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::{Path, PathBuf};
 
 use bifsmn_engine::audio;

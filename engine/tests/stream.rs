@@ -6,6 +6,8 @@
 //! and finds where it first reaches the threshold. Tone edges sit on the scorer's 10 ms frame
 //! grid, so the scorer's frame counts equal the exact coverage and the oracle is exact.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 
 use bifsmn_engine::audio::{self, SAMPLE_RATE};

@@ -1,6 +1,8 @@
 //! The commands that run a packed model (`listen`, `record`, `stream-eval`, `eval` of a
 //! `.bkw`), through the real binary.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 use std::process::{Command, Output};
 

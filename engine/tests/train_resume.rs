@@ -1,5 +1,7 @@
 //! A training run killed with SIGKILL mid-epoch resumes from its last checkpoint.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -70,6 +72,7 @@ fn a_run_killed_mid_epoch_resumes_from_its_checkpoint() {
     std::thread::sleep(Duration::from_millis(300));
     let pid = child.id() as i32;
     // SIGKILL: no chance to clean up, exactly like a crash or the OOM killer.
+    // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let status = child.wait().unwrap();
     assert!(!status.success());

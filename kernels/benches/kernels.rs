@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p bifsmn-kernels` (filter with e.g. `-- forward`).
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,6 +6,8 @@
 //! they add a little per layer), then loops plain forwards for `seconds` so that
 //! `perf record` has something steady to sample.
 
+#![allow(clippy::print_stdout)] // A profiling tool whose output is its report.
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;

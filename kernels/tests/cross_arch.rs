@@ -4,6 +4,8 @@
 //! Skipped with a note when no aarch64 runner has been built (`packaging/build-runner-aarch64.sh`
 //! builds it; `BIFSMN_AARCH64_RUNNER` may point at one) or when qemu-aarch64 is missing.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,6 +1,8 @@
 //! The runner's command line: help, version, JSON reports, and the documented exit codes.
 //! (No timing assertions: only shapes and values that do not depend on speed.)
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,6 +1,8 @@
 //! `bifsmn ablate`'s engine: a method whose training fails is reported in its row and the
 //! other methods still run; a rerun resumes instead of retraining finished rows.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use bifsmn_engine::ablate::{AblationSettings, run_ablation};
 use bifsmn_engine::data::Split;
 use bifsmn_engine::train::Backend;

@@ -6,6 +6,8 @@
 //! scripts on the host instead. Timing is only ever checked as a generous upper bound on how
 //! long a failure takes to be reported.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Fine-tuning a trained student on a few takes (`bifsmn train finetune`'s engine): the
 //! training set, the new run and `.bkw`, the before/after report, and the refusals.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::{Path, PathBuf};
 
 use bifsmn_engine::train::finetune::{self, FinetuneConfig};

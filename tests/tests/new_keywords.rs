@@ -2,6 +2,8 @@
 //! takes of them, a student started from a trained one with a new classifier, exported, and
 //! classified by the board runner under the new labels.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;

@@ -4,6 +4,8 @@
 //! takes of every command, five used to fine-tune the shipped student with the default
 //! settings, ten held back. No microphone: the takes are files, as "Import takes…" reads them.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;

@@ -2,6 +2,8 @@
 //! answers as the trained burn model in eval mode, on every clip of the demo test split, for
 //! every trained thin path.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::sync::Arc;
 
 use bifsmn_engine::data::{BatchLoader, Dataset, Protocol, Split};

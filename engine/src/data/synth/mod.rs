@@ -243,7 +243,7 @@ impl Plan {
 /// Check the settings and plan every file. Needs espeak-ng (for the phonemes that keep
 /// keyword homophones out of the negatives) and the word list.
 pub fn plan(config: &SynthConfig) -> Result<Plan, SynthError> {
-    plan_with(config, &engines::phonemes)
+    plan_with(config, &phonemes)
 }
 
 fn plan_with(config: &SynthConfig, pronounce: &Pronouncer) -> Result<Plan, SynthError> {
