@@ -1,20 +1,20 @@
-//! Training augmentation on the waveform: the spec's steps (section 1, "Training
+//! Training augmentation on the waveform: the paper's steps (`docs/METHOD.md` §1, "Training
 //! augmentation": background noise, gain, speed, time shift, fix length) plus optional steps
 //! for robustness to real rooms, microphones and voices, and SpecAugment on the features.
 //!
 //! Order inside [`Augmenter::apply`], each step with its own probability:
 //!
 //! 1. voice: pitch and formants shifted, duration kept ([`VoiceConfig`], off by default);
-//! 2. speed: the spec's speed/pitch change (length changes);
+//! 2. speed: the paper's speed/pitch change (length changes);
 //! 3. room: reverberation with a synthetic impulse response ([`RoomConfig`], off);
-//! 4. noise: the spec's weight-based mix, or, when [`NoiseSnrConfig`] is enabled, background
-//!    noise or babble at a drawn SNR instead (the spec's mix then never runs);
+//! 4. noise: the paper's weight-based mix, or, when [`NoiseSnrConfig`] is enabled, background
+//!    noise or babble at a drawn SNR instead (the paper's mix then never runs);
 //! 5. channel: microphone / telephone colouring and soft clipping ([`ChannelConfig`], off);
-//! 6. gain, 7. time shift (the spec's), 8. fix length.
+//! 6. gain, 7. time shift (the paper's), 8. fix length.
 //!
 //! SpecAugment ([`spec_augment`], [`Augmenter::spec_augment_features`]) runs on the log-mel
-//! features afterwards. With the new steps off ([`AugmentConfig::default`]) the spec's steps
-//! run with the spec's values; gain commutes with speed, but the noise is now mixed after the
+//! features afterwards. With the new steps off ([`AugmentConfig::default`]) the paper's steps
+//! run with the paper's values; gain commutes with speed, but the noise is now mixed after the
 //! speed change, so the background is no longer sped up with the word.
 //!
 //! Randomness is explicit: [`Augmenter::apply`] takes the RNG, and [`clip_rng`] derives one
@@ -47,8 +47,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::{CLIP_SAMPLES, fix_length};
 
-/// Probabilities and ranges of each step. The defaults are the spec's, with every step the
-/// spec does not have switched off; [`AugmentConfig::robust`] switches them on.
+/// Probabilities and ranges of each step. The defaults are the paper's, with every step the
+/// paper does not have switched off; [`AugmentConfig::robust`] switches them on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AugmentConfig {
     /// Probability of mixing in background noise (silence clips included).
@@ -76,7 +76,7 @@ pub struct AugmentConfig {
     /// Room reverberation.
     #[serde(default)]
     pub room: RoomConfig,
-    /// Background noise and babble at a drawn SNR; replaces the spec's mix while enabled.
+    /// Background noise and babble at a drawn SNR; replaces the paper's mix while enabled.
     #[serde(default)]
     pub noise_snr: NoiseSnrConfig,
     /// Microphone / telephone colouring and soft clipping.
@@ -122,11 +122,11 @@ impl AugmentConfig {
     }
 
     /// For a keyword spotter that must work in real rooms, through real microphones, for
-    /// voices unlike the training speakers': the spec's gain, speed and shift, plus every new
+    /// voices unlike the training speakers': the paper's gain, speed and shift, plus every new
     /// step on with its default values (each documented on its `Default`):
     ///
     /// - voice 30 %, +-3 semitones: more speakers than the set has, without drowning the
-    ///   spec's speed change (50 %, which moves pitch too);
+    ///   paper's speed change (50 %, which moves pitch too);
     /// - room 50 %, RT60 0.1-1.0 s, DRR -3..+12 dB: half the clips stay close-talk dry, as
     ///   the test set is, the other half span living rooms to halls;
     /// - noise at SNR 80 %, 0-20 dB, babble 30 % of the time (3-7 talkers), silence clips
@@ -265,7 +265,7 @@ impl Augmenter {
         spec_augment(features, n_mels, frames, &self.config.spec_augment, rng);
     }
 
-    /// The spec's mix: a random crop of a random background recording, weight ~ U(0, max).
+    /// The paper's mix: a random crop of a random background recording, weight ~ U(0, max).
     fn mix_background(&self, x: &mut [f32], rng: &mut impl Rng) {
         if self.background.is_empty() {
             return;
@@ -600,7 +600,7 @@ mod tests {
         assert!(r.channel.enabled && r.spec_augment.enabled);
         assert!(r.voice.prob > 0.0 && r.room.prob > 0.0 && r.noise_snr.prob > 0.0);
         assert!(r.channel.prob > 0.0 && r.spec_augment.prob > 0.0);
-        // The spec's own steps keep the spec's values.
+        // The paper's own steps keep the paper's values.
         let d = AugmentConfig::default();
         assert_eq!((r.gain_prob, r.speed_prob, r.shift_prob), (0.5, 0.5, 0.5));
         assert!(!d.voice.enabled && !d.room.enabled && !d.noise_snr.enabled);
@@ -664,7 +664,7 @@ mod tests {
         assert_eq!(aug.apply(vec![], &mut clip_rng(8, 2, 1)).len(), 16000);
     }
 
-    /// Every config variant the tests toggle between: none, the spec, robust, and robust with
+    /// Every config variant the tests toggle between: none, the paper's, robust, and robust with
     /// each step switched off in turn.
     fn config_variants() -> Vec<AugmentConfig> {
         let mut variants = vec![

@@ -1,7 +1,7 @@
 //! Datasets: the Speech Commands layout, splits and labels, training augmentation, the feature
 //! cache, batch loading off the training thread, and the downloader for the official archives.
 //!
-//! Everything follows the spec's input pipeline (`spec/bifsmnv2.md` section 1): clips are 1 s of
+//! Everything follows the paper's input pipeline (`docs/METHOD.md` §1): clips are 1 s of
 //! 16 kHz mono, labels use the reference code's class order, silence clips are all-zero
 //! waveforms added to every split, and augmentation happens on the waveform before the log-mel.
 

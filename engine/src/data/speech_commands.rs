@@ -2,7 +2,7 @@
 //!
 //! Layout: `<root>/<word>/<speaker>_nohash_<n>.{wav,flac}`, optional `validation_list.txt` and
 //! `testing_list.txt` (paths relative to the root, one per line), and `_background_noise_/`
-//! with long noise recordings for augmentation. Splits and labels follow spec section 1.
+//! with long noise recordings for augmentation. Splits and labels follow docs/METHOD.md §1.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

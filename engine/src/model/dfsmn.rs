@@ -1,4 +1,4 @@
-//! The D-FSMN keyword spotter (spec section 2): FP teacher and thinnable binary student.
+//! The D-FSMN keyword spotter (docs/METHOD.md §2): FP teacher and thinnable binary student.
 
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -156,7 +156,7 @@ impl DfsmnConfig {
     }
 }
 
-/// One D-FSMN memory layer (spec section 2, thinnable version).
+/// One D-FSMN memory layer (docs/METHOD.md §2, thinnable version).
 #[derive(Module, Debug)]
 pub struct DfsmnLayer {
     pub memory: BinConv1d,

@@ -1,5 +1,5 @@
 //! Frequency Independent Distillation pieces: the level-1 Haar split of a layer's (channel,
-//! time) map and the normalized-square distance of spec section 5.
+//! time) map and the normalized-square distance of docs/METHOD.md §5.
 //!
 //! With the orthonormal Haar wavelet at J = 1, the reconstruction from the LL band alone is the
 //! 2x2 block mean, and LH + HL + HH reconstruct the rest, so `low + high = x` exactly.

@@ -53,7 +53,7 @@ pub fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
         .init(device)
 }
 
-/// Activation after a BatchNorm: PReLU with one shared slope (spec), ReLU (slope fixed at 0,
+/// Activation after a BatchNorm: PReLU with one shared slope (docs/METHOD.md), ReLU (slope fixed at 0,
 /// the teacher's choice), or ReActNet's RPReLU (per-channel shifts around a PReLU).
 #[derive(Module, Debug)]
 pub struct Activation {
@@ -62,7 +62,7 @@ pub struct Activation {
     pub shift_out: Option<Param<Tensor<1>>>,
 }
 
-/// Which activation function a model uses where the spec allows a choice.
+/// Which activation function a model uses where the method allows a choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ActKind {
     Relu,
@@ -116,7 +116,7 @@ impl Activation {
         }
     }
 
-    /// The shared slope (spec PReLU), or `None` for RPReLU.
+    /// The shared slope (docs/METHOD.md §2 PReLU), or `None` for RPReLU.
     pub fn shared_slope(&self) -> Option<f32> {
         (self.shift_in.is_none() && self.slope.val().dims()[0] == 1)
             .then(|| self.slope.val().into_scalar::<f32>())
@@ -208,7 +208,7 @@ impl BinConv2d {
     }
 
     /// `x`: [B, C, F, T]. Zero padding is applied to the binarized activations, so pads
-    /// contribute nothing (spec 3.3 item 3).
+    /// contribute nothing (docs/METHOD.md §3.3 item 3).
     pub fn forward(
         &self,
         x: Tensor<4>,

@@ -3,7 +3,7 @@
 //! Every binarizer is written as a straight-through composition `ste(value, proxy)`: the
 //! forward pass returns `value` exactly, the backward pass differentiates `proxy`. The proxies
 //! are built from detached masks rather than `clamp`, so the gradient windows are exactly the
-//! spec's (inclusive at the edges) whatever the backend's clamp does at its bounds.
+//! released code's (inclusive at the edges, `docs/METHOD.md` §3.2) whatever the backend's clamp does at its bounds.
 
 use burn::module::{Module, Param};
 use burn::prelude::*;
@@ -103,7 +103,7 @@ fn window<const D: usize>(u: &Tensor<D>, limit: f64) -> Tensor<D> {
 }
 
 /// Clipped STE proxy scaled by `alpha`: value alpha*u inside |alpha*u| <= 1, gradient
-/// d/du = alpha * 1[..] and d/dalpha = u * 1[..] (spec 3.2). `alpha` broadcasts.
+/// d/du = alpha * 1[..] and d/dalpha = u * 1[..] (docs/METHOD.md §3.2). `alpha` broadcasts.
 pub fn lpb_proxy<const D: usize>(u: Tensor<D>, alpha: Tensor<D>) -> Tensor<D> {
     let au = u * alpha;
     let mask = window(&au, 1.0);
@@ -196,7 +196,7 @@ pub struct ActTrace<const D: usize> {
 }
 
 impl ActBinarizer {
-    /// A binarizer for `channels` input channels. Thresholds start at U(0, 0.001) (spec) for
+    /// A binarizer for `channels` input channels. Thresholds start at U(0, 0.001) (docs/METHOD.md) for
     /// kinds that learn them, zero otherwise; alphas start at 1.
     pub fn new(channels: usize, kind: BinarizerKind, planes: usize, device: &Device) -> Self {
         let thresholds = |device: &Device| {
@@ -386,7 +386,7 @@ impl ActBinarizer {
 /// Weight binarization rule of a layer.
 #[derive(Module, Debug)]
 pub struct WeightBinarizer {
-    /// LPB's weight alpha (alpha3 in the spec).
+    /// LPB's weight alpha (alpha3 in docs/METHOD.md §3.2).
     pub alpha: Param<Tensor<1>>,
     #[module(skip)]
     pub kind: BinarizerKind,
@@ -425,7 +425,7 @@ impl WeightBinarizer {
                 ste(sign(w.clone()) * s, w.clone() * window(&w, 1.0))
             }
             BinarizerKind::BiFsmnV1 => {
-                // Centre with the whole-tensor mean, then scale per output channel (spec 3.1).
+                // Centre with the whole-tensor mean, then scale per output channel (docs/METHOD.md §3.1).
                 let centred = w.clone() - w.mean().reshape([1usize; D]);
                 let s = centred.clone().abs().mean_dims(scale_dims).detach();
                 ste(

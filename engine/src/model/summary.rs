@@ -156,7 +156,7 @@ mod tests {
     fn teacher_and_student_counts_match_the_spec_arithmetic() {
         let device = Device::flex();
         let teacher = summarize(&DfsmnConfig::teacher(12).init(&device));
-        // Spec section 2: teacher 600 252 trainable parameters; Conv/Linear weights 587 664.
+        // docs/METHOD.md §2: teacher 600 252 trainable parameters; Conv/Linear weights 587 664.
         assert_eq!(teacher.total_params, 600_252);
         assert_eq!(teacher.weight_params, 587_664);
         // burn also counts the BN running statistics and the (frozen) ReLU slopes: 3 front-end
@@ -166,10 +166,10 @@ mod tests {
             teacher.total_params + teacher.running_stats + 3 + 8
         );
         let student = summarize(&DfsmnConfig::student(12).init(&device));
-        // Spec: 619 613 with the LPB thresholds and alphas (606 431 without).
+        // docs/METHOD.md §2: 619 613 with the LPB thresholds and alphas (606 431 without).
         assert_eq!(student.total_params, 619_613);
         assert_eq!(student.burn_num_params, 619_613 + student.running_stats);
-        // Spec: 5.43 M MACs per clip on the 8-layer path; 3.20 M binarized on the 4-layer one.
+        // docs/METHOD.md §2: 5.43 M MACs per clip on the 8-layer path; 3.20 M binarized on the 4-layer one.
         assert_eq!(student.path_macs[0], 5_431_296);
         assert_eq!(student.path_macs[1] - 102_400 - 12_288, 3_198_976);
         assert_eq!(student.binary_macs, 819_200 + 262_144 + 8 * 529_408);

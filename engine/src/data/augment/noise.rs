@@ -23,7 +23,7 @@ use super::{UniformRange, coin};
 pub struct NoiseSnrConfig {
     pub enabled: bool,
     /// Probability that a clip gets noise (when enabled). While enabled, this step replaces
-    /// the spec's weight-based mix (`noise_prob`, `noise_max`) on every clip.
+    /// the paper's weight-based mix (`noise_prob`, `noise_max`) on every clip.
     pub prob: f64,
     /// SNR in dB: 20 log10(speech level / noise RMS).
     pub snr_db: UniformRange,

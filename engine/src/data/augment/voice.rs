@@ -3,7 +3,7 @@
 //! Resampling by 2^(semitones / 12) moves every frequency (the voice's pitch and its vocal-tract
 //! resonances alike, much as a shorter or longer vocal tract would) but also changes the
 //! duration; a WSOLA time stretch (waveform-similarity overlap-add, Verhelst & Roelands 1993)
-//! then restores the original length without moving the frequencies back. The spec's `speed`
+//! then restores the original length without moving the frequencies back. The paper's `speed`
 //! step is different: it changes speed and pitch together.
 
 use std::sync::LazyLock;
