@@ -3,7 +3,8 @@
 //! Every binarizer is written as a straight-through composition `ste(value, proxy)`: the
 //! forward pass returns `value` exactly, the backward pass differentiates `proxy`. The proxies
 //! are built from detached masks rather than `clamp`, so the gradient windows are exactly the
-//! released code's (inclusive at the edges, `docs/METHOD.md` §3.2) whatever the backend's clamp does at its bounds.
+//! released code's (inclusive at the edges, `docs/METHOD.md` §3.2) whatever the backend's
+//! clamp does at its bounds.
 
 use burn::module::{Module, Param};
 use burn::prelude::*;
