@@ -432,6 +432,34 @@ impl DeployPanel {
                 .small(),
             );
         }
+        let export = self.model_info_ui(ui);
+        if let Some(dir) = export {
+            let out = dir.join("model.bkw");
+            self.push.export_task = Some(Task::spawn("export model", &ctx, move |_| {
+                bifsmn_engine::export::export_run(&dir, &out, Default::default())
+                    .map(|_| out)
+                    .map_err(|e| format!("{e:#}"))
+            }));
+        }
+        ui.horizontal(|ui| {
+            ui.label("Runs");
+            ui.add(egui::DragValue::new(&mut self.push.runs).range(1..=100_000))
+                .on_hover_text("Timed runs per thin path");
+            ui.label("Warm-up");
+            ui.add(egui::DragValue::new(&mut self.push.warmup).range(0..=10_000))
+                .on_hover_text("Untimed runs first");
+            ui.label("Threads");
+            ui.add(egui::DragValue::new(&mut self.push.threads).range(1..=64))
+                .on_hover_text("Threads for the large matrix products");
+        });
+        self.push_button_ui(ui, &ctx);
+        show_slot(ui, &mut self.push.notice);
+    }
+
+    /// What the chosen model file is: a packed model's hash, size and thin paths to tick, a
+    /// run to export (returns its folder when "Export to .bkw" is clicked), or why it is
+    /// neither.
+    fn model_info_ui(&mut self, ui: &mut Ui) -> Option<PathBuf> {
         let mut export = None;
         match &self.push.model_info {
             Some(ModelInfo::Packed {
@@ -504,25 +532,11 @@ impl DeployPanel {
             }
             None => {}
         }
-        if let Some(dir) = export {
-            let out = dir.join("model.bkw");
-            self.push.export_task = Some(Task::spawn("export model", &ctx, move |_| {
-                bifsmn_engine::export::export_run(&dir, &out, Default::default())
-                    .map(|_| out)
-                    .map_err(|e| format!("{e:#}"))
-            }));
-        }
-        ui.horizontal(|ui| {
-            ui.label("Runs");
-            ui.add(egui::DragValue::new(&mut self.push.runs).range(1..=100_000))
-                .on_hover_text("Timed runs per thin path");
-            ui.label("Warm-up");
-            ui.add(egui::DragValue::new(&mut self.push.warmup).range(0..=10_000))
-                .on_hover_text("Untimed runs first");
-            ui.label("Threads");
-            ui.add(egui::DragValue::new(&mut self.push.threads).range(1..=64))
-                .on_hover_text("Threads for the large matrix products");
-        });
+        export
+    }
+
+    /// The "Push & bench" button, enabled once a packed model, a board and a path are chosen.
+    fn push_button_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
         let boards: Vec<String> = self.selected.iter().cloned().collect();
         let ready = matches!(self.push.model_info, Some(ModelInfo::Packed { .. }))
             && !boards.is_empty()
@@ -549,7 +563,7 @@ impl DeployPanel {
                 .on_hover_text(why)
                 .on_disabled_hover_text(why);
             if r.clicked() {
-                self.push_clicked(&ctx);
+                self.push_clicked(ctx);
             }
             if self.plan_task.is_some() {
                 ui.spinner();
@@ -562,7 +576,6 @@ impl DeployPanel {
                     .small(),
             );
         }
-        show_slot(ui, &mut self.push.notice);
     }
 
     fn push_clicked(&mut self, ctx: &egui::Context) {
