@@ -27,6 +27,8 @@ use std::path::PathBuf;
 use bifsmn_engine::deploy::{self, BoardStore, DeployError, HistoryEntry};
 use egui::{RichText, Ui};
 
+use crate::model_slot::ModelSlot;
+use crate::panels::Panel;
 use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::notice::show_slot;
@@ -146,9 +148,9 @@ pub struct DeployPanel {
     // Push and bench.
     pub(crate) push: PushState,
     model_field: PathField,
-    inspect_model: Option<PathBuf>,
+    loaded_model: Option<PathBuf>,
     /// Whether the model field follows the model loaded in Inspect.
-    follow_inspect: bool,
+    follow_loaded: bool,
     deploy: Option<RunningDeploy>,
     /// Targets being resolved (ssh config, key files) before a check or deploy starts.
     plan_task: Option<Task<ConnectPlan>>,
@@ -195,8 +197,8 @@ impl DeployPanel {
                 ..PushState::default()
             },
             model_field: PathField::new(s.model.clone(), Pick::File(push::MODEL_EXTS)),
-            inspect_model: None,
-            follow_inspect: follow,
+            loaded_model: None,
+            follow_loaded: follow,
             deploy: None,
             plan_task: None,
             view: s.view,
@@ -233,7 +235,7 @@ impl DeployPanel {
     pub fn settings(&self) -> DeploySettings {
         DeploySettings {
             selected_boards: self.selected.iter().cloned().collect(),
-            model: if self.follow_inspect {
+            model: if self.follow_loaded {
                 String::new()
             } else {
                 self.model_field.text.clone()
@@ -248,12 +250,12 @@ impl DeployPanel {
 
     /// The model loaded in the Inspect panel (the default model to push).
     pub fn set_model(&mut self, model: Option<PathBuf>) {
-        if model == self.inspect_model {
+        if model == self.loaded_model {
             return;
         }
-        self.inspect_model = model;
-        if self.follow_inspect
-            && let Some(m) = &self.inspect_model
+        self.loaded_model = model;
+        if self.follow_loaded
+            && let Some(m) = &self.loaded_model
         {
             self.model_field.text = m.display().to_string();
         }
@@ -262,7 +264,7 @@ impl DeployPanel {
     /// Push `model` next (the Test panel's "Deploy it…"): the field stops following Inspect.
     pub fn choose_model(&mut self, model: PathBuf) {
         self.model_field.text = model.display().to_string();
-        self.follow_inspect = false;
+        self.follow_loaded = false;
     }
 
     /// The saved boards (empty until loaded).
@@ -283,33 +285,7 @@ impl DeployPanel {
         self.entries.len() + self.session_entries.len()
     }
 
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        if let Some(d) = &self.deploy {
-            out.push(d.status());
-        }
-        for (name, c) in self.boards.checks.iter() {
-            if c.running() {
-                out.push(JobStatus {
-                    label: format!("testing {name}"),
-                    fraction: None,
-                });
-            }
-        }
-        out.extend(self.push.export_task.as_ref().map(Task::status));
-    }
-
-    pub fn busy(&self) -> bool {
-        self.store_task.is_some()
-            || self.save_task.is_some()
-            || self.deploy.is_some()
-            || self.plan_task.is_some()
-            || self.history_task.is_some()
-            || self.accuracy_task.is_some()
-            || self.push.busy()
-            || self.boards.busy()
-    }
-
-    pub fn poll(&mut self, ctx: &egui::Context) {
+    fn poll_work(&mut self, ctx: &egui::Context) {
         self.load_if_needed(ctx);
         if let Some(r) = take_done(&mut self.store_task) {
             match r {
@@ -461,9 +437,10 @@ impl DeployPanel {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draw the panel (see [`Panel::ui`]).
+    fn draw(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
+        self.poll_work(&ctx);
         egui::Panel::left("deploy-left")
             .resizable(true)
             .default_size(430.0)
@@ -582,5 +559,41 @@ pub fn error_notice(e: &DeployError) -> Notice {
     match e {
         E::Cancelled { .. } => Notice::info(e.to_string()),
         _ => Notice::error(e.to_string(), hint),
+    }
+}
+
+impl Panel for DeployPanel {
+    fn poll(&mut self, ctx: &egui::Context, _model: &mut ModelSlot) {
+        self.poll_work(ctx);
+    }
+
+    fn jobs(&self, out: &mut Vec<JobStatus>) {
+        if let Some(d) = &self.deploy {
+            out.push(d.status());
+        }
+        for (name, c) in self.boards.checks.iter() {
+            if c.running() {
+                out.push(JobStatus {
+                    label: format!("testing {name}"),
+                    fraction: None,
+                });
+            }
+        }
+        out.extend(self.push.export_task.as_ref().map(Task::status));
+    }
+
+    fn busy(&self) -> bool {
+        self.store_task.is_some()
+            || self.save_task.is_some()
+            || self.deploy.is_some()
+            || self.plan_task.is_some()
+            || self.history_task.is_some()
+            || self.accuracy_task.is_some()
+            || self.push.busy()
+            || self.boards.busy()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _model: &mut ModelSlot) {
+        self.draw(ui);
     }
 }

@@ -382,7 +382,7 @@ impl DeployPanel {
             match r.and_then(|x| x) {
                 Ok(out) => {
                     self.model_field.text = out.display().to_string();
-                    self.follow_inspect = false;
+                    self.follow_loaded = false;
                     self.push.notice = Some(Notice::info(format!(
                         "exported to {} (next to the run's checkpoint, so its accuracy shows in \
                          the charts)",
@@ -420,11 +420,11 @@ impl DeployPanel {
         self.model_field
             .ui(ui, "Model", "packed model (.bkw)", 230.0);
         if self.model_field.text != before {
-            self.follow_inspect = self.model_field.text.trim().is_empty();
+            self.follow_loaded = self.model_field.text.trim().is_empty();
         }
-        if self.follow_inspect {
+        if self.follow_loaded {
             ui.label(
-                RichText::new(match &self.inspect_model {
+                RichText::new(match &self.loaded_model {
                     Some(_) => "The model loaded in Inspect (type another path to change it).",
                     None => "Load a model in Inspect (Ctrl+3), or type or browse a .bkw here.",
                 })

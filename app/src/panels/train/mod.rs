@@ -22,6 +22,8 @@ pub use charts::ChartOptions;
 pub use form::TrainForm;
 use runs::{RunSeries, SavedRun, run_color};
 
+use crate::model_slot::ModelSlot;
+use crate::panels::Panel;
 use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::notice::show_slot;
@@ -245,37 +247,6 @@ impl TrainPanel {
         self.live.as_ref().map(|l| l.state)
     }
 
-    /// Background jobs for the status bar.
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        if let Some(l) = &self.live
-            && l.state.active()
-        {
-            let (label, fraction) = match &l.last_step {
-                Some(s) => (
-                    format!(
-                        "training {} · epoch {}/{}{}",
-                        self.runs.get(l.series).map_or("", |r| r.name.as_str()),
-                        s.epoch,
-                        l.epochs,
-                        match l.state {
-                            LiveState::Paused => " · paused",
-                            LiveState::Stopping => " · stopping after this epoch",
-                            _ => "",
-                        }
-                    ),
-                    Some(
-                        ((s.epoch - 1) as f32 + s.step as f32 / s.steps_per_epoch.max(1) as f32)
-                            / l.epochs.max(1) as f32,
-                    ),
-                ),
-                None => ("training: starting".to_string(), None),
-            };
-            out.push(JobStatus { label, fraction });
-        }
-        out.extend(self.scan_task.as_ref().map(Task::status));
-        out.extend(self.add_tasks.iter().map(Task::status));
-    }
-
     /// Start training with the form's settings.
     pub fn start(&mut self, _ctx: &egui::Context) {
         if self.is_active() {
@@ -380,7 +351,7 @@ impl TrainPanel {
     }
 
     /// Drain the trainer's events and collect finished background jobs.
-    pub fn poll(&mut self, ctx: &egui::Context) {
+    fn poll_work(&mut self, ctx: &egui::Context) {
         if let Some(Ok(found)) = take_done(&mut self.scan_task) {
             self.saved = found;
         }
@@ -529,9 +500,10 @@ impl TrainPanel {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draw the panel (see [`Panel::ui`]).
+    fn draw(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
+        self.poll_work(&ctx);
         egui::Panel::left("train-left")
             .resizable(true)
             .default_size(380.0)
@@ -835,5 +807,50 @@ fn train_error_hint(e: &str) -> String {
         "Check the dataset in the Data panel (it must open there without errors).".into()
     } else {
         "Fix the problem named above and start again; completed epochs are saved and can be resumed.".into()
+    }
+}
+
+impl Panel for TrainPanel {
+    fn poll(&mut self, ctx: &egui::Context, _model: &mut ModelSlot) {
+        self.poll_work(ctx);
+    }
+
+    /// Background jobs for the status bar.
+    fn jobs(&self, out: &mut Vec<JobStatus>) {
+        if let Some(l) = &self.live
+            && l.state.active()
+        {
+            let (label, fraction) = match &l.last_step {
+                Some(s) => (
+                    format!(
+                        "training {} · epoch {}/{}{}",
+                        self.runs.get(l.series).map_or("", |r| r.name.as_str()),
+                        s.epoch,
+                        l.epochs,
+                        match l.state {
+                            LiveState::Paused => " · paused",
+                            LiveState::Stopping => " · stopping after this epoch",
+                            _ => "",
+                        }
+                    ),
+                    Some(
+                        ((s.epoch - 1) as f32 + s.step as f32 / s.steps_per_epoch.max(1) as f32)
+                            / l.epochs.max(1) as f32,
+                    ),
+                ),
+                None => ("training: starting".to_string(), None),
+            };
+            out.push(JobStatus { label, fraction });
+        }
+        out.extend(self.scan_task.as_ref().map(Task::status));
+        out.extend(self.add_tasks.iter().map(Task::status));
+    }
+
+    fn live(&self) -> bool {
+        self.is_active()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _model: &mut ModelSlot) {
+        self.draw(ui);
     }
 }

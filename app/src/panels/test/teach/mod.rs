@@ -463,6 +463,7 @@ impl TestPanel {
     fn teach_keywords(&self) -> Vec<String> {
         match self.teach.mode {
             TeachMode::ModelKeywords => self
+                .slot
                 .model
                 .as_ref()
                 .map(|m| keywords_of(&m.packed.labels))
