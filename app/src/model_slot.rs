@@ -96,10 +96,6 @@ impl ModelSlot {
         }
     }
 
-    pub(crate) fn model(&self) -> Option<&Arc<InferenceModel>> {
-        self.model.as_ref()
-    }
-
     /// Whether a load is under way.
     pub(crate) fn is_loading(&self) -> bool {
         self.task.is_some()

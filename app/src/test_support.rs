@@ -8,8 +8,8 @@ pub use crate::panels::data::synth::SynthSettings;
 pub use crate::panels::deploy::{DeployFiles, DeployPanel, DeploySettings};
 pub use crate::panels::inspect::InspectPanel;
 pub use crate::panels::test::live::SourceKind;
-pub use crate::panels::test::teach::{
-    CorpusSizes, FinetuneOverrides, TeachMode, keywords_of, summary,
-};
+pub use crate::panels::test::teach::logic::{keywords_of, summary};
+pub use crate::panels::test::teach::new_words::{CorpusSizes, TeachMode};
+pub use crate::panels::test::teach::run::FinetuneOverrides;
 pub use crate::panels::test::{TestPanel, TestSettings, TestView};
 pub use crate::panels::train::{LiveState, TrainPanel};

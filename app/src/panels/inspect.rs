@@ -56,8 +56,8 @@ struct AnalysisView {
 pub struct InspectPanel {
     /// The workbench's model slot, as of the last poll.
     slot: SlotView,
-    pub path: usize,
-    pub use_file: bool,
+    pub(crate) path: usize,
+    pub(crate) use_file: bool,
     file_field: PathField,
     dataset: Option<Arc<Dataset>>,
     dataset_clip: Option<usize>,
@@ -72,7 +72,7 @@ pub struct InspectPanel {
 }
 
 impl InspectPanel {
-    pub fn new(s: &InspectSettings) -> Self {
+    pub(crate) fn new(s: &InspectSettings) -> Self {
         Self {
             slot: SlotView::default(),
             path: s.path,
@@ -90,7 +90,7 @@ impl InspectPanel {
         }
     }
 
-    pub fn settings(&self) -> InspectSettings {
+    pub(crate) fn settings(&self) -> InspectSettings {
         InspectSettings {
             path: self.path,
             file: self.file_field.text.clone(),
@@ -99,7 +99,7 @@ impl InspectPanel {
     }
 
     /// The dataset and the clip selected in the Data panel.
-    pub fn set_clip(&mut self, dataset: Option<Arc<Dataset>>, clip: Option<usize>) {
+    pub(crate) fn set_clip(&mut self, dataset: Option<Arc<Dataset>>, clip: Option<usize>) {
         self.dataset = dataset;
         self.dataset_clip = clip;
     }

@@ -17,8 +17,6 @@ pub enum Pick {
     File(&'static [&'static str]),
     /// A folder.
     Folder,
-    /// A file to save.
-    Save,
 }
 
 /// The field's state.
@@ -62,11 +60,6 @@ impl PathField {
         (!t.is_empty()).then(|| PathBuf::from(t))
     }
 
-    /// Whether a dialog is open.
-    pub fn dialog_open(&self) -> bool {
-        self.dialog.is_some()
-    }
-
     /// Open the native dialog (e.g. from a keyboard shortcut).
     pub fn open_dialog(&mut self, ctx: &egui::Context) {
         if self.dialog.is_some() {
@@ -94,7 +87,6 @@ impl PathField {
                     d.pick_file()
                 }
                 Pick::Folder => d.pick_folder(),
-                Pick::Save => d.save_file(),
             }
         }));
     }

@@ -3,8 +3,8 @@
 
 mod clips;
 mod fetch;
-pub mod ops;
-pub mod synth;
+pub(crate) mod ops;
+pub(crate) mod synth;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,14 +22,12 @@ use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::notice::show_slot;
 use crate::widgets::{Notice, PathField, Pick};
 
-pub use clips::SortBy;
-
 /// Audio file extensions offered by the file dialog (the decoder probes content anyway).
 const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
 
 /// Which clip the detail area shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The selected dataset clip.
     Dataset,
     /// An audio file opened from disk.
@@ -139,7 +137,7 @@ pub struct DataPanel {
 }
 
 impl DataPanel {
-    pub fn new(settings: &DataSettings) -> Self {
+    pub(crate) fn new(settings: &DataSettings) -> Self {
         let root_text = settings
             .root
             .as_ref()
@@ -176,7 +174,7 @@ impl DataPanel {
     }
 
     /// Settings to persist.
-    pub fn settings(&self) -> DataSettings {
+    pub(crate) fn settings(&self) -> DataSettings {
         DataSettings {
             root: self.open.root_field.path(),
             protocol: self.open.protocol.name().into(),
@@ -191,17 +189,17 @@ impl DataPanel {
     }
 
     /// Whether the open dataset is the bundled demo set.
-    pub fn is_demo(&self) -> bool {
+    pub(crate) fn is_demo(&self) -> bool {
         self.open.is_demo
     }
 
     /// The selected dataset clip (index into `dataset.clips`).
-    pub fn selected_clip(&self) -> Option<usize> {
+    pub(crate) fn selected_clip(&self) -> Option<usize> {
         self.clips.selected
     }
 
     /// Open the dataset in the folder field, or the demo set when the field is empty.
-    pub fn open_dataset(&mut self, ctx: &egui::Context) {
+    pub(crate) fn open_dataset(&mut self, ctx: &egui::Context) {
         let root = match self.open.root_field.path() {
             Some(p) => p,
             None => match demo_root() {
@@ -243,7 +241,7 @@ impl DataPanel {
     }
 
     /// Use the demo set.
-    pub fn open_demo(&mut self, ctx: &egui::Context) {
+    pub(crate) fn open_demo(&mut self, ctx: &egui::Context) {
         self.open.root_field.text.clear();
         self.open.protocol = Protocol::Twelve;
         self.open_dataset(ctx);
@@ -268,14 +266,14 @@ impl DataPanel {
     }
 
     /// Space: play or stop what the detail area shows.
-    pub fn toggle_playback(&mut self) {
+    pub(crate) fn toggle_playback(&mut self) {
         if let Some(v) = self.current_view() {
             v.toggle(&self.player);
         }
     }
 
     /// Up/Down: move the selection within the filtered list.
-    pub fn select_relative(&mut self, ctx: &egui::Context, delta: i64) {
+    pub(crate) fn select_relative(&mut self, ctx: &egui::Context, delta: i64) {
         let rows = self.clips.list.rows();
         if rows.is_empty() {
             return;
@@ -308,12 +306,12 @@ impl DataPanel {
     }
 
     /// Ctrl+O: open the audio file dialog.
-    pub fn open_file_dialog(&mut self, ctx: &egui::Context) {
+    pub(crate) fn open_file_dialog(&mut self, ctx: &egui::Context) {
         self.file.field.open_dialog(ctx);
     }
 
     /// Decode the audio file in the file field.
-    pub fn open_file(&mut self, ctx: &egui::Context) {
+    pub(crate) fn open_file(&mut self, ctx: &egui::Context) {
         let Some(path) = self.file.field.path() else {
             return;
         };
@@ -325,7 +323,7 @@ impl DataPanel {
     }
 
     /// Delete key: move the selected clip to the trash.
-    pub fn trash_selected(&mut self, ctx: &egui::Context) {
+    pub(crate) fn trash_selected(&mut self, ctx: &egui::Context) {
         let Some((root, path)) = self.selected_file() else {
             return;
         };
@@ -333,7 +331,7 @@ impl DataPanel {
     }
 
     /// Ctrl+Z: undo the last relabel or delete.
-    pub fn undo_last(&mut self, ctx: &egui::Context) {
+    pub(crate) fn undo_last(&mut self, ctx: &egui::Context) {
         let Some(u) = self.edits.undo.pop() else {
             return;
         };
@@ -404,7 +402,7 @@ impl DataPanel {
 
     /// Re-read the open dataset (clips were added elsewhere, e.g. recorded in the Test panel),
     /// keeping the selected clip.
-    pub fn rescan(&mut self, ctx: &egui::Context) {
+    pub(crate) fn rescan(&mut self, ctx: &egui::Context) {
         let keep = self.clips.selected.and_then(|i| {
             let ds = self.open.dataset.as_ref()?;
             ds.clips.get(i)?.path().map(Path::to_path_buf)

@@ -15,11 +15,11 @@
 //! dialogs), [`push`] (push form and progress), [`report`] (tables and charts),
 //! [`history`] (the bench history list), [`accuracy`] (per-path accuracy from a run sidecar).
 
-pub mod accuracy;
-pub mod boards;
-pub mod history;
-pub mod push;
-pub mod report;
+pub(crate) mod accuracy;
+pub(crate) mod boards;
+pub(crate) mod history;
+pub(crate) mod push;
+pub(crate) mod report;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -171,7 +171,7 @@ pub struct DeployPanel {
 }
 
 impl DeployPanel {
-    pub fn new(s: &DeploySettings) -> Self {
+    pub(crate) fn new(s: &DeploySettings) -> Self {
         Self::with_files(s, DeployFiles::standard())
     }
 
@@ -228,11 +228,7 @@ impl DeployPanel {
         self.selection = None;
     }
 
-    pub fn files(&self) -> &DeployFiles {
-        &self.files
-    }
-
-    pub fn settings(&self) -> DeploySettings {
+    pub(crate) fn settings(&self) -> DeploySettings {
         DeploySettings {
             selected_boards: self.selected.iter().cloned().collect(),
             model: if self.follow_loaded {
@@ -249,7 +245,7 @@ impl DeployPanel {
     }
 
     /// The model loaded in the Inspect panel (the default model to push).
-    pub fn set_model(&mut self, model: Option<PathBuf>) {
+    pub(crate) fn set_model(&mut self, model: Option<PathBuf>) {
         if model == self.loaded_model {
             return;
         }
@@ -262,7 +258,7 @@ impl DeployPanel {
     }
 
     /// Push `model` next (the Test panel's "Deploy it…"): the field stops following Inspect.
-    pub fn choose_model(&mut self, model: PathBuf) {
+    pub(crate) fn choose_model(&mut self, model: PathBuf) {
         self.model_field.text = model.display().to_string();
         self.follow_loaded = false;
     }
@@ -281,7 +277,7 @@ impl DeployPanel {
     }
 
     /// Bench reports known (history file and this session).
-    pub fn report_count(&self) -> usize {
+    pub(crate) fn report_count(&self) -> usize {
         self.entries.len() + self.session_entries.len()
     }
 
@@ -425,7 +421,7 @@ impl DeployPanel {
     }
 
     /// Select a report and show it.
-    pub fn select_report(&mut self, key: EntryKey) {
+    pub(crate) fn select_report(&mut self, key: EntryKey) {
         self.selection = Some(key);
         self.view = DeployView::Report;
     }
@@ -501,7 +497,7 @@ fn same_report(a: &HistoryEntry, b: &HistoryEntry) -> bool {
 }
 
 /// An engine error as a notice with what to do next.
-pub fn error_notice(e: &DeployError) -> Notice {
+pub(crate) fn error_notice(e: &DeployError) -> Notice {
     use DeployError as E;
     let hint = match e {
         E::Config { .. } => "Fix the file (plain TOML) or remove the broken board.",

@@ -19,13 +19,13 @@ use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::Notice;
 use crate::widgets::notice::show_slot;
 
-pub const MODEL_EXTS: &[&str] = &["bkw"];
+pub(crate) const MODEL_EXTS: &[&str] = &["bkw"];
 /// Runner output lines kept per board.
 const OUTPUT_LINES: usize = 400;
 
 /// What the push form holds besides the model field.
 #[derive(Default)]
-pub struct PushState {
+pub(crate) struct PushState {
     pub paths: BTreeSet<u32>,
     pub runs: u32,
     pub warmup: u32,
@@ -41,14 +41,14 @@ pub struct PushState {
 }
 
 impl PushState {
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         self.model_info_task.is_some() || self.export_task.is_some()
     }
 }
 
 /// What the model field points at.
 #[derive(Clone, Debug)]
-pub enum ModelInfo {
+pub(crate) enum ModelInfo {
     Packed {
         hash: String,
         bytes: u64,
@@ -96,14 +96,14 @@ fn read_model_info(path: &Path) -> ModelInfo {
 
 /// The settings of one push, the same for every board.
 #[derive(Clone, Debug)]
-pub struct DeployParams {
+pub(crate) struct DeployParams {
     pub model: PathBuf,
     pub paths: Vec<u32>,
     pub options: BenchOptions,
 }
 
 /// One board's progress.
-pub struct BoardRow {
+pub(crate) struct BoardRow {
     pub board: String,
     pub host: String,
     pub stage: String,
@@ -218,7 +218,7 @@ fn upload_range(file: RemoteFile) -> (f32, f32) {
 }
 
 /// A deploy in flight.
-pub struct RunningDeploy {
+pub(crate) struct RunningDeploy {
     handle: DeployHandle,
     params: DeployParams,
     started: Instant,
@@ -229,7 +229,7 @@ pub struct RunningDeploy {
 }
 
 impl RunningDeploy {
-    pub fn status(&self) -> JobStatus {
+    pub(crate) fn status(&self) -> JobStatus {
         JobStatus {
             label: format!(
                 "push & bench on {} board{}",

@@ -13,7 +13,7 @@ use crate::widgets::colormap;
 
 /// What a matrix was computed for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     pub model: u64,
     pub dataset: u64,
     pub path: usize,
@@ -21,7 +21,7 @@ pub struct Key {
 
 /// One test clip's outcome.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Index into `dataset.clips`.
     pub clip: usize,
     /// The model's probability of its prediction.
@@ -29,7 +29,7 @@ pub struct Outcome {
 }
 
 /// The matrix: rows are the dataset's classes (truth), columns the model's (prediction).
-pub struct Confusion {
+pub(crate) struct Confusion {
     pub key: Key,
     pub rows: Vec<String>,
     pub cols: Vec<String>,
@@ -41,30 +41,30 @@ pub struct Confusion {
 }
 
 impl Confusion {
-    pub fn count(&self, r: usize, c: usize) -> usize {
+    pub(crate) fn count(&self, r: usize, c: usize) -> usize {
         self.cells[r][c].len()
     }
 
-    pub fn row_total(&self, r: usize) -> usize {
+    pub(crate) fn row_total(&self, r: usize) -> usize {
         self.cells[r].iter().map(Vec::len).sum()
     }
 
     /// The column of row `r`'s class in the model's labels.
-    pub fn diagonal(&self, r: usize) -> Option<usize> {
+    pub(crate) fn diagonal(&self, r: usize) -> Option<usize> {
         self.cols.iter().position(|c| *c == self.rows[r])
     }
 
     /// Fraction of row `r` classified as its own class.
-    pub fn recall(&self, r: usize) -> Option<f32> {
+    pub(crate) fn recall(&self, r: usize) -> Option<f32> {
         let total = self.row_total(r);
         (total > 0).then(|| self.diagonal(r).map_or(0, |c| self.count(r, c)) as f32 / total as f32)
     }
 
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         (0..self.rows.len()).map(|r| self.row_total(r)).sum()
     }
 
-    pub fn accuracy(&self) -> Option<f32> {
+    pub(crate) fn accuracy(&self) -> Option<f32> {
         let total = self.total();
         let correct: usize = (0..self.rows.len())
             .filter_map(|r| self.diagonal(r).map(|c| self.count(r, c)))
@@ -73,7 +73,7 @@ impl Confusion {
     }
 
     /// Dataset classes the model does not have (their clips can never be right).
-    pub fn missing_classes(&self) -> Vec<&str> {
+    pub(crate) fn missing_classes(&self) -> Vec<&str> {
         (0..self.rows.len())
             .filter(|&r| self.diagonal(r).is_none() && self.row_total(r) > 0)
             .map(|r| self.rows[r].as_str())
@@ -82,10 +82,10 @@ impl Confusion {
 }
 
 /// The error of a computation the user cancelled.
-pub const CANCELLED: &str = "cancelled";
+pub(crate) const CANCELLED: &str = "cancelled";
 
 /// Classify every test clip (blocking; worker thread).
-pub fn compute(
+pub(crate) fn compute(
     model: &InferenceModel,
     ds: &Dataset,
     key: Key,
@@ -135,7 +135,7 @@ pub fn compute(
 }
 
 /// Draw the grid. Returns the cell clicked this frame.
-pub fn grid(
+pub(crate) fn grid(
     ui: &mut Ui,
     m: &Confusion,
     selected: Option<(usize, usize)>,
@@ -351,7 +351,7 @@ impl GridLayout {
 }
 
 /// Green for good, amber for middling, red for bad; readable in both themes.
-pub fn accuracy_color(ui: &Ui, a: f32) -> Color32 {
+pub(crate) fn accuracy_color(ui: &Ui, a: f32) -> Color32 {
     let dark = ui.visuals().dark_mode;
     match (a >= 0.8, a >= 0.5, dark) {
         (true, _, true) => Color32::from_rgb(120, 210, 120),
@@ -364,7 +364,7 @@ pub fn accuracy_color(ui: &Ui, a: f32) -> Color32 {
 }
 
 /// Heading line: accuracy, clip count and time.
-pub fn summary(ui: &mut Ui, m: &Confusion, ds: &Arc<Dataset>) {
+pub(crate) fn summary(ui: &mut Ui, m: &Confusion, ds: &Arc<Dataset>) {
     ui.horizontal_wrapped(|ui| {
         if let Some(a) = m.accuracy() {
             ui.label(

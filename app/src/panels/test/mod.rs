@@ -8,10 +8,10 @@
 //! lists, decoding and the matrix ([`confusion`]) are [`Task`]s, playback is the [`Player`]
 //! thread. `poll` drains all of them once per frame.
 
-pub mod confusion;
-pub mod live;
-pub mod mic;
-pub mod teach;
+pub(crate) mod confusion;
+pub(crate) mod live;
+pub(crate) mod mic;
+pub(crate) mod teach;
 mod view_confusion;
 mod view_live;
 mod view_side;
@@ -97,7 +97,7 @@ impl Default for TestSettings {
 }
 
 /// True classes, predicted classes and `counts[true][predicted]`.
-pub type ConfusionCounts = (Vec<String>, Vec<String>, Vec<Vec<usize>>);
+pub(crate) type ConfusionCounts = (Vec<String>, Vec<String>, Vec<Vec<usize>>);
 
 /// A dataset clip's index and samples, loaded for playback.
 type LoadedClip = (usize, Vec<f32>);
@@ -118,7 +118,7 @@ pub struct TestPanel {
     load_request: Option<PathBuf>,
     /// The model's classes and the dataset's differ.
     labels_notice: Option<Notice>,
-    pub path: usize,
+    pub(crate) path: usize,
     // Dataset.
     dataset: Option<Arc<Dataset>>,
     dataset_gen: u64,
@@ -126,7 +126,7 @@ pub struct TestPanel {
     /// Whether the open dataset is the bundled demo set (as the Data panel found when it
     /// opened it).
     is_demo: bool,
-    pub view: TestView,
+    pub(crate) view: TestView,
     // Microphone.
     device: String,
     devices: Option<Vec<InputDeviceInfo>>,
@@ -221,7 +221,7 @@ impl TestPanel {
         }
     }
 
-    pub fn settings(&self) -> TestSettings {
+    pub(crate) fn settings(&self) -> TestSettings {
         TestSettings {
             path: self.path,
             device: self.device.clone(),
@@ -243,7 +243,7 @@ impl TestPanel {
 
     /// The dataset open in the Data panel (recordings go there; the confusion matrix uses its
     /// test split), and whether it is the bundled demo set.
-    pub fn set_dataset(&mut self, dataset: Option<Arc<Dataset>>, is_demo: bool) {
+    pub(crate) fn set_dataset(&mut self, dataset: Option<Arc<Dataset>>, is_demo: bool) {
         self.is_demo = is_demo;
         let same = match (&self.dataset, &dataset) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -258,7 +258,7 @@ impl TestPanel {
 
     /// Whether clips were recorded into the dataset since the last call (the Data panel
     /// should rescan it).
-    pub fn take_dataset_changed(&mut self) -> bool {
+    pub(crate) fn take_dataset_changed(&mut self) -> bool {
         std::mem::take(&mut self.dataset_changed)
     }
 

@@ -25,7 +25,7 @@ const PALETTE: [Color32; 12] = [
 ];
 
 /// The colour of class `i` (darker on the light theme, where the light ones would fade).
-pub fn class_color(ui: &Ui, i: usize) -> Color32 {
+pub(super) fn class_color(ui: &Ui, i: usize) -> Color32 {
     let c = PALETTE[i % PALETTE.len()];
     if ui.visuals().dark_mode {
         c

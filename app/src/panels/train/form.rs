@@ -11,7 +11,7 @@ use crate::paths;
 use crate::widgets::{Notice, PathField, Pick};
 
 /// Loss weights of thin paths 0..4 (the CLI's `--paths`; spec: 1, 0.5, 0.25).
-pub const PATH_WEIGHTS: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
+pub(crate) const PATH_WEIGHTS: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
 
 /// The form's values (persisted between launches).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -437,7 +437,7 @@ impl TrainForm {
     }
 }
 
-pub fn distill_label(d: DistillMode) -> &'static str {
+pub(crate) fn distill_label(d: DistillMode) -> &'static str {
     match d {
         DistillMode::Fid => "FID (BiFSMNv2, frequency independent)",
         DistillMode::Hed => "HED (BiFSMN, high-frequency enhanced)",
@@ -447,7 +447,7 @@ pub fn distill_label(d: DistillMode) -> &'static str {
 }
 
 /// A form field for the teacher path (its Browse picks a folder).
-pub fn teacher_field() -> PathField {
+pub(crate) fn teacher_field() -> PathField {
     PathField::new("", Pick::Folder)
 }
 

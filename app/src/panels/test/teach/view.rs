@@ -66,7 +66,7 @@ impl TestPanel {
     /// Start the fine-tune as the Fine-tune button would, if it could be pressed now (the
     /// model loaded, every keyword with enough takes, nothing else running). For
     /// `--start-finetune`; returns whether it started.
-    pub fn start_finetune_if_ready(&mut self, ctx: &egui::Context) -> bool {
+    pub(crate) fn start_finetune_if_ready(&mut self, ctx: &egui::Context) -> bool {
         let Some(model) = self.slot.model.clone() else {
             return false;
         };
