@@ -17,9 +17,8 @@ use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::layer_bits::{self, LayerBitsView};
 use crate::widgets::notice::show_slot;
+use crate::widgets::path_field::AUDIO_EXTS;
 use crate::widgets::{Notice, PathField, Pick};
-
-const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
 
 /// Persisted state.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]

@@ -10,6 +10,9 @@ use egui::Ui;
 
 use crate::task::{Task, take_done};
 
+/// Audio file extensions the file dialogs offer (the decoder probes content anyway).
+pub(crate) const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
+
 /// What the dialog picks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pick {

@@ -20,10 +20,8 @@ use crate::panels::Panel;
 use crate::playback::{Player, PlayerEvent};
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::notice::show_slot;
+use crate::widgets::path_field::AUDIO_EXTS;
 use crate::widgets::{Notice, PathField, Pick};
-
-/// Audio file extensions offered by the file dialog (the decoder probes content anyway).
-const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
 
 /// Which clip the detail area shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,12 +33,11 @@ use crate::models::InferenceModel;
 use crate::panels::Panel;
 use crate::playback::{Player, PlayerEvent};
 use crate::task::{JobStatus, Task, take_done};
+use crate::widgets::path_field::AUDIO_EXTS;
 use crate::widgets::{Notice, PathField, Pick};
 use confusion::Confusion;
 use live::{FileStream, LiveRun, SourceKind};
 use mic::{Mic, MicCmd, MicMsg, RecordPhase};
-
-const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
 
 /// The sub-view in the main area.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
