@@ -8,7 +8,14 @@
 //! run comparison, distillation, binarizer and activation-bit views) and **Inspect** (per
 //! layer table and binary activations of a packed model), **Test** (microphone, recording,
 //! live detection, confusion matrix) and **Deploy** (boards, push and bench over SSH,
-//! reports and history).
+//! reports and history). Each implements [`panels::Panel`] (`poll`, `jobs`, `busy`, `live`,
+//! `ui`), which the workbench calls on all of them every frame; where one panel hands
+//! something to another (the dataset, the Test panel's "Deploy it…") the workbench does it
+//! by name in `sync_panels`. The model Data, Inspect, Test and Deploy work with is one
+//! [`model_slot::ModelSlot`] the workbench owns.
+//!
+//! Only what `main.rs` and the tests in `app/tests` use is public: [`Workbench`],
+//! [`Settings`], [`LaunchOptions`], [`PanelId`] and the names in [`test_support`].
 //!
 //! The UI thread owns view state only. Training, decoding, dataset scans, downloads, model
 //! loading and file dialogs run on other threads ([`task`], the engine's trainer thread, the

@@ -400,7 +400,7 @@ impl InspectPanel {
 }
 
 impl Panel for InspectPanel {
-    fn poll(&mut self, ctx: &egui::Context, model: &mut ModelSlot) {
+    fn poll(&mut self, ctx: &egui::Context, model: &ModelSlot) {
         self.poll_work(ctx, model);
     }
 

@@ -58,7 +58,7 @@ impl PanelId {
 /// their tasks and threads and never blocks; [`ui`](Panel::ui) only draws.
 pub(crate) trait Panel {
     /// Collect finished background work (every frame, shown or not).
-    fn poll(&mut self, ctx: &egui::Context, model: &mut ModelSlot);
+    fn poll(&mut self, ctx: &egui::Context, model: &ModelSlot);
 
     /// The background jobs running, for the status bar.
     fn jobs(&self, out: &mut Vec<JobStatus>);
@@ -75,6 +75,7 @@ pub(crate) trait Panel {
         false
     }
 
-    /// Draw the panel into the central area.
+    /// Draw the panel into the central area; panels with a model row edit and load the
+    /// model through `model`.
     fn ui(&mut self, ui: &mut Ui, model: &mut ModelSlot);
 }

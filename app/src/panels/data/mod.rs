@@ -989,7 +989,7 @@ impl DataPanel {
 }
 
 impl Panel for DataPanel {
-    fn poll(&mut self, ctx: &egui::Context, model: &mut ModelSlot) {
+    fn poll(&mut self, ctx: &egui::Context, model: &ModelSlot) {
         self.poll_work(ctx, model);
     }
 

@@ -559,7 +559,7 @@ pub(crate) fn error_notice(e: &DeployError) -> Notice {
 }
 
 impl Panel for DeployPanel {
-    fn poll(&mut self, ctx: &egui::Context, _model: &mut ModelSlot) {
+    fn poll(&mut self, ctx: &egui::Context, _model: &ModelSlot) {
         self.poll_work(ctx);
     }
 

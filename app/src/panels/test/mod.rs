@@ -761,7 +761,7 @@ impl TestPanel {
 }
 
 impl Panel for TestPanel {
-    fn poll(&mut self, ctx: &egui::Context, model: &mut ModelSlot) {
+    fn poll(&mut self, ctx: &egui::Context, model: &ModelSlot) {
         self.poll_work(ctx, model);
     }
 

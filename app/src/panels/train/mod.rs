@@ -806,7 +806,7 @@ fn train_error_hint(e: &str) -> String {
 }
 
 impl Panel for TrainPanel {
-    fn poll(&mut self, ctx: &egui::Context, _model: &mut ModelSlot) {
+    fn poll(&mut self, ctx: &egui::Context, _model: &ModelSlot) {
         self.poll_work(ctx);
     }
 
