@@ -3,7 +3,7 @@
 //! Decoding and the log-mel front end run on a worker thread ([`load_file`], [`load_clip`]);
 //! the UI thread only turns the finished numbers into a texture ([`ClipView::new`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bifsmn_engine::audio::{self, AudioError, CLIP_SAMPLES, SAMPLE_RATE};
@@ -16,10 +16,9 @@ use crate::widgets::heatmap::{Axis, Heatmap, Scale};
 use crate::widgets::waveform::Envelope;
 
 /// Samples and features of one clip or file.
-pub struct LoadedAudio {
+pub(crate) struct LoadedAudio {
     /// Display name (relative path in the dataset, or the file name).
     pub name: String,
-    pub path: Option<PathBuf>,
     /// Mono 16 kHz samples, full length.
     pub samples: Arc<Vec<f32>>,
     /// Log-mel of the first second (`[mel][frame]`), what the model sees.
@@ -36,7 +35,7 @@ fn logmel_of(samples: &[f32]) -> (Vec<f32>, FeatureParams) {
 }
 
 /// Decode any audio file (blocking).
-pub fn load_file(path: &Path) -> Result<LoadedAudio, AudioError> {
+pub(crate) fn load_file(path: &Path) -> Result<LoadedAudio, AudioError> {
     let decoded = audio::decode_file(path)?;
     let info = format!(
         "{} · {} Hz · {} channel{} · {:.2} s",
@@ -53,7 +52,6 @@ pub fn load_file(path: &Path) -> Result<LoadedAudio, AudioError> {
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         ),
-        path: Some(path.to_path_buf()),
         samples: Arc::new(samples),
         logmel,
         params,
@@ -62,12 +60,11 @@ pub fn load_file(path: &Path) -> Result<LoadedAudio, AudioError> {
 }
 
 /// Load a dataset clip (blocking): exactly one second, as training sees it.
-pub fn load_clip(dataset: &Dataset, clip: &Clip) -> Result<LoadedAudio, DataError> {
+pub(crate) fn load_clip(dataset: &Dataset, clip: &Clip) -> Result<LoadedAudio, DataError> {
     let samples = dataset.load(clip)?;
     let (logmel, params) = logmel_of(&samples);
     Ok(LoadedAudio {
         name: dataset.relative_name(clip),
-        path: clip.path().map(Path::to_path_buf),
         samples: Arc::new(samples),
         logmel,
         params,
@@ -76,7 +73,7 @@ pub fn load_clip(dataset: &Dataset, clip: &Clip) -> Result<LoadedAudio, DataErro
 }
 
 /// A loaded clip with its textures.
-pub struct ClipView {
+pub(crate) struct ClipView {
     pub audio: LoadedAudio,
     /// Playback id (unique per view).
     pub id: u64,
@@ -85,7 +82,7 @@ pub struct ClipView {
 }
 
 impl ClipView {
-    pub fn new(ctx: &egui::Context, audio: LoadedAudio, id: u64) -> Self {
+    pub(crate) fn new(ctx: &egui::Context, audio: LoadedAudio, id: u64) -> Self {
         let envelope = Envelope::new(&audio.samples, SAMPLE_RATE);
         let p = audio.params;
         let frames = p.frames();
@@ -115,7 +112,7 @@ impl ClipView {
     }
 
     /// Play/stop button.
-    pub fn play_button(&self, ui: &mut Ui, player: &Player) {
+    pub(crate) fn play_button(&self, ui: &mut Ui, player: &Player) {
         let playing = player.is_playing(self.id);
         let text = if playing { "Stop" } else { "Play" };
         if ui
@@ -128,7 +125,7 @@ impl ClipView {
     }
 
     /// Start or stop playback.
-    pub fn toggle(&self, player: &Player) {
+    pub(crate) fn toggle(&self, player: &Player) {
         if player.is_playing(self.id) {
             player.stop();
         } else {
@@ -137,7 +134,7 @@ impl ClipView {
     }
 
     /// Waveform over the full width.
-    pub fn show_waveform(&self, ui: &mut Ui, player: &Player, height: f32) {
+    pub(crate) fn show_waveform(&self, ui: &mut Ui, player: &Player, height: f32) {
         self.envelope.show(
             ui,
             &format!("waveform-{}", self.id),
@@ -147,7 +144,7 @@ impl ClipView {
     }
 
     /// The log-mel image with axes; `side` is the image's side in points.
-    pub fn show_logmel(&self, ui: &mut Ui, side: f32) {
+    pub(crate) fn show_logmel(&self, ui: &mut Ui, side: f32) {
         let p = self.audio.params;
         self.logmel.show(
             ui,

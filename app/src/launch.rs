@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::Panel;
+use crate::PanelId;
 use crate::panels::train::View;
 
 /// Usage text for `--help` and errors.
@@ -41,7 +41,7 @@ OPTIONS:
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LaunchOptions {
     pub dataset: Option<PathBuf>,
-    pub panel: Option<Panel>,
+    pub panel: Option<PanelId>,
     pub model: Option<PathBuf>,
     pub demo_train_runs: Vec<PathBuf>,
     pub train_config: Option<PathBuf>,
@@ -86,7 +86,7 @@ impl LaunchOptions {
                 "--dataset" => o.dataset = Some(value("a folder")?.into()),
                 "--panel" => {
                     let v = value("data, train or inspect")?;
-                    o.panel = Some(Panel::parse(&v).ok_or_else(|| {
+                    o.panel = Some(PanelId::parse(&v).ok_or_else(|| {
                         format!(
                             "unknown panel {v:?}; expected data, train, inspect, test or deploy"
                         )
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn parses_the_screenshot_options() {
         let o = parse("--panel train --screenshot out.png --screenshot-after-frames=30 --demo-train-run a --demo-train-run b").unwrap();
-        assert_eq!(o.panel, Some(Panel::Train));
+        assert_eq!(o.panel, Some(PanelId::Train));
         assert_eq!(o.screenshot, Some(PathBuf::from("out.png")));
         assert_eq!(o.screenshot_after_frames, 30);
         assert_eq!(o.demo_train_runs.len(), 2);
@@ -195,7 +195,10 @@ mod tests {
             parse("--test-view confusion").unwrap().test_view,
             Some(crate::panels::test::TestView::Confusion)
         );
-        assert_eq!(parse("--panel deploy").unwrap().panel, Some(Panel::Deploy));
+        assert_eq!(
+            parse("--panel deploy").unwrap().panel,
+            Some(PanelId::Deploy)
+        );
         assert!(parse("--bogus").is_err());
         assert!(parse("--dataset").is_err());
         assert!(parse("--screenshot-after-frames x").is_err());

@@ -8,23 +8,37 @@
 //! run comparison, distillation, binarizer and activation-bit views) and **Inspect** (per
 //! layer table and binary activations of a packed model), **Test** (microphone, recording,
 //! live detection, confusion matrix) and **Deploy** (boards, push and bench over SSH,
-//! reports and history).
+//! reports and history). Each implements [`panels::Panel`] (`poll`, `jobs`, `busy`, `live`,
+//! `ui`), which the workbench calls on all of them every frame; where one panel hands
+//! something to another (the dataset, the Test panel's "Deploy it…") the workbench does it
+//! by name in `sync_panels`. The model Data, Inspect, Test and Deploy work with is one
+//! [`model_slot::ModelSlot`] the workbench owns.
+//!
+//! Only what `main.rs` and the tests in `app/tests` use is public: [`Workbench`],
+//! [`Settings`], [`LaunchOptions`], [`PanelId`] and the names in [`test_support`].
 //!
 //! The UI thread owns view state only. Training, decoding, dataset scans, downloads, model
 //! loading and file dialogs run on other threads ([`task`], the engine's trainer thread, the
 //! [`playback`] thread) and report over channels that are drained once per frame.
 
-pub mod bench_history;
-pub mod clip_view;
+mod bench_history;
+mod clip_view;
 pub mod launch;
-pub mod models;
-pub mod panels;
-pub mod paths;
-pub mod playback;
-pub mod shortcuts;
-pub mod smoothing;
-pub mod task;
-pub mod widgets;
+mod model_slot;
+mod models;
+mod panels;
+mod paths;
+mod playback;
+mod shortcuts;
+mod smoothing;
+mod task;
+pub mod test_support;
+mod widgets;
+
+/// Colours of the app, for the window icon `main.rs` draws.
+pub mod colormap {
+    pub use crate::widgets::colormap::bit;
+}
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -32,6 +46,9 @@ use std::time::{Duration, Instant};
 use egui::{RichText, Ui};
 
 pub use launch::LaunchOptions;
+use model_slot::ModelSlot;
+use panels::Panel;
+pub use panels::PanelId;
 use panels::data::{DataPanel, DataSettings};
 use panels::deploy::{DeployPanel, DeploySettings};
 use panels::inspect::{InspectPanel, InspectSettings};
@@ -41,49 +58,14 @@ use shortcuts::Action;
 use task::JobStatus;
 use widgets::Notice;
 
-/// The panels, in navigation order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Panel {
-    #[default]
-    Data,
-    Train,
-    Inspect,
-    Test,
-    Deploy,
-}
-
-impl Panel {
-    pub const ALL: [Panel; 5] = [
-        Panel::Data,
-        Panel::Train,
-        Panel::Inspect,
-        Panel::Test,
-        Panel::Deploy,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Panel::Data => "Data",
-            Panel::Train => "Train",
-            Panel::Inspect => "Inspect",
-            Panel::Test => "Test",
-            Panel::Deploy => "Deploy",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Panel> {
-        Panel::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(s))
-    }
-}
-
 /// Everything remembered between launches (eframe persistence).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    pub panel: Panel,
+    pub panel: PanelId,
     pub dark: bool,
+    /// The model slot's file: a packed model (.bkw) or a run folder; empty = the demo student.
+    pub model: String,
     pub data: DataSettings,
     pub train: TrainSettings,
     pub inspect: InspectSettings,
@@ -94,8 +76,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            panel: Panel::Data,
+            panel: PanelId::Data,
             dark: true,
+            model: String::new(),
             data: DataSettings::default(),
             train: TrainSettings::default(),
             inspect: InspectSettings::default(),
@@ -105,10 +88,14 @@ impl Default for Settings {
     }
 }
 
-/// The whole workbench.
+/// The whole workbench: the five panels, the model slot they share, and the frame around
+/// them (navigation, status bar, shortcuts, theme).
 pub struct Workbench {
-    pub panel: Panel,
+    /// The panel shown.
+    pub panel: PanelId,
     pub dark: bool,
+    /// The model Data, Inspect, Test and Deploy work with.
+    model: ModelSlot,
     pub data: DataPanel,
     pub train: TrainPanel,
     pub inspect: InspectPanel,
@@ -149,9 +136,13 @@ impl Workbench {
         if let Some(d) = launch.dark {
             s.dark = d;
         }
+        if let Some(m) = &launch.model {
+            s.model = m.display().to_string();
+        }
         let mut wb = Self {
             panel: s.panel,
             dark: s.dark,
+            model: ModelSlot::new(&s.model),
             data: DataPanel::new(&s.data),
             train: TrainPanel::new(&s.train, Some(ctx)),
             inspect: InspectPanel::new(&s.inspect),
@@ -167,12 +158,6 @@ impl Workbench {
         wb.data.open_dataset(ctx);
         for run in &launch.demo_train_runs {
             wb.train.add_run(ctx, run.clone());
-        }
-        if let Some(m) = &launch.model {
-            wb.test.load_model(ctx, Some(m.clone()));
-            wb.inspect.load_model(ctx, Some(m.clone()));
-        } else if !s.inspect.model.trim().is_empty() {
-            wb.inspect.load_model(ctx, None);
         }
         if let Some(file) = &launch.train_config {
             match read_train_config(file) {
@@ -200,6 +185,7 @@ impl Workbench {
         Settings {
             panel: self.panel,
             dark: self.dark,
+            model: self.model.path_text(),
             data: self.data.settings(),
             train: self.train.settings(),
             inspect: self.inspect.settings(),
@@ -208,14 +194,40 @@ impl Workbench {
         }
     }
 
-    /// All running background jobs.
-    pub fn jobs(&self) -> Vec<JobStatus> {
+    /// The panels, in navigation order.
+    fn panels(&self) -> [&dyn Panel; 5] {
+        [
+            &self.data,
+            &self.train,
+            &self.inspect,
+            &self.test,
+            &self.deploy,
+        ]
+    }
+
+    /// The panels in navigation order, with the model slot they share.
+    fn panels_mut(&mut self) -> ([&mut dyn Panel; 5], &mut ModelSlot) {
+        (
+            [
+                &mut self.data,
+                &mut self.train,
+                &mut self.inspect,
+                &mut self.test,
+                &mut self.deploy,
+            ],
+            &mut self.model,
+        )
+    }
+
+    /// All running background jobs, training first (it is the longest and the one watched).
+    fn jobs(&self) -> Vec<JobStatus> {
         let mut out = Vec::new();
         self.train.jobs(&mut out);
-        self.data.jobs(&mut out);
-        self.inspect.jobs(&mut out);
-        self.test.jobs(&mut out);
-        self.deploy.jobs(&mut out);
+        out.extend(self.model.job());
+        let others: [&dyn Panel; 4] = [&self.data, &self.inspect, &self.test, &self.deploy];
+        for p in others {
+            p.jobs(&mut out);
+        }
         out
     }
 
@@ -223,10 +235,8 @@ impl Workbench {
     /// count, it goes on for minutes).
     pub fn loading(&self) -> bool {
         self.data.dataset().is_none() && self.launch_notice.is_none()
-            || self.data.busy() && !self.data.player.is_playing_any()
-            || self.inspect.busy()
-            || self.test.busy()
-            || self.deploy.busy()
+            || self.model.is_loading()
+            || self.panels().iter().any(|p| p.busy())
             // `--start-finetune` asked for a fine-tune that has not started yet.
             || self.finetune_when_ready
     }
@@ -244,12 +254,12 @@ impl Workbench {
             self.theme_applied = Some(self.dark);
         }
         // Keep every panel's background work flowing whichever panel is visible.
-        self.data.poll(&ctx);
-        self.train.poll(&ctx);
+        self.model.poll(&ctx);
+        let (panels, model) = self.panels_mut();
+        for p in panels {
+            p.poll(&ctx, model);
+        }
         self.sync_panels(&ctx);
-        self.inspect.poll(&ctx);
-        self.test.poll(&ctx);
-        self.deploy.poll(&ctx);
         self.shortcuts(&ctx);
 
         egui::Panel::top("nav").show(ui, |ui| self.nav_bar(ui));
@@ -260,18 +270,16 @@ impl Workbench {
             {
                 self.launch_notice = None;
             }
-            match self.panel {
-                Panel::Data => self.data.ui(ui),
-                Panel::Train => self.train.ui(ui),
-                Panel::Inspect => self.inspect.ui(ui),
-                Panel::Test => self.test.ui(ui),
-                Panel::Deploy => self.deploy.ui(ui),
+            let shown = PanelId::ALL.iter().position(|&id| id == self.panel);
+            let (panels, model) = self.panels_mut();
+            if let Some(p) = shown.and_then(|i| panels.into_iter().nth(i)) {
+                p.ui(ui, model);
             }
         });
         // "Deploy it…" in the Test panel: show the Deploy panel with that model chosen.
         if let Some(model) = self.test.take_deploy_request() {
             self.deploy.choose_model(model);
-            self.panel = Panel::Deploy;
+            self.panel = PanelId::Deploy;
         }
         if self.help_open {
             egui::Window::new("Keyboard shortcuts")
@@ -282,16 +290,16 @@ impl Workbench {
         }
         // Frames while work runs: charts and progress move without input. The trainer's
         // events come a few times a second; 20 frames per second show them promptly.
-        if self.train.is_active() || self.data.player.is_playing_any() || self.test.is_live() {
+        if self.panels().iter().any(|p| p.live()) {
             ctx.request_repaint_after(Duration::from_millis(50));
-        } else if self.data.busy() || self.inspect.busy() || self.test.busy() || self.deploy.busy()
-        {
+        } else if self.model.is_loading() || self.panels().iter().any(|p| p.busy()) {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         self.last_ui_time = started.elapsed();
     }
 
-    /// Hand the Data panel's dataset and selection to the other panels.
+    /// Hand what one panel produced to the others: the Data panel's dataset and selection,
+    /// the Test panel's recordings, the loaded model's file.
     fn sync_panels(&mut self, ctx: &egui::Context) {
         if let Some(ds) = self.data.dataset() {
             self.train.set_dataset(&ds.root, ds.protocol.name());
@@ -310,31 +318,33 @@ impl Workbench {
         if self.test.take_dataset_changed() {
             self.data.rescan(ctx);
         }
-        self.deploy.set_model(self.inspect.model_path());
+        self.deploy.set_model(self.model.loaded_path());
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
         let typing = ctx.egui_wants_keyboard_input();
         for action in shortcuts::pressed(ctx, typing) {
             match action {
-                Action::ShowData => self.panel = Panel::Data,
-                Action::ShowTrain => self.panel = Panel::Train,
-                Action::ShowInspect => self.panel = Panel::Inspect,
-                Action::ShowTest => self.panel = Panel::Test,
-                Action::ShowDeploy => self.panel = Panel::Deploy,
+                Action::ShowData => self.panel = PanelId::Data,
+                Action::ShowTrain => self.panel = PanelId::Train,
+                Action::ShowInspect => self.panel = PanelId::Inspect,
+                Action::ShowTest => self.panel = PanelId::Test,
+                Action::ShowDeploy => self.panel = PanelId::Deploy,
                 Action::PlayStop => self.data.toggle_playback(),
-                Action::PreviousClip if self.panel == Panel::Data => {
+                Action::PreviousClip if self.panel == PanelId::Data => {
                     self.data.select_relative(ctx, -1)
                 }
-                Action::NextClip if self.panel == Panel::Data => self.data.select_relative(ctx, 1),
-                Action::DeleteClip if self.panel == Panel::Data => self.data.trash_selected(ctx),
-                Action::Undo if self.panel == Panel::Data => self.data.undo_last(ctx),
+                Action::NextClip if self.panel == PanelId::Data => {
+                    self.data.select_relative(ctx, 1)
+                }
+                Action::DeleteClip if self.panel == PanelId::Data => self.data.trash_selected(ctx),
+                Action::Undo if self.panel == PanelId::Data => self.data.undo_last(ctx),
                 Action::OpenAudioFile => {
-                    self.panel = Panel::Data;
+                    self.panel = PanelId::Data;
                     self.data.open_file_dialog(ctx);
                 }
                 Action::StartTraining => {
-                    self.panel = Panel::Train;
+                    self.panel = PanelId::Train;
                     self.train.start(ctx);
                 }
                 Action::PauseTraining => self.train.toggle_pause(),
@@ -349,7 +359,7 @@ impl Workbench {
         ui.horizontal(|ui| {
             ui.label(RichText::new("BiFSMN Workbench").strong().size(16.0));
             ui.add_space(16.0);
-            for (i, p) in Panel::ALL.into_iter().enumerate() {
+            for (i, p) in PanelId::ALL.into_iter().enumerate() {
                 let r = ui
                     .selectable_label(self.panel == p, RichText::new(p.name()).size(15.0))
                     .on_hover_text(format!("Ctrl+{}", i + 1));

@@ -125,7 +125,7 @@ fn icon() -> egui::IconData {
             let c = if edge {
                 egui::Color32::from_rgb(30, 30, 40)
             } else {
-                bifsmn_app::widgets::colormap::bit(plus)
+                bifsmn_app::colormap::bit(plus)
             };
             rgba.extend_from_slice(&c.to_array());
         }

@@ -25,25 +25,25 @@ pub enum ModelOrigin {
 /// A model ready for inference.
 pub struct InferenceModel {
     pub source: PathBuf,
-    pub origin: ModelOrigin,
+    pub(crate) origin: ModelOrigin,
     pub packed: Arc<PackedModel>,
-    pub engine: Arc<Engine>,
-    pub summary: ModelSummary,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) summary: ModelSummary,
     /// `fnv1a64:...` of the packed bytes, as the board runner reports it.
-    pub hash: String,
+    pub(crate) hash: String,
 }
 
 impl InferenceModel {
-    pub fn is_binary(&self) -> bool {
+    pub(crate) fn is_binary(&self) -> bool {
         self.engine.precision() == Precision::Binary
     }
 
-    pub fn num_paths(&self) -> usize {
+    pub(crate) fn num_paths(&self) -> usize {
         self.engine.num_paths()
     }
 
     /// One line for headings: kind, paths, classes, size.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let kind = if self.is_binary() {
             "binary student"
         } else {
@@ -65,7 +65,7 @@ impl InferenceModel {
     }
 
     /// Label of a thin path, e.g. `path 1 (4 layers: 1 3 5 7)`.
-    pub fn path_label(&self, path: usize) -> String {
+    pub(crate) fn path_label(&self, path: usize) -> String {
         match self.engine.path_layers(path) {
             Ok(layers) => format!("path {path} ({})", layers_label(layers)),
             Err(_) => format!("path {path}"),
@@ -73,7 +73,7 @@ impl InferenceModel {
     }
 
     /// The thin-path picker every panel shows; returns whether the choice changed.
-    pub fn path_combo(&self, ui: &mut egui::Ui, id_salt: &str, path: &mut usize) -> bool {
+    pub(crate) fn path_combo(&self, ui: &mut egui::Ui, id_salt: &str, path: &mut usize) -> bool {
         let before = *path;
         egui::ComboBox::from_id_salt(id_salt)
             .selected_text(self.path_label(*path))
@@ -89,7 +89,7 @@ impl InferenceModel {
 }
 
 /// The D-FSMN layers of a thin path, e.g. `4 layers: 1 3 5 7`.
-pub fn layers_label<T: std::fmt::Display>(layers: &[T]) -> String {
+pub(crate) fn layers_label<T: std::fmt::Display>(layers: &[T]) -> String {
     format!(
         "{} layer{}: {}",
         layers.len(),
@@ -112,7 +112,7 @@ fn looks_packed(path: &Path) -> bool {
 
 /// Load `path`: a `.bkw` file, or a run directory / sidecar `.json` / `.bpk` checkpoint.
 /// Blocking (reads files, may export): call it from a worker thread.
-pub fn load(path: &Path) -> Result<InferenceModel, Notice> {
+pub(crate) fn load(path: &Path) -> Result<InferenceModel, Notice> {
     if !path.exists() {
         return Err(Notice::error(
             format!("{} does not exist", path.display()),
@@ -177,15 +177,14 @@ pub fn load(path: &Path) -> Result<InferenceModel, Notice> {
 }
 
 /// What a model makes of one clip on one thin path.
-pub struct ClipAnalysis {
-    pub path: usize,
+pub(crate) struct ClipAnalysis {
     pub classification: Classification,
     /// Activation planes at the input of every binary layer (empty for an FP32 model).
     pub bits: Vec<LayerBits>,
 }
 
 /// Classify 16 kHz mono `samples` and capture the bits (blocking; worker thread).
-pub fn analyse(
+pub(crate) fn analyse(
     model: &InferenceModel,
     samples: &[f32],
     path: usize,
@@ -199,14 +198,13 @@ pub fn analyse(
         Vec::new()
     };
     Ok(ClipAnalysis {
-        path,
         classification,
         bits,
     })
 }
 
 /// The `k` most probable classes with their names, best first.
-pub fn top_classes(labels: &[String], c: &Classification, k: usize) -> Vec<(String, f32)> {
+pub(crate) fn top_classes(labels: &[String], c: &Classification, k: usize) -> Vec<(String, f32)> {
     let mut idx: Vec<usize> = (0..c.probabilities.len()).collect();
     idx.sort_by(|&a, &b| c.probabilities[b].total_cmp(&c.probabilities[a]));
     idx.into_iter()

@@ -10,27 +10,27 @@ use std::path::PathBuf;
 use bifsmn_engine::deploy::dirs;
 
 /// `<data dir>/bifsmn-workbench` (the temp dir on a system without a home directory).
-pub fn app_data_dir() -> PathBuf {
+pub(crate) fn app_data_dir() -> PathBuf {
     dirs::data_dir().unwrap_or_else(|| std::env::temp_dir().join(dirs::APP_DIR))
 }
 
 /// Default parent folder of training runs.
-pub fn runs_dir() -> PathBuf {
+pub(crate) fn runs_dir() -> PathBuf {
     app_data_dir().join("runs")
 }
 
 /// Default destination of fetched Speech Commands archives.
-pub fn datasets_dir() -> PathBuf {
+pub(crate) fn datasets_dir() -> PathBuf {
     app_data_dir().join("datasets")
 }
 
 /// The deploy module's benchmark history (one JSON object per line).
-pub fn bench_history() -> PathBuf {
+pub(crate) fn bench_history() -> PathBuf {
     dirs::history_file().unwrap_or_else(|| app_data_dir().join("bench-history.jsonl"))
 }
 
 /// A fresh run folder name such as `student-20261114-093012` (UTC), unique within `parent`.
-pub fn new_run_dir(parent: &std::path::Path, role: &str) -> PathBuf {
+pub(crate) fn new_run_dir(parent: &std::path::Path, role: &str) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -45,7 +45,7 @@ pub fn new_run_dir(parent: &std::path::Path, role: &str) -> PathBuf {
 }
 
 /// `YYYYMMDD-HHMMSS` of a Unix time (UTC), via the civil-from-days algorithm.
-pub fn utc_stamp(secs: u64) -> String {
+pub(crate) fn utc_stamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);

@@ -61,7 +61,7 @@ impl Default for Player {
 
 impl Player {
     /// Start the player thread (the audio device is opened on the first `play`).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let (ctx_tx, ctx_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared::default());
@@ -78,7 +78,7 @@ impl Player {
     }
 
     /// Play `samples` (mono at `rate` Hz) as clip `id`.
-    pub fn play(&self, id: u64, samples: Arc<Vec<f32>>, rate: u32) {
+    pub(crate) fn play(&self, id: u64, samples: Arc<Vec<f32>>, rate: u32) {
         self.shared.id.store(id, Ordering::Relaxed);
         self.shared.position.store(0, Ordering::Relaxed);
         self.shared
@@ -89,13 +89,13 @@ impl Player {
         let _ = self.commands.send(Command::Play { id, samples, rate });
     }
 
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.shared.playing.store(false, Ordering::Relaxed);
         let _ = self.commands.send(Command::Stop);
     }
 
     /// Whether clip `id` is playing.
-    pub fn is_playing(&self, id: u64) -> bool {
+    pub(crate) fn is_playing(&self, id: u64) -> bool {
         self.shared.playing.load(Ordering::Relaxed) && self.shared.id.load(Ordering::Relaxed) == id
     }
 
@@ -104,7 +104,7 @@ impl Player {
     }
 
     /// Playhead of clip `id` in seconds, while it plays.
-    pub fn playhead(&self, id: u64) -> Option<f64> {
+    pub(crate) fn playhead(&self, id: u64) -> Option<f64> {
         if !self.is_playing(id) {
             return None;
         }
@@ -113,7 +113,7 @@ impl Player {
     }
 
     /// Events since the last call.
-    pub fn poll(&self) -> Option<PlayerEvent> {
+    pub(crate) fn poll(&self) -> Option<PlayerEvent> {
         let ev = self.events.try_recv().ok();
         if ev.is_some() {
             self.shared.playing.store(false, Ordering::Relaxed);

@@ -4,7 +4,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 
 /// What a shortcut does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     ShowData,
     ShowTrain,
     ShowInspect,
@@ -23,7 +23,7 @@ pub enum Action {
 }
 
 /// A shortcut and whether it needs the keyboard free (keys that also type text).
-pub struct Binding {
+pub(crate) struct Binding {
     pub shortcut: KeyboardShortcut,
     pub action: Action,
     pub description: &'static str,
@@ -47,7 +47,7 @@ const fn b(
 }
 
 /// Every shortcut.
-pub const BINDINGS: &[Binding] = &[
+pub(crate) const BINDINGS: &[Binding] = &[
     b(
         Modifiers::COMMAND,
         Key::Num1,
@@ -150,7 +150,7 @@ pub const BINDINGS: &[Binding] = &[
 ];
 
 /// Consume the pressed shortcuts; `typing` is true while a text field has the keyboard.
-pub fn pressed(ctx: &egui::Context, typing: bool) -> Vec<Action> {
+pub(crate) fn pressed(ctx: &egui::Context, typing: bool) -> Vec<Action> {
     ctx.input_mut(|i| {
         BINDINGS
             .iter()
@@ -162,7 +162,7 @@ pub fn pressed(ctx: &egui::Context, typing: bool) -> Vec<Action> {
 }
 
 /// The help window's table.
-pub fn help_ui(ui: &mut egui::Ui) {
+pub(crate) fn help_ui(ui: &mut egui::Ui) {
     egui::Grid::new("shortcut-help")
         .striped(true)
         .num_columns(2)

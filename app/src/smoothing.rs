@@ -5,7 +5,7 @@
 //! passed through without entering the average, as TensorBoard does.
 
 /// Smooth `ys` with weight `w` in `[0, 1)`; `w = 0` returns the input.
-pub fn ema(ys: &[f64], w: f64) -> Vec<f64> {
+pub(crate) fn ema(ys: &[f64], w: f64) -> Vec<f64> {
     let w = w.clamp(0.0, 0.999);
     if w == 0.0 {
         return ys.to_vec();
@@ -26,7 +26,7 @@ pub fn ema(ys: &[f64], w: f64) -> Vec<f64> {
 }
 
 /// Smooth the y values of `[x, y]` points.
-pub fn ema_points(points: &[[f64; 2]], w: f64) -> Vec<[f64; 2]> {
+pub(crate) fn ema_points(points: &[[f64; 2]], w: f64) -> Vec<[f64; 2]> {
     let ys: Vec<f64> = points.iter().map(|p| p[1]).collect();
     points
         .iter()

@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
 /// What polling a task found.
-pub enum Poll<T> {
+pub(crate) enum Poll<T> {
     /// Still running.
     Pending,
     /// Finished with this result.
@@ -20,18 +19,17 @@ pub enum Poll<T> {
 }
 
 /// A closure running on its own thread.
-pub struct Task<T> {
+pub(crate) struct Task<T> {
     /// Shown in the status bar.
     pub label: String,
     rx: Receiver<T>,
-    started: Instant,
     progress: Arc<Progress>,
 }
 
 /// Progress and cancellation shared between a task and the UI. Lock-free so that neither
 /// side ever waits for the other.
 #[derive(Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Work done and total, in any unit (0 total = unknown).
     done: AtomicU64,
     total: AtomicU64,
@@ -41,44 +39,44 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn set(&self, done: u64, total: Option<u64>) {
+    pub(crate) fn set(&self, done: u64, total: Option<u64>) {
         self.done.store(done, Ordering::Relaxed);
         self.total.store(total.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Fraction done, when the total is known.
-    pub fn fraction(&self) -> Option<f32> {
+    pub(crate) fn fraction(&self) -> Option<f32> {
         let total = self.total.load(Ordering::Relaxed);
         (total > 0).then(|| self.done.load(Ordering::Relaxed) as f32 / total as f32)
     }
 
-    pub fn set_phase(&self, phase: u64) {
+    pub(crate) fn set_phase(&self, phase: u64) {
         self.phase.store(phase, Ordering::Relaxed);
     }
 
-    pub fn phase(&self) -> u64 {
+    pub(crate) fn phase(&self) -> u64 {
         self.phase.load(Ordering::Relaxed)
     }
 
-    pub fn done(&self) -> u64 {
+    pub(crate) fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
     }
 
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
 
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
 
     /// The flag itself, for APIs that take `&AtomicBool`.
-    pub fn cancel_flag(&self) -> &AtomicBool {
+    pub(crate) fn cancel_flag(&self) -> &AtomicBool {
         &self.cancel
     }
 
     /// A progress bar with `text` and a Cancel button that cancels this job.
-    pub fn bar_with_cancel(&self, ui: &mut egui::Ui, fraction: f32, text: String) {
+    pub(crate) fn bar_with_cancel(&self, ui: &mut egui::Ui, fraction: f32, text: String) {
         ui.horizontal(|ui| {
             ui.add(
                 egui::ProgressBar::new(fraction)
@@ -95,7 +93,7 @@ impl Progress {
 
 impl<T: Send + 'static> Task<T> {
     /// Run `work` on a new thread; `ctx` is asked to repaint when it finishes.
-    pub fn spawn(
+    pub(crate) fn spawn(
         label: impl Into<String>,
         ctx: &egui::Context,
         work: impl FnOnce(&Progress) -> T + Send + 'static,
@@ -116,13 +114,12 @@ impl<T: Send + 'static> Task<T> {
         Self {
             label,
             rx,
-            started: Instant::now(),
             progress,
         }
     }
 
     /// Take the result if it is there.
-    pub fn poll(&mut self) -> Poll<T> {
+    pub(crate) fn poll(&mut self) -> Poll<T> {
         match self.rx.try_recv() {
             Ok(v) => Poll::Done(v),
             Err(TryRecvError::Empty) => Poll::Pending,
@@ -130,16 +127,12 @@ impl<T: Send + 'static> Task<T> {
         }
     }
 
-    pub fn progress(&self) -> &Progress {
+    pub(crate) fn progress(&self) -> &Progress {
         &self.progress
     }
 
-    pub fn seconds(&self) -> f32 {
-        self.started.elapsed().as_secs_f32()
-    }
-
     /// Status-bar entry for this task.
-    pub fn status(&self) -> JobStatus {
+    pub(crate) fn status(&self) -> JobStatus {
         JobStatus {
             label: self.label.clone(),
             fraction: self.progress.fraction(),
@@ -149,7 +142,9 @@ impl<T: Send + 'static> Task<T> {
 
 /// Poll an optional task slot: returns the result and empties the slot when it is done. A
 /// lost worker becomes `Err` with a message naming the task.
-pub fn take_done<T: Send + 'static>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
+pub(crate) fn take_done<T: Send + 'static>(
+    slot: &mut Option<Task<T>>,
+) -> Option<Result<T, String>> {
     let task = slot.as_mut()?;
     match task.poll() {
         Poll::Pending => None,

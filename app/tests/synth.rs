@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use bifsmn_app::Settings;
-use bifsmn_app::panels::data::synth::SynthSettings;
+use bifsmn_app::test_support::SynthSettings;
 use common::{harness, run_until, wait_for_dataset};
 use egui_kittest::kittest::Queryable;
 

@@ -8,10 +8,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bifsmn_app::panels::deploy::DeployFiles;
-use bifsmn_app::panels::test::TestView;
-use bifsmn_app::panels::test::teach::{FinetuneOverrides, keywords_of};
-use bifsmn_app::{Panel, Settings, Workbench};
+use bifsmn_app::test_support::DeployFiles;
+use bifsmn_app::test_support::TestView;
+use bifsmn_app::test_support::{FinetuneOverrides, keywords_of};
+use bifsmn_app::{PanelId, Settings, Workbench};
 use common::{harness, run_until, wait_for_dataset};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -52,10 +52,10 @@ fn takes_of_my_voice_fine_tune_the_model_and_show_before_and_after() {
     let tmp = tempfile::tempdir().unwrap();
     let takes = tmp.path().join("my-voice");
     let mut settings = Settings {
-        panel: Panel::Test,
+        panel: PanelId::Test,
         ..Settings::default()
     };
-    settings.test.model = models.student_bkw.display().to_string();
+    settings.model = models.student_bkw.display().to_string();
     settings.test.view = TestView::Live;
     settings.test.teach.takes = takes.display().to_string();
     let mut h = harness(settings);
@@ -117,7 +117,7 @@ fn takes_of_my_voice_fine_tune_the_model_and_show_before_and_after() {
         panic!("the fine-tune failed: {} / {}", n.message, n.hint);
     }
     let report = h.state().test.teach.report().unwrap().clone();
-    eprintln!("{}", bifsmn_app::panels::test::teach::summary(&report));
+    eprintln!("{}", bifsmn_app::test_support::summary(&report));
     assert!(report.model.is_file(), "{}", report.model.display());
     assert!(report.run_dir.starts_with(tmp.path().join("runs")));
     assert_eq!(report.per_keyword.len(), keywords.len());
@@ -155,7 +155,7 @@ fn takes_of_my_voice_fine_tune_the_model_and_show_before_and_after() {
     // "Deploy it…" opens the Deploy panel with it chosen.
     h.get_by_label("Deploy it…").click();
     h.run_steps(2);
-    assert_eq!(h.state().panel, Panel::Deploy);
+    assert_eq!(h.state().panel, PanelId::Deploy);
     assert_eq!(
         h.state().settings().deploy.model,
         report.model.display().to_string()

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use bifsmn_app::panels::test::TestView;
-use bifsmn_app::panels::test::teach::{CorpusSizes, FinetuneOverrides, TeachMode};
-use bifsmn_app::{Panel, Settings, Workbench};
+use bifsmn_app::test_support::TestView;
+use bifsmn_app::test_support::{CorpusSizes, FinetuneOverrides, TeachMode};
+use bifsmn_app::{PanelId, Settings, Workbench};
 use bifsmn_engine::data::synth::{EngineKind, SynthConfig, synthesize};
 use bifsmn_kernels::format::PackedModel;
 use common::{harness, run_until, wait_for_dataset};
@@ -73,10 +73,10 @@ fn fine_tune(h: &mut Harness<'static, Workbench>) {
 fn workbench(tmp: &Path, takes: &Path) -> Harness<'static, Workbench> {
     let models = bifsmn_tests::models::tiny_models();
     let mut settings = Settings {
-        panel: Panel::Test,
+        panel: PanelId::Test,
         ..Settings::default()
     };
-    settings.test.model = models.student_bkw.display().to_string();
+    settings.model = models.student_bkw.display().to_string();
     settings.test.view = TestView::Teach;
     settings.test.teach.takes = takes.display().to_string();
     let mut h = harness(settings);
@@ -171,7 +171,7 @@ fn typed_keywords_get_a_corpus_takes_and_a_model_of_their_own() {
         panic!("the fine-tune failed: {} / {}", n.message, n.hint);
     }
     let report = h.state().test.teach.report().unwrap().clone();
-    eprintln!("{}", bifsmn_app::panels::test::teach::summary(&report));
+    eprintln!("{}", bifsmn_app::test_support::summary(&report));
     assert!(report.run_dir.starts_with(tmp.path().join("runs")));
     let taught: Vec<&str> = report
         .per_keyword

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 mod common;
 
-use bifsmn_app::{LaunchOptions, Panel, Settings, Workbench};
+use bifsmn_app::{LaunchOptions, PanelId, Settings, Workbench};
 use common::{harness, run_until, wait_for_dataset};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -61,7 +61,7 @@ fn a_corrupt_audio_file_shows_its_error_inline() {
 fn a_short_training_run_sends_points_to_the_charts() {
     let runs = tempfile::tempdir().unwrap();
     let mut s = Settings {
-        panel: Panel::Train,
+        panel: PanelId::Train,
         ..Settings::default()
     };
     s.train.form.epochs = 1;
@@ -85,7 +85,7 @@ fn a_short_training_run_sends_points_to_the_charts() {
         "the end of the run",
         |h| {
             h.step();
-            h.state().train.live_state() == Some(bifsmn_app::panels::train::LiveState::Finished)
+            h.state().train.live_state() == Some(bifsmn_app::test_support::LiveState::Finished)
         },
     );
     assert!(runs.path().join("teacher/checkpoint.json").is_file());
@@ -111,10 +111,10 @@ fn inspect_shows_bits_of_a_synthetic_packed_model() {
         .save(&model)
         .unwrap();
     let mut s = Settings {
-        panel: Panel::Inspect,
+        panel: PanelId::Inspect,
         ..Settings::default()
     };
-    s.inspect.model = model.display().to_string();
+    s.model = model.display().to_string();
     let mut h = harness(s);
     wait_for_dataset(&mut h);
     run_until(&mut h, Duration::from_secs(60), "the bits", |h| {
@@ -142,10 +142,10 @@ fn shortcuts_switch_panels_and_space_plays_or_explains_why_not() {
     });
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num2);
     h.run_steps(2);
-    assert_eq!(h.state().panel, Panel::Train);
+    assert_eq!(h.state().panel, PanelId::Train);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num1);
     h.run_steps(2);
-    assert_eq!(h.state().panel, Panel::Data);
+    assert_eq!(h.state().panel, PanelId::Data);
     // Space plays the selected clip; without a sound card the panel says so instead.
     h.key_press(egui::Key::Space);
     run_until(
@@ -215,11 +215,11 @@ fn relabel_and_delete_are_undoable() {
 /// user's own files).
 fn deploy_harness(
     dir: &Path,
-    deploy: bifsmn_app::panels::deploy::DeploySettings,
+    deploy: bifsmn_app::test_support::DeploySettings,
 ) -> Harness<'static, Workbench> {
-    use bifsmn_app::panels::deploy::{DeployFiles, DeployPanel};
+    use bifsmn_app::test_support::{DeployFiles, DeployPanel};
     let settings = Settings {
-        panel: Panel::Deploy,
+        panel: PanelId::Deploy,
         deploy: deploy.clone(),
         ..Settings::default()
     };
@@ -267,7 +267,7 @@ fn deploy_panel_adds_a_board_accepts_its_key_and_benches() {
     let tmp = tempfile::tempdir().unwrap();
     let model = synth_model(&tmp.path().join("student.bkw"), false, 11);
     let known_hosts = tmp.path().join("ssh/known_hosts");
-    let deploy = bifsmn_app::panels::deploy::DeploySettings {
+    let deploy = bifsmn_app::test_support::DeploySettings {
         model: model.display().to_string(),
         paths: vec![0, 2],
         runs: 3,
@@ -445,14 +445,12 @@ fn test_panel_model(dir: &Path) -> std::path::PathBuf {
 }
 
 /// A workbench on the Test panel with `edit` applied to its settings.
-fn test_panel_harness(
-    edit: impl FnOnce(&mut bifsmn_app::panels::test::TestSettings),
-) -> Harness<'static, Workbench> {
+fn test_panel_harness(edit: impl FnOnce(&mut Settings)) -> Harness<'static, Workbench> {
     let mut s = Settings {
-        panel: Panel::Test,
+        panel: PanelId::Test,
         ..Settings::default()
     };
-    edit(&mut s.test);
+    edit(&mut s);
     let mut h = harness(s);
     wait_for_dataset(&mut h);
     h
@@ -460,11 +458,12 @@ fn test_panel_harness(
 
 #[test]
 fn test_panel_confusion_matrix_lists_and_plays_the_clips_of_a_cell() {
-    use bifsmn_app::panels::test::TestView;
+    use bifsmn_app::test_support::TestView;
     let dir = tempfile::tempdir().unwrap();
     let model = test_panel_model(dir.path());
-    let mut h = test_panel_harness(|t| {
-        t.model = model.display().to_string();
+    let mut h = test_panel_harness(|s| {
+        s.model = model.display().to_string();
+        let t = &mut s.test;
         t.view = TestView::Confusion;
     });
     run_until(
@@ -523,7 +522,7 @@ fn test_panel_confusion_matrix_lists_and_plays_the_clips_of_a_cell() {
 
 #[test]
 fn test_panel_live_detection_on_an_audio_file_draws_traces_and_lists_events() {
-    use bifsmn_app::panels::test::live::SourceKind;
+    use bifsmn_app::test_support::SourceKind;
     let dir = tempfile::tempdir().unwrap();
     let model = test_panel_model(dir.path());
     // A 3 s stream: three demo clips back to back.
@@ -539,8 +538,9 @@ fn test_panel_live_detection_on_an_audio_file_draws_traces_and_lists_events() {
     }
     let wav = dir.path().join("stream.wav");
     bifsmn_engine::audio::write_wav_mono_16k(&wav, &samples).unwrap();
-    let mut h = test_panel_harness(|t| {
-        t.model = model.display().to_string();
+    let mut h = test_panel_harness(|s| {
+        s.model = model.display().to_string();
+        let t = &mut s.test;
         t.source = SourceKind::AudioFile;
         t.file = wav.display().to_string();
         t.real_time = false;
@@ -575,7 +575,7 @@ fn test_panel_live_detection_on_an_audio_file_draws_traces_and_lists_events() {
 #[test]
 fn test_panel_without_a_microphone_says_what_to_do_and_keeps_working() {
     // A device that is not there: the same notice as a machine without a sound card.
-    let mut h = test_panel_harness(|t| t.device = "no-such-microphone-42".into());
+    let mut h = test_panel_harness(|s| s.test.device = "no-such-microphone-42".into());
     h.get_by_label("Start microphone").click();
     run_until(&mut h, Duration::from_secs(30), "the notice", |h| {
         h.step();
@@ -586,7 +586,7 @@ fn test_panel_without_a_microphone_says_what_to_do_and_keeps_working() {
     assert!(!h.state().test.is_live(), "nothing keeps running");
     // The system default: on this machine (no sound card) it fails the same way; where a
     // microphone exists it opens and the level meter runs.
-    h.state_mut().test = bifsmn_app::panels::test::TestPanel::new(&Default::default());
+    h.state_mut().test = bifsmn_app::test_support::TestPanel::new(&Default::default());
     h.run_steps(2);
     h.get_by_label("Start microphone").click();
     run_until(
@@ -607,7 +607,7 @@ fn test_panel_without_a_microphone_says_what_to_do_and_keeps_working() {
         "the confusion matrix",
         |h| {
             h.step();
-            bifsmn_app::panels::test::demo_model().is_none() || h.state().test.confusion_total() > 0
+            bifsmn_app::test_support::demo_model().is_none() || h.state().test.confusion_total() > 0
         },
     );
 }
@@ -634,7 +634,7 @@ fn test_panel_records_into_the_dataset_and_detects_from_the_microphone() {
     let root = dir.path().join("set");
     bifsmn_engine::fsutil::copy_dir_atomic(&demo, &root).unwrap();
     let mut s = Settings {
-        panel: Panel::Test,
+        panel: PanelId::Test,
         ..Settings::default()
     };
     s.data.root = Some(root.clone());

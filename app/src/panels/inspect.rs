@@ -10,21 +10,20 @@ use bifsmn_engine::data::Dataset;
 use egui::{RichText, Ui};
 
 use crate::bench_history::{self, BoardTiming};
+use crate::model_slot::{ModelSlot, SlotView};
 use crate::models::{self, InferenceModel};
+use crate::panels::Panel;
 use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::layer_bits::{self, LayerBitsView};
 use crate::widgets::notice::show_slot;
+use crate::widgets::path_field::AUDIO_EXTS;
 use crate::widgets::{Notice, PathField, Pick};
-
-const MODEL_EXTS: &[&str] = &["bkw", "json", "bpk"];
-const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
 
 /// Persisted state.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct InspectSettings {
-    pub model: String,
     pub path: usize,
     pub file: String,
     pub use_file: bool,
@@ -54,13 +53,10 @@ struct AnalysisView {
 
 /// The Inspect panel.
 pub struct InspectPanel {
-    model_field: PathField,
-    model: Option<Arc<InferenceModel>>,
-    model_gen: u64,
-    model_task: Option<Task<Result<InferenceModel, Notice>>>,
-    notice: Option<Notice>,
-    pub path: usize,
-    pub use_file: bool,
+    /// The workbench's model slot, as of the last poll.
+    slot: SlotView,
+    pub(crate) path: usize,
+    pub(crate) use_file: bool,
     file_field: PathField,
     dataset: Option<Arc<Dataset>>,
     dataset_clip: Option<usize>,
@@ -75,13 +71,9 @@ pub struct InspectPanel {
 }
 
 impl InspectPanel {
-    pub fn new(s: &InspectSettings) -> Self {
+    pub(crate) fn new(s: &InspectSettings) -> Self {
         Self {
-            model_field: PathField::new(s.model.clone(), Pick::File(MODEL_EXTS)),
-            model: None,
-            model_gen: 0,
-            model_task: None,
-            notice: None,
+            slot: SlotView::default(),
             path: s.path,
             use_file: s.use_file,
             file_field: PathField::new(s.file.clone(), Pick::File(AUDIO_EXTS)),
@@ -97,54 +89,23 @@ impl InspectPanel {
         }
     }
 
-    pub fn settings(&self) -> InspectSettings {
+    pub(crate) fn settings(&self) -> InspectSettings {
         InspectSettings {
-            model: self.model_field.text.clone(),
             path: self.path,
             file: self.file_field.text.clone(),
             use_file: self.use_file,
         }
     }
 
-    /// The file of the loaded model (the Deploy panel pushes the same one by default).
-    pub fn model_path(&self) -> Option<PathBuf> {
-        self.model.as_ref().and(self.model_field.path())
-    }
-
     /// The dataset and the clip selected in the Data panel.
-    pub fn set_clip(&mut self, dataset: Option<Arc<Dataset>>, clip: Option<usize>) {
+    pub(crate) fn set_clip(&mut self, dataset: Option<Arc<Dataset>>, clip: Option<usize>) {
         self.dataset = dataset;
         self.dataset_clip = clip;
-    }
-
-    /// Load the model named in the field (or `path`).
-    pub fn load_model(&mut self, ctx: &egui::Context, path: Option<PathBuf>) {
-        if let Some(p) = path {
-            self.model_field.text = p.display().to_string();
-        }
-        let Some(p) = self.model_field.path() else {
-            return;
-        };
-        self.notice = None;
-        self.model_task = Some(Task::spawn("load model", ctx, move |_| models::load(&p)));
-    }
-
-    pub fn model(&self) -> Option<&Arc<InferenceModel>> {
-        self.model.as_ref()
     }
 
     /// Binary layers with bits shown (tests).
     pub fn bit_layers(&self) -> usize {
         self.analysis.as_ref().map_or(0, |a| a.cards.len())
-    }
-
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        out.extend(self.model_task.as_ref().map(Task::status));
-        out.extend(self.analysis_task.as_ref().map(Task::status));
-    }
-
-    pub fn busy(&self) -> bool {
-        self.model_task.is_some() || self.analysis_task.is_some() || self.timing_task.is_some()
     }
 
     /// The clip to analyse: its display name and how to load it.
@@ -160,19 +121,14 @@ impl InspectPanel {
         }
     }
 
-    pub fn poll(&mut self, ctx: &egui::Context) {
-        if let Some(r) = take_done(&mut self.model_task) {
-            match r {
-                Ok(Ok(m)) => {
-                    self.model_gen += 1;
-                    self.path = self.path.min(m.num_paths().saturating_sub(1));
-                    self.model = Some(Arc::new(m));
-                    self.analysis = None;
-                    self.requested = None;
-                }
-                Ok(Err(n)) => self.notice = Some(n),
-                Err(e) => self.notice = Some(Notice::error(e, "")),
+    /// Collect finished background work (see [`Panel::poll`]).
+    fn poll_work(&mut self, ctx: &egui::Context, slot: &ModelSlot) {
+        if self.slot.sync(slot) {
+            if let Some(m) = &self.slot.model {
+                self.path = self.path.min(m.num_paths().saturating_sub(1));
             }
+            self.analysis = None;
+            self.requested = None;
         }
         if let Some(r) = take_done(&mut self.analysis_task) {
             match r.and_then(|x| x) {
@@ -207,10 +163,10 @@ impl InspectPanel {
 
     /// Start the analysis or the timing lookup when their inputs changed.
     fn request_work(&mut self, ctx: &egui::Context) {
-        let Some(model) = self.model.clone() else {
+        let Some(model) = self.slot.model.clone() else {
             return;
         };
-        let tk = (self.model_gen, self.path);
+        let tk = (self.slot.generation, self.path);
         if self.timing_key != Some(tk) && self.timing_task.is_none() {
             self.timing_key = Some(tk);
             let (hash, path) = (model.hash.clone(), self.path);
@@ -222,7 +178,7 @@ impl InspectPanel {
             return;
         };
         let key = Key {
-            model: self.model_gen,
+            model: self.slot.generation,
             clip: name,
             path: self.path,
         };
@@ -241,16 +197,13 @@ impl InspectPanel {
         }));
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draw the panel (see [`Panel::ui`]).
+    fn draw(&mut self, ui: &mut Ui, slot: &mut ModelSlot) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
-        ui.horizontal_wrapped(|ui| {
-            if self.model_field.model_row(ui, self.model_task.is_some()) {
-                self.load_model(&ctx, None);
-            }
-        });
-        show_slot(ui, &mut self.notice);
-        let Some(model) = self.model.clone() else {
+        self.poll_work(&ctx, slot);
+        ui.horizontal_wrapped(|ui| slot.row_ui(ui));
+        show_slot(ui, &mut slot.notice);
+        let Some(model) = self.slot.model.clone() else {
             ui.add_space(12.0);
             ui.label(
                 "Load a packed model (.bkw, e.g. from `bifsmn export`) or a training run folder \
@@ -443,6 +396,24 @@ impl InspectPanel {
                     ui.end_row();
                 }
             });
+    }
+}
+
+impl Panel for InspectPanel {
+    fn poll(&mut self, ctx: &egui::Context, model: &ModelSlot) {
+        self.poll_work(ctx, model);
+    }
+
+    fn jobs(&self, out: &mut Vec<JobStatus>) {
+        out.extend(self.analysis_task.as_ref().map(Task::status));
+    }
+
+    fn busy(&self) -> bool {
+        self.analysis_task.is_some() || self.timing_task.is_some()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, model: &mut ModelSlot) {
+        self.draw(ui, model);
     }
 }
 

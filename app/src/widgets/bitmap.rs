@@ -7,7 +7,7 @@ use egui::{pos2, vec2};
 use super::colormap;
 
 /// One bit plane as a texture.
-pub struct Bitmap {
+pub(crate) struct Bitmap {
     texture: TextureHandle,
     pub channels: usize,
     pub positions: usize,
@@ -21,7 +21,7 @@ const MIN_CELL: f32 = 0.75;
 
 impl Bitmap {
     /// `plus[c * positions + p]` is true where the activation is +1.
-    pub fn new(
+    pub(crate) fn new(
         ctx: &egui::Context,
         name: &str,
         plus: &[bool],
@@ -46,14 +46,14 @@ impl Bitmap {
     }
 
     /// Size on screen: square-ish cells, each side at most [`MAX_SIDE`].
-    pub fn display_size(&self) -> egui::Vec2 {
+    pub(crate) fn display_size(&self) -> egui::Vec2 {
         let cw = (MAX_SIDE / self.positions as f32).clamp(MIN_CELL, MAX_CELL);
         let ch = (MAX_SIDE / self.channels as f32).clamp(MIN_CELL, MAX_CELL);
         vec2(cw * self.positions as f32, ch * self.channels as f32)
     }
 
     /// Draw; `alt` is the accessible description. Hovering shows the channel and position.
-    pub fn show(&self, ui: &mut Ui, alt: &str) -> Response {
+    pub(crate) fn show(&self, ui: &mut Ui, alt: &str) -> Response {
         let size = self.display_size();
         let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
         response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, alt));

@@ -9,7 +9,7 @@ use egui::Color32;
 
 /// Viridis at `t` in `[0, 1]` (clamped), from Matt Zucker's 6th-degree polynomial fit of the
 /// matplotlib table (max error well below one 8-bit step).
-pub fn viridis(t: f32) -> Color32 {
+pub(crate) fn viridis(t: f32) -> Color32 {
     const C: [[f32; 3]; 7] = [
         [0.277_727_33, 0.005_407_344_5, 0.334_099_8],
         [0.105_093_04, 1.404_613_5, 1.384_590_2],
@@ -37,7 +37,7 @@ pub fn viridis(t: f32) -> Color32 {
 }
 
 /// Diverging blue-grey-red at `t` in `[-1, 1]` (clamped): negative blue, zero grey, positive red.
-pub fn diverging(t: f32) -> Color32 {
+pub(crate) fn diverging(t: f32) -> Color32 {
     const COLD: [f32; 3] = [0.230, 0.299, 0.754];
     const MID: [f32; 3] = [0.865, 0.865, 0.865];
     const WARM: [f32; 3] = [0.706, 0.016, 0.150];

@@ -14,7 +14,7 @@ use super::colormap;
 
 /// How values map to colours.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Scale {
+pub(crate) enum Scale {
     /// Viridis from `lo` to `hi`.
     Sequential { lo: f32, hi: f32 },
     /// Blue-grey-red from `-abs` to `+abs`.
@@ -40,7 +40,7 @@ impl Scale {
 /// Axis description: what the cells along it stand for. Cell `i` is centred on the value
 /// `first + i * step`; ticks go at round values inside that range.
 #[derive(Clone, Debug)]
-pub struct Axis {
+pub(crate) struct Axis {
     pub title: String,
     pub first: f32,
     pub step: f32,
@@ -50,7 +50,7 @@ pub struct Axis {
 }
 
 impl Axis {
-    pub fn new(title: impl Into<String>, first: f32, step: f32, cells: usize) -> Self {
+    pub(crate) fn new(title: impl Into<String>, first: f32, step: f32, cells: usize) -> Self {
         Self {
             title: title.into(),
             first,
@@ -60,7 +60,7 @@ impl Axis {
         }
     }
 
-    pub fn ticks(mut self, n: usize) -> Self {
+    pub(crate) fn ticks(mut self, n: usize) -> Self {
         self.ticks = n.max(2);
         self
     }
@@ -83,7 +83,7 @@ impl Axis {
 }
 
 /// Round tick values (steps of 1, 2 or 5 times a power of ten) within `[lo, hi]`.
-pub fn nice_ticks(lo: f32, hi: f32, target: usize) -> Vec<f32> {
+pub(crate) fn nice_ticks(lo: f32, hi: f32, target: usize) -> Vec<f32> {
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
     let span = hi - lo;
     // NaN spans fail `is_finite`; empty or inverted ranges get a single tick.
@@ -105,7 +105,7 @@ pub fn nice_ticks(lo: f32, hi: f32, target: usize) -> Vec<f32> {
 }
 
 /// A heatmap texture and what it shows.
-pub struct Heatmap {
+pub(crate) struct Heatmap {
     texture: TextureHandle,
     pub rows: usize,
     pub cols: usize,
@@ -122,7 +122,7 @@ const TOP: f32 = 16.0;
 
 impl Heatmap {
     /// `values` row-major `[rows][cols]`; row 0 is drawn at the bottom (mel bin 0, channel 0).
-    pub fn new(
+    pub(crate) fn new(
         ctx: &egui::Context,
         name: &str,
         values: &[f32],
@@ -156,7 +156,7 @@ impl Heatmap {
 
     /// Diverging around zero, saturating at `abs` (e.g. the largest magnitude of a set of maps
     /// that are compared side by side, so equal colours mean equal values).
-    pub fn diverging(
+    pub(crate) fn diverging(
         ctx: &egui::Context,
         name: &str,
         values: &[f32],
@@ -169,7 +169,14 @@ impl Heatmap {
 
     /// Draw with the image area `image_size` (points) plus axes and colour bar around it.
     /// `alt` is the accessible description.
-    pub fn show(&self, ui: &mut Ui, image_size: Vec2, alt: &str, x: &Axis, y: &Axis) -> Response {
+    pub(crate) fn show(
+        &self,
+        ui: &mut Ui,
+        image_size: Vec2,
+        alt: &str,
+        x: &Axis,
+        y: &Axis,
+    ) -> Response {
         let total = image_size + vec2(LEFT + BAR, BOTTOM + TOP);
         let (rect, response) = ui.allocate_exact_size(total, Sense::hover());
         response.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Image, true, alt));
@@ -278,7 +285,7 @@ impl Heatmap {
 
 /// Compact tick label: integers without decimals, small magnitudes with up to 3 significant
 /// digits.
-pub fn tick(v: f32) -> String {
+pub(crate) fn tick(v: f32) -> String {
     if !v.is_finite() {
         return "—".into();
     }

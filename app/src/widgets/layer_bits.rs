@@ -9,7 +9,7 @@ use egui::{RichText, Ui};
 use super::bitmap::Bitmap;
 
 /// One layer's planes as textures plus its statistics.
-pub struct LayerBitsView {
+pub(crate) struct LayerBitsView {
     pub name: String,
     pub channels: usize,
     pub positions: usize,
@@ -23,7 +23,7 @@ pub struct LayerBitsView {
 
 impl LayerBitsView {
     /// From a trainer event (`true` = +1).
-    pub fn from_engine(
+    pub(crate) fn from_engine(
         ctx: &egui::Context,
         b: &bifsmn_engine::train::LayerBits,
         tag: &str,
@@ -44,7 +44,7 @@ impl LayerBitsView {
     }
 
     /// From the kernels (`true` = -1 there, so the planes are inverted here).
-    pub fn from_kernels(
+    pub(crate) fn from_kernels(
         ctx: &egui::Context,
         b: &bifsmn_kernels::infer::LayerBits,
         tag: &str,
@@ -68,7 +68,7 @@ impl LayerBitsView {
     }
 
     /// The card.
-    pub fn card(&self, ui: &mut Ui) {
+    pub(crate) fn card(&self, ui: &mut Ui) {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.vertical(|ui| {
                 ui.label(RichText::new(&self.name).strong());
@@ -114,7 +114,7 @@ impl LayerBitsView {
 }
 
 /// All cards in rows that fit the available width.
-pub fn cards(ui: &mut Ui, views: &[LayerBitsView]) {
+pub(crate) fn cards(ui: &mut Ui, views: &[LayerBitsView]) {
     let available = ui.available_width();
     let gap = 8.0;
     let mut rows: Vec<Vec<&LayerBitsView>> = vec![Vec::new()];
@@ -140,7 +140,7 @@ pub fn cards(ui: &mut Ui, views: &[LayerBitsView]) {
 }
 
 /// The legend for the bit colours.
-pub fn legend(ui: &mut Ui) {
+pub(crate) fn legend(ui: &mut Ui) {
     ui.horizontal(|ui| {
         for (plus, text) in [(true, "+1"), (false, "−1")] {
             let (r, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());

@@ -1,12 +1,12 @@
 //! Small reusable widgets.
 
-pub mod bitmap;
-pub mod colormap;
-pub mod heatmap;
-pub mod layer_bits;
-pub mod notice;
-pub mod path_field;
-pub mod waveform;
+pub(crate) mod bitmap;
+pub(crate) mod colormap;
+pub(crate) mod heatmap;
+pub(crate) mod layer_bits;
+pub(crate) mod notice;
+pub(crate) mod path_field;
+pub(crate) mod waveform;
 
-pub use notice::Notice;
-pub use path_field::{PathField, Pick};
+pub(crate) use notice::Notice;
+pub(crate) use path_field::{PathField, Pick};

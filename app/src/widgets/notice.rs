@@ -90,7 +90,7 @@ impl Notice {
 }
 
 /// Show an optional notice and clear it when dismissed.
-pub fn show_slot(ui: &mut Ui, slot: &mut Option<Notice>) {
+pub(crate) fn show_slot(ui: &mut Ui, slot: &mut Option<Notice>) {
     if let Some(n) = slot
         && n.show(ui)
     {

@@ -10,6 +10,9 @@ use egui::Ui;
 
 use crate::task::{Task, take_done};
 
+/// Audio file extensions the file dialogs offer (the decoder probes content anyway).
+pub(crate) const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
+
 /// What the dialog picks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pick {
@@ -17,8 +20,6 @@ pub enum Pick {
     File(&'static [&'static str]),
     /// A folder.
     Folder,
-    /// A file to save.
-    Save,
 }
 
 /// The field's state.
@@ -62,11 +63,6 @@ impl PathField {
         (!t.is_empty()).then(|| PathBuf::from(t))
     }
 
-    /// Whether a dialog is open.
-    pub fn dialog_open(&self) -> bool {
-        self.dialog.is_some()
-    }
-
     /// Open the native dialog (e.g. from a keyboard shortcut).
     pub fn open_dialog(&mut self, ctx: &egui::Context) {
         if self.dialog.is_some() {
@@ -94,7 +90,6 @@ impl PathField {
                     d.pick_file()
                 }
                 Pick::Folder => d.pick_folder(),
-                Pick::Save => d.save_file(),
             }
         }));
     }

@@ -9,13 +9,13 @@ const COLUMNS: usize = 1200;
 
 /// The envelope of a signal as a zig-zag polyline through each column's min and max.
 #[derive(Clone, Debug, Default)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     points: Vec<[f64; 2]>,
     pub seconds: f64,
 }
 
 impl Envelope {
-    pub fn new(samples: &[f32], sample_rate: u32) -> Self {
+    pub(crate) fn new(samples: &[f32], sample_rate: u32) -> Self {
         let rate = sample_rate.max(1) as f64;
         let seconds = samples.len() as f64 / rate;
         if samples.len() <= 2 * COLUMNS {
@@ -41,7 +41,7 @@ impl Envelope {
     }
 
     /// Plot with a fixed height; `playhead` in seconds.
-    pub fn show(&self, ui: &mut Ui, id: &str, height: f32, playhead: Option<f64>) {
+    pub(crate) fn show(&self, ui: &mut Ui, id: &str, height: f32, playhead: Option<f64>) {
         let color = ui.visuals().hyperlink_color;
         Plot::new(id)
             .height(height)

@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 
 /// Sort column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum SortBy {
+pub(super) enum SortBy {
     Name,
     Class,
     Split,
@@ -14,7 +14,7 @@ pub enum SortBy {
 }
 
 /// Filter and sort state, plus the cached row order.
-pub struct ClipList {
+pub(super) struct ClipList {
     pub text: String,
     pub class: Option<usize>,
     pub split: Option<Split>,
@@ -44,7 +44,7 @@ const ROW_HEIGHT: f32 = 20.0;
 
 impl ClipList {
     /// Rows in display order (call [`ClipList::refresh`] first).
-    pub fn rows(&self) -> &[usize] {
+    pub(super) fn rows(&self) -> &[usize] {
         &self.rows
     }
 
@@ -56,7 +56,7 @@ impl ClipList {
     }
 
     /// Recompute the rows when the dataset (`generation`) or the filters changed.
-    pub fn refresh(&mut self, dataset: &Dataset, generation: u64) {
+    pub(super) fn refresh(&mut self, dataset: &Dataset, generation: u64) {
         let key = (generation, self.signature());
         if self.key.as_ref() == Some(&key) {
             return;
@@ -94,7 +94,7 @@ impl ClipList {
     }
 
     /// Filter controls.
-    pub fn filters_ui(&mut self, ui: &mut Ui, dataset: &Dataset) {
+    pub(super) fn filters_ui(&mut self, ui: &mut Ui, dataset: &Dataset) {
         ui.horizontal_wrapped(|ui| {
             let l = ui.label("Filter");
             ui.add(
@@ -131,7 +131,7 @@ impl ClipList {
     }
 
     /// The list; returns the clip index the user clicked.
-    pub fn list_ui(
+    pub(super) fn list_ui(
         &mut self,
         ui: &mut Ui,
         dataset: &Dataset,

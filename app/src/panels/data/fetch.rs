@@ -13,7 +13,7 @@ use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::{Notice, PathField, Pick};
 
 /// The fetch section's state.
-pub struct Fetch {
+pub(super) struct Fetch {
     pub archive: Archive,
     pub dest: PathField,
     task: Option<Task<Result<PathBuf, DownloadError>>>,
@@ -48,7 +48,7 @@ fn stage_name(i: u64) -> &'static str {
 }
 
 /// The protocol that fits an archive.
-pub fn protocol_of(a: Archive) -> Protocol {
+pub(super) fn protocol_of(a: Archive) -> Protocol {
     match a {
         Archive::V1 => Protocol::V1_12,
         Archive::V2 => Protocol::V2_12,
@@ -56,11 +56,11 @@ pub fn protocol_of(a: Archive) -> Protocol {
 }
 
 impl Fetch {
-    pub fn running(&self) -> bool {
+    pub(super) fn running(&self) -> bool {
         self.task.is_some()
     }
 
-    pub fn status(&self) -> Option<JobStatus> {
+    pub(super) fn status(&self) -> Option<JobStatus> {
         self.task.as_ref().map(|t| JobStatus {
             label: format!("Speech Commands: {}", stage_name(t.progress().phase())),
             fraction: t.progress().fraction(),
@@ -97,7 +97,7 @@ impl Fetch {
     }
 
     /// The section; returns `(folder, protocol)` of a finished fetch to open.
-    pub fn ui(&mut self, ui: &mut Ui) -> Option<(PathBuf, Protocol)> {
+    pub(super) fn ui(&mut self, ui: &mut Ui) -> Option<(PathBuf, Protocol)> {
         let mut opened = None;
         if let Some(result) = take_done(&mut self.task) {
             match result {

@@ -3,8 +3,8 @@
 
 mod clips;
 mod fetch;
-pub mod ops;
-pub mod synth;
+pub(crate) mod ops;
+pub(crate) mod synth;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,21 +14,18 @@ use bifsmn_engine::data::{DataError, Dataset, Protocol, Split, demo_root};
 use egui::{RichText, Ui};
 
 use crate::clip_view::{self, ClipView, LoadedAudio};
-use crate::models::{self, InferenceModel};
+use crate::model_slot::{ModelSlot, SlotView};
+use crate::models;
+use crate::panels::Panel;
 use crate::playback::{Player, PlayerEvent};
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::notice::show_slot;
+use crate::widgets::path_field::AUDIO_EXTS;
 use crate::widgets::{Notice, PathField, Pick};
-
-pub use clips::SortBy;
-
-/// Audio file extensions offered by the file dialog (the decoder probes content anyway).
-const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
-const MODEL_EXTS: &[&str] = &["bkw", "json", "bpk"];
 
 /// Which clip the detail area shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The selected dataset clip.
     Dataset,
     /// An audio file opened from disk.
@@ -42,7 +39,6 @@ pub struct DataSettings {
     /// `None` = the embedded demo set.
     pub root: Option<PathBuf>,
     pub protocol: String,
-    pub model: String,
     pub audio_file: String,
     /// The "New dataset from keywords" form.
     pub synth: synth::SynthSettings,
@@ -53,7 +49,6 @@ impl Default for DataSettings {
         Self {
             root: None,
             protocol: Protocol::Twelve.name().into(),
-            model: String::new(),
             audio_file: String::new(),
             synth: synth::SynthSettings::default(),
         }
@@ -67,14 +62,14 @@ struct Verdict {
     top: Vec<(String, f32)>,
 }
 
-/// The Data panel.
-pub struct DataPanel {
+/// The open dataset and how it was chosen.
+struct OpenDataset {
     root_field: PathField,
     protocol: Protocol,
     /// The open dataset; `generation` counts re-opens so cached rows know when to refresh.
     dataset: Option<Arc<Dataset>>,
     generation: u64,
-    open_task: Option<Task<Result<(Dataset, bool), DataError>>>,
+    task: Option<Task<Result<(Dataset, bool), DataError>>>,
     /// Whether the open dataset is the bundled demo set (read-only when installed; edits and
     /// recordings belong in a copy).
     is_demo: bool,
@@ -83,31 +78,55 @@ pub struct DataPanel {
     /// Clip path to select once the dataset (re)opens.
     reselect: Option<PathBuf>,
     notice: Option<Notice>,
+}
 
+/// The clip list and the selected dataset clip, decoded for the detail area.
+#[derive(Default)]
+struct ClipBrowser {
     list: clips::ClipList,
     selected: Option<usize>,
-    source: Source,
-    clip_view: Option<ClipView>,
-    clip_task: Option<Task<Result<LoadedAudio, String>>>,
-    clip_notice: Option<Notice>,
+    view: Option<ClipView>,
+    task: Option<Task<Result<LoadedAudio, String>>>,
+    notice: Option<Notice>,
+}
 
+/// Relabel and delete, with their undo stack.
+#[derive(Default)]
+struct Edits {
     relabel_word: String,
     undo: Vec<ops::Undo>,
-    edit_notice: Option<Notice>,
+    notice: Option<Notice>,
+}
 
-    file_field: PathField,
-    file_view: Option<ClipView>,
-    file_task: Option<Task<Result<LoadedAudio, AudioError>>>,
-    file_notice: Option<Notice>,
+/// An audio file opened from disk.
+struct AudioFile {
+    field: PathField,
+    view: Option<ClipView>,
+    task: Option<Task<Result<LoadedAudio, AudioError>>>,
+    notice: Option<Notice>,
+}
 
-    model_field: PathField,
-    model: Option<Arc<InferenceModel>>,
-    model_task: Option<Task<Result<InferenceModel, Notice>>>,
-    model_notice: Option<Notice>,
-    model_path_index: usize,
+/// Classification of what the detail area shows, with the workbench's model.
+#[derive(Default)]
+struct Classifier {
+    /// The workbench's model slot, as of the last poll.
+    slot: SlotView,
+    /// The thin path to classify with.
+    path_index: usize,
     verdict: Option<Verdict>,
-    verdict_task: Option<Task<Result<Verdict, String>>>,
+    task: Option<Task<Result<Verdict, String>>>,
+    notice: Option<Notice>,
+}
 
+/// The Data panel.
+pub struct DataPanel {
+    open: OpenDataset,
+    clips: ClipBrowser,
+    edits: Edits,
+    file: AudioFile,
+    classify: Classifier,
+    /// Which clip the detail area shows.
+    source: Source,
     fetch: fetch::Fetch,
     synth: synth::SynthForm,
     pub player: Player,
@@ -116,42 +135,34 @@ pub struct DataPanel {
 }
 
 impl DataPanel {
-    pub fn new(settings: &DataSettings) -> Self {
+    pub(crate) fn new(settings: &DataSettings) -> Self {
         let root_text = settings
             .root
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         Self {
-            root_field: PathField::new(root_text, Pick::Folder),
-            protocol: settings.protocol.parse().unwrap_or(Protocol::Twelve),
-            dataset: None,
-            generation: 0,
-            open_task: None,
-            is_demo: false,
-            copy_task: None,
-            reselect: None,
-            notice: None,
-            list: clips::ClipList::default(),
-            selected: None,
+            open: OpenDataset {
+                root_field: PathField::new(root_text, Pick::Folder),
+                protocol: settings.protocol.parse().unwrap_or(Protocol::Twelve),
+                dataset: None,
+                generation: 0,
+                task: None,
+                is_demo: false,
+                copy_task: None,
+                reselect: None,
+                notice: None,
+            },
+            clips: ClipBrowser::default(),
+            edits: Edits::default(),
+            file: AudioFile {
+                field: PathField::new(settings.audio_file.clone(), Pick::File(AUDIO_EXTS)),
+                view: None,
+                task: None,
+                notice: None,
+            },
+            classify: Classifier::default(),
             source: Source::Dataset,
-            clip_view: None,
-            clip_task: None,
-            clip_notice: None,
-            relabel_word: String::new(),
-            undo: Vec::new(),
-            edit_notice: None,
-            file_field: PathField::new(settings.audio_file.clone(), Pick::File(AUDIO_EXTS)),
-            file_view: None,
-            file_task: None,
-            file_notice: None,
-            model_field: PathField::new(settings.model.clone(), Pick::File(MODEL_EXTS)),
-            model: None,
-            model_task: None,
-            model_notice: None,
-            model_path_index: 0,
-            verdict: None,
-            verdict_task: None,
             fetch: fetch::Fetch::default(),
             synth: synth::SynthForm::new(&settings.synth),
             player: Player::new(),
@@ -161,39 +172,38 @@ impl DataPanel {
     }
 
     /// Settings to persist.
-    pub fn settings(&self) -> DataSettings {
+    pub(crate) fn settings(&self) -> DataSettings {
         DataSettings {
-            root: self.root_field.path(),
-            protocol: self.protocol.name().into(),
-            model: self.model_field.text.clone(),
-            audio_file: self.file_field.text.clone(),
+            root: self.open.root_field.path(),
+            protocol: self.open.protocol.name().into(),
+            audio_file: self.file.field.text.clone(),
             synth: self.synth.settings(),
         }
     }
 
     /// The open dataset, if any.
     pub fn dataset(&self) -> Option<&Arc<Dataset>> {
-        self.dataset.as_ref()
+        self.open.dataset.as_ref()
     }
 
     /// Whether the open dataset is the bundled demo set.
-    pub fn is_demo(&self) -> bool {
-        self.is_demo
+    pub(crate) fn is_demo(&self) -> bool {
+        self.open.is_demo
     }
 
     /// The selected dataset clip (index into `dataset.clips`).
-    pub fn selected_clip(&self) -> Option<usize> {
-        self.selected
+    pub(crate) fn selected_clip(&self) -> Option<usize> {
+        self.clips.selected
     }
 
     /// Open the dataset in the folder field, or the demo set when the field is empty.
-    pub fn open_dataset(&mut self, ctx: &egui::Context) {
-        let root = match self.root_field.path() {
+    pub(crate) fn open_dataset(&mut self, ctx: &egui::Context) {
+        let root = match self.open.root_field.path() {
             Some(p) => p,
             None => match demo_root() {
                 Some(p) => p,
                 None => {
-                    self.notice = Some(Notice::error(
+                    self.open.notice = Some(Notice::error(
                         "the embedded demo dataset was not found",
                         "Reinstall the workbench, set BIFSMN_DEMO_DIR, or choose a dataset folder above.",
                     ));
@@ -201,9 +211,9 @@ impl DataPanel {
                 }
             },
         };
-        let protocol = self.protocol;
-        self.notice = None;
-        self.open_task = Some(Task::spawn("open dataset", ctx, move |_| {
+        let protocol = self.open.protocol;
+        self.open.notice = None;
+        self.open.task = Some(Task::spawn("open dataset", ctx, move |_| {
             open_checked(&root, protocol)
         }));
     }
@@ -211,7 +221,7 @@ impl DataPanel {
     /// Copy the demo set at `root` to `<data dir>/datasets/demo` (or `demo-2`, … when taken);
     /// the copy opens when it is complete.
     fn copy_demo(&mut self, ctx: &egui::Context, root: PathBuf) {
-        self.copy_task = Some(Task::spawn("copy the demo set", ctx, move |_| {
+        self.open.copy_task = Some(Task::spawn("copy the demo set", ctx, move |_| {
             let base = bifsmn_engine::deploy::dirs::data_dir()
                 .ok_or("no user data folder (set BIFSMN_DATA_DIR)")?
                 .join("datasets");
@@ -229,58 +239,45 @@ impl DataPanel {
     }
 
     /// Use the demo set.
-    pub fn open_demo(&mut self, ctx: &egui::Context) {
-        self.root_field.text.clear();
-        self.protocol = Protocol::Twelve;
+    pub(crate) fn open_demo(&mut self, ctx: &egui::Context) {
+        self.open.root_field.text.clear();
+        self.open.protocol = Protocol::Twelve;
         self.open_dataset(ctx);
     }
 
-    /// Background jobs for the status bar.
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        out.extend(self.open_task.as_ref().map(Task::status));
-        out.extend(self.copy_task.as_ref().map(Task::status));
-        out.extend(self.clip_task.as_ref().map(Task::status));
-        out.extend(self.file_task.as_ref().map(Task::status));
-        out.extend(self.model_task.as_ref().map(Task::status));
-        out.extend(self.verdict_task.as_ref().map(Task::status));
-        out.extend(self.fetch.status());
-        out.extend(self.synth.status());
-    }
-
-    /// Whether anything runs that needs frames (progress, playhead).
+    /// Whether loading work runs (playback does not count: see [`Panel::live`]).
     pub fn busy(&self) -> bool {
-        self.open_task.is_some()
-            || self.copy_task.is_some()
-            || self.clip_task.is_some()
-            || self.file_task.is_some()
-            || self.model_task.is_some()
-            || self.verdict_task.is_some()
+        self.open.task.is_some()
+            || self.open.copy_task.is_some()
+            || self.clips.task.is_some()
+            || self.file.task.is_some()
+            || self.classify.task.is_some()
             || self.fetch.running()
             || self.synth.running()
-            || self.player.is_playing_any()
     }
 
     fn current_view(&self) -> Option<&ClipView> {
         match self.source {
-            Source::Dataset => self.clip_view.as_ref(),
-            Source::File => self.file_view.as_ref(),
+            Source::Dataset => self.clips.view.as_ref(),
+            Source::File => self.file.view.as_ref(),
         }
     }
 
     /// Space: play or stop what the detail area shows.
-    pub fn toggle_playback(&mut self) {
+    pub(crate) fn toggle_playback(&mut self) {
         if let Some(v) = self.current_view() {
             v.toggle(&self.player);
         }
     }
 
     /// Up/Down: move the selection within the filtered list.
-    pub fn select_relative(&mut self, ctx: &egui::Context, delta: i64) {
-        let rows = self.list.rows();
+    pub(crate) fn select_relative(&mut self, ctx: &egui::Context, delta: i64) {
+        let rows = self.clips.list.rows();
         if rows.is_empty() {
             return;
         }
         let pos = self
+            .clips
             .selected
             .and_then(|s| rows.iter().position(|&r| r == s))
             .map_or(0, |p| {
@@ -292,48 +289,39 @@ impl DataPanel {
 
     /// Select dataset clip `index` and load it.
     pub fn select(&mut self, ctx: &egui::Context, index: usize) {
-        let Some(ds) = self.dataset.clone() else {
+        let Some(ds) = self.open.dataset.clone() else {
             return;
         };
         if index >= ds.clips.len() {
             return;
         }
-        self.selected = Some(index);
+        self.clips.selected = Some(index);
         self.source = Source::Dataset;
-        self.clip_notice = None;
-        self.clip_task = Some(Task::spawn("decode clip", ctx, move |_| {
+        self.clips.notice = None;
+        self.clips.task = Some(Task::spawn("decode clip", ctx, move |_| {
             clip_view::load_clip(&ds, &ds.clips[index]).map_err(|e| e.to_string())
         }));
     }
 
     /// Ctrl+O: open the audio file dialog.
-    pub fn open_file_dialog(&mut self, ctx: &egui::Context) {
-        self.file_field.open_dialog(ctx);
+    pub(crate) fn open_file_dialog(&mut self, ctx: &egui::Context) {
+        self.file.field.open_dialog(ctx);
     }
 
     /// Decode the audio file in the file field.
-    pub fn open_file(&mut self, ctx: &egui::Context) {
-        let Some(path) = self.file_field.path() else {
+    pub(crate) fn open_file(&mut self, ctx: &egui::Context) {
+        let Some(path) = self.file.field.path() else {
             return;
         };
         self.source = Source::File;
-        self.file_notice = None;
-        self.file_task = Some(Task::spawn("decode file", ctx, move |_| {
+        self.file.notice = None;
+        self.file.task = Some(Task::spawn("decode file", ctx, move |_| {
             clip_view::load_file(&path)
         }));
     }
 
-    /// Load the classification model in the model field.
-    pub fn load_model(&mut self, ctx: &egui::Context) {
-        let Some(path) = self.model_field.path() else {
-            return;
-        };
-        self.model_notice = None;
-        self.model_task = Some(Task::spawn("load model", ctx, move |_| models::load(&path)));
-    }
-
     /// Delete key: move the selected clip to the trash.
-    pub fn trash_selected(&mut self, ctx: &egui::Context) {
+    pub(crate) fn trash_selected(&mut self, ctx: &egui::Context) {
         let Some((root, path)) = self.selected_file() else {
             return;
         };
@@ -341,17 +329,17 @@ impl DataPanel {
     }
 
     /// Ctrl+Z: undo the last relabel or delete.
-    pub fn undo_last(&mut self, ctx: &egui::Context) {
-        let Some(u) = self.undo.pop() else {
+    pub(crate) fn undo_last(&mut self, ctx: &egui::Context) {
+        let Some(u) = self.edits.undo.pop() else {
             return;
         };
         match ops::undo(&u) {
             Ok(()) => {
-                self.edit_notice = Some(Notice::info(format!("Undone: {}", u.description)));
+                self.edits.notice = Some(Notice::info(format!("Undone: {}", u.description)));
                 self.reopen(ctx, Some(u.from.clone()));
             }
             Err(e) => {
-                self.edit_notice = Some(Notice::error(
+                self.edits.notice = Some(Notice::error(
                     format!("{}: {e}", u.description),
                     format!(
                         "The clip is still at {}; move it back by hand if needed.",
@@ -363,8 +351,8 @@ impl DataPanel {
     }
 
     fn selected_file(&self) -> Option<(PathBuf, PathBuf)> {
-        let ds = self.dataset.as_ref()?;
-        let clip = ds.clips.get(self.selected?)?;
+        let ds = self.open.dataset.as_ref()?;
+        let clip = ds.clips.get(self.clips.selected?)?;
         Some((ds.root.clone(), clip.path()?.to_path_buf()))
     }
 
@@ -376,7 +364,7 @@ impl DataPanel {
     ) {
         match result {
             Ok(u) => {
-                self.edit_notice = Some(Notice::info(format!(
+                self.edits.notice = Some(Notice::info(format!(
                     "Done: {} (Ctrl+Z to undo)",
                     u.description
                 )));
@@ -387,11 +375,11 @@ impl DataPanel {
                 } else {
                     self.neighbour_path()
                 };
-                self.undo.push(u);
+                self.edits.undo.push(u);
                 self.reopen(ctx, reselect);
             }
             Err(e) => {
-                self.edit_notice = Some(Notice::error(
+                self.edits.notice = Some(Notice::error(
                     e.to_string(),
                     "Nothing was changed. Check the folder's permissions and free space.",
                 ))
@@ -401,9 +389,9 @@ impl DataPanel {
 
     /// The path of the row after the selected one (or before it at the end).
     fn neighbour_path(&self) -> Option<PathBuf> {
-        let ds = self.dataset.as_ref()?;
-        let rows = self.list.rows();
-        let pos = rows.iter().position(|&r| Some(r) == self.selected)?;
+        let ds = self.open.dataset.as_ref()?;
+        let rows = self.clips.list.rows();
+        let pos = rows.iter().position(|&r| Some(r) == self.clips.selected)?;
         let next = rows
             .get(pos + 1)
             .or_else(|| pos.checked_sub(1).and_then(|p| rows.get(p)))?;
@@ -412,9 +400,9 @@ impl DataPanel {
 
     /// Re-read the open dataset (clips were added elsewhere, e.g. recorded in the Test panel),
     /// keeping the selected clip.
-    pub fn rescan(&mut self, ctx: &egui::Context) {
-        let keep = self.selected.and_then(|i| {
-            let ds = self.dataset.as_ref()?;
+    pub(crate) fn rescan(&mut self, ctx: &egui::Context) {
+        let keep = self.clips.selected.and_then(|i| {
+            let ds = self.open.dataset.as_ref()?;
             ds.clips.get(i)?.path().map(Path::to_path_buf)
         });
         self.reopen(ctx, keep);
@@ -422,118 +410,111 @@ impl DataPanel {
 
     /// Re-open the dataset after an edit and select `reselect` when it is back.
     fn reopen(&mut self, ctx: &egui::Context, reselect: Option<PathBuf>) {
-        let Some(ds) = &self.dataset else {
+        let Some(ds) = &self.open.dataset else {
             return;
         };
         let (root, protocol) = (ds.root.clone(), ds.protocol);
-        self.reselect = reselect;
-        self.open_task = Some(Task::spawn("rescan dataset", ctx, move |_| {
+        self.open.reselect = reselect;
+        self.open.task = Some(Task::spawn("rescan dataset", ctx, move |_| {
             open_checked(&root, protocol)
         }));
     }
 
-    /// Collect finished background work.
-    pub fn poll(&mut self, ctx: &egui::Context) {
-        if let Some(r) = take_done(&mut self.open_task) {
+    /// Collect finished background work (see [`Panel::poll`]).
+    fn poll_work(&mut self, ctx: &egui::Context, model: &ModelSlot) {
+        if let Some(r) = take_done(&mut self.open.task) {
             match r {
                 Ok(Ok((ds, is_demo))) => {
-                    self.is_demo = is_demo;
-                    let first = self.dataset.is_none();
+                    self.open.is_demo = is_demo;
+                    let first = self.open.dataset.is_none();
                     let ds = Arc::new(ds);
-                    self.dataset = Some(ds.clone());
-                    self.generation += 1;
-                    self.list.refresh(&ds, self.generation);
-                    let wanted = self.reselect.take();
+                    self.open.dataset = Some(ds.clone());
+                    self.open.generation += 1;
+                    self.clips.list.refresh(&ds, self.open.generation);
+                    let wanted = self.open.reselect.take();
                     let index = wanted
                         .as_ref()
                         .and_then(|w| ds.clips.iter().position(|c| c.path() == Some(w.as_path())));
                     match index {
                         Some(i) => self.select(ctx, i),
                         None if first || wanted.is_some() => {
-                            if let Some(&i) = self.list.rows().first() {
+                            if let Some(&i) = self.clips.list.rows().first() {
                                 self.select(ctx, i);
                             }
                         }
                         None => {
-                            self.selected = None;
-                            self.clip_view = None;
+                            self.clips.selected = None;
+                            self.clips.view = None;
                         }
                     }
                 }
                 Ok(Err(e)) => {
-                    self.notice = Some(Notice::error(e.to_string(), dataset_hint(&e)));
+                    self.open.notice = Some(Notice::error(e.to_string(), dataset_hint(&e)));
                 }
-                Err(e) => self.notice = Some(Notice::error(e, "")),
+                Err(e) => self.open.notice = Some(Notice::error(e, "")),
             }
         }
-        if let Some(r) = take_done(&mut self.copy_task) {
+        if let Some(r) = take_done(&mut self.open.copy_task) {
             match r.and_then(|x| x) {
                 Ok(copy) => {
-                    self.root_field.text = copy.display().to_string();
-                    self.protocol = Protocol::Twelve;
+                    self.open.root_field.text = copy.display().to_string();
+                    self.open.protocol = Protocol::Twelve;
                     self.open_dataset(ctx);
-                    self.notice = Some(Notice::info(format!(
+                    self.open.notice = Some(Notice::info(format!(
                         "Copied the demo set to {}: edits and recordings go there.",
                         copy.display()
                     )));
                 }
                 Err(e) => {
-                    self.notice = Some(Notice::error(
+                    self.open.notice = Some(Notice::error(
                         e,
                         "Choose another folder for your dataset, or free some space.",
                     ))
                 }
             }
         }
-        if let Some(r) = take_done(&mut self.clip_task) {
+        if let Some(r) = take_done(&mut self.clips.task) {
             match r.and_then(|x| x) {
                 Ok(audio) => {
                     let id = self.view_id();
-                    self.clip_view = Some(ClipView::new(ctx, audio, id));
+                    self.clips.view = Some(ClipView::new(ctx, audio, id));
                     self.classify_current(ctx);
                 }
                 Err(e) => {
-                    self.clip_view = None;
-                    self.clip_notice = Some(Notice::error(
+                    self.clips.view = None;
+                    self.clips.notice = Some(Notice::error(
                         e,
                         "The file may be damaged; `bifsmn data check` lists every bad file. Delete it here (it goes to .trash) or replace it.",
                     ));
                 }
             }
         }
-        if let Some(r) = take_done(&mut self.file_task) {
+        if let Some(r) = take_done(&mut self.file.task) {
             match r {
                 Ok(Ok(audio)) => {
                     let id = self.view_id();
-                    self.file_view = Some(ClipView::new(ctx, audio, id));
+                    self.file.view = Some(ClipView::new(ctx, audio, id));
                     self.classify_current(ctx);
                 }
                 Ok(Err(e)) => {
-                    self.file_view = None;
-                    self.file_notice = Some(Notice::error(
+                    self.file.view = None;
+                    self.file.notice = Some(Notice::error(
                         e.to_string(),
                         "Pick a WAV, FLAC, Ogg Vorbis or MP3 file. If it plays elsewhere, convert it to WAV (e.g. with ffmpeg or sox) and open that.",
                     ));
                 }
-                Err(e) => self.file_notice = Some(Notice::error(e, "")),
+                Err(e) => self.file.notice = Some(Notice::error(e, "")),
             }
         }
-        if let Some(r) = take_done(&mut self.model_task) {
-            match r {
-                Ok(Ok(m)) => {
-                    self.model_path_index = 0;
-                    self.model = Some(Arc::new(m));
-                    self.classify_current(ctx);
-                }
-                Ok(Err(n)) => self.model_notice = Some(n),
-                Err(e) => self.model_notice = Some(Notice::error(e, "")),
-            }
+        if self.classify.slot.sync(model) {
+            self.classify.path_index = 0;
+            self.classify_current(ctx);
         }
-        if let Some(r) = take_done(&mut self.verdict_task) {
+        if let Some(r) = take_done(&mut self.classify.task) {
             match r.and_then(|x| x) {
-                Ok(v) => self.verdict = Some(v),
+                Ok(v) => self.classify.verdict = Some(v),
                 Err(e) => {
-                    self.model_notice = Some(Notice::error(
+                    self.classify.notice = Some(Notice::error(
                         format!("classification failed: {e}"),
                         "Check that the model was trained on 16 kHz, 1 s clips.",
                     ))
@@ -555,15 +536,17 @@ impl DataPanel {
 
     /// Classify what the detail area shows, if a model is loaded.
     fn classify_current(&mut self, ctx: &egui::Context) {
-        let (Some(model), Some(view)) = (self.model.clone(), self.current_view()) else {
+        let (Some(model), Some(view)) = (self.classify.slot.model.clone(), self.current_view())
+        else {
             return;
         };
         let samples = view.audio.samples.clone();
         let view_id = view.id;
         let path = self
-            .model_path_index
+            .classify
+            .path_index
             .min(model.num_paths().saturating_sub(1));
-        self.verdict_task = Some(Task::spawn("classify", ctx, move |_| {
+        self.classify.task = Some(Task::spawn("classify", ctx, move |_| {
             let a = models::analyse(&model, &samples, path).map_err(|e| e.to_string())?;
             Ok(Verdict {
                 view: view_id,
@@ -573,9 +556,10 @@ impl DataPanel {
         }));
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draw the panel (see [`Panel::ui`]).
+    fn draw(&mut self, ui: &mut Ui, slot: &mut ModelSlot) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
+        self.poll_work(&ctx, slot);
         self.dataset_bar(ui);
         ui.separator();
         egui::Panel::left("data-left")
@@ -586,7 +570,7 @@ impl DataPanel {
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("data-detail")
-                .show(ui, |ui| self.detail(ui));
+                .show(ui, |ui| self.detail(ui, slot));
         });
     }
 
@@ -594,17 +578,18 @@ impl DataPanel {
         let ctx = ui.ctx().clone();
         ui.horizontal_wrapped(|ui| {
             let ev = self
+                .open
                 .root_field
                 .ui(ui, "Dataset", "empty = the embedded demo set", 340.0);
             egui::ComboBox::from_label("protocol")
-                .selected_text(self.protocol.name())
+                .selected_text(self.open.protocol.name())
                 .show_ui(ui, |ui| {
                     for p in Protocol::ALL {
-                        ui.selectable_value(&mut self.protocol, p, protocol_label(p));
+                        ui.selectable_value(&mut self.open.protocol, p, protocol_label(p));
                     }
                 });
             let open = ui
-                .add_enabled(self.open_task.is_none(), egui::Button::new("Open"))
+                .add_enabled(self.open.task.is_none(), egui::Button::new("Open"))
                 .on_hover_text("Scan the folder with the chosen protocol");
             if open.clicked() || ev.chosen() {
                 self.open_dataset(&ctx);
@@ -616,11 +601,11 @@ impl DataPanel {
             {
                 self.open_demo(&ctx);
             }
-            if self.open_task.is_some() {
+            if self.open.task.is_some() {
                 ui.spinner();
             }
         });
-        if let Some(ds) = self.dataset.clone() {
+        if let Some(ds) = self.open.dataset.clone() {
             let counts = ds.counts();
             ui.label(
                 RichText::new(format!(
@@ -638,7 +623,7 @@ impl DataPanel {
                 ))
                 .weak(),
             );
-            if self.is_demo {
+            if self.open.is_demo {
                 ui.horizontal_wrapped(|ui| {
                     ui.label(
                         RichText::new(
@@ -649,7 +634,7 @@ impl DataPanel {
                     );
                     if ui
                         .add_enabled(
-                            self.copy_task.is_none(),
+                            self.open.copy_task.is_none(),
                             egui::Button::new("Make an editable copy"),
                         )
                         .on_hover_text("Copy it into the workbench's data folder and open the copy")
@@ -657,20 +642,20 @@ impl DataPanel {
                     {
                         self.copy_demo(&ctx, ds.root.clone());
                     }
-                    if self.copy_task.is_some() {
+                    if self.open.copy_task.is_some() {
                         ui.spinner();
                     }
                 });
             }
         }
-        show_slot(ui, &mut self.notice);
+        show_slot(ui, &mut self.open.notice);
         egui::CollapsingHeader::new("Fetch Speech Commands")
             .id_salt("fetch-sc")
             .default_open(false)
             .show(ui, |ui| {
                 if let Some((dir, protocol)) = self.fetch.ui(ui) {
-                    self.root_field.text = dir.display().to_string();
-                    self.protocol = protocol;
+                    self.open.root_field.text = dir.display().to_string();
+                    self.open.protocol = protocol;
                     self.open_dataset(&ctx);
                 }
             });
@@ -679,8 +664,8 @@ impl DataPanel {
             .default_open(false)
             .show(ui, |ui| {
                 if let Some((dir, protocol)) = self.synth.ui(ui) {
-                    self.root_field.text = dir.display().to_string();
-                    self.protocol = protocol;
+                    self.open.root_field.text = dir.display().to_string();
+                    self.open.protocol = protocol;
                     self.open_dataset(&ctx);
                 }
             });
@@ -690,9 +675,9 @@ impl DataPanel {
         // Claim the panel's whole width: a resizable panel otherwise shrinks to its content,
         // and the list's columns are sized from the width they are given.
         ui.set_min_width(ui.available_width());
-        let Some(ds) = self.dataset.clone() else {
+        let Some(ds) = self.open.dataset.clone() else {
             ui.add_space(20.0);
-            if self.open_task.is_some() {
+            if self.open.task.is_some() {
                 ui.horizontal(|ui| {
                     ui.spinner();
                     ui.label("Scanning the dataset…");
@@ -707,17 +692,17 @@ impl DataPanel {
             .default_open(true)
             .show(ui, |ui| self.counts_table(ui, &ds));
         ui.add_space(4.0);
-        self.list.filters_ui(ui, &ds);
-        self.list.refresh(&ds, self.generation);
+        self.clips.list.filters_ui(ui, &ds);
+        self.clips.list.refresh(&ds, self.open.generation);
         ui.label(
             RichText::new(format!(
                 "{} of {} clips",
-                self.list.rows().len(),
+                self.clips.list.rows().len(),
                 ds.clips.len()
             ))
             .weak(),
         );
-        if let Some(i) = self.list.list_ui(ui, &ds, self.selected) {
+        if let Some(i) = self.clips.list.list_ui(ui, &ds, self.clips.selected) {
             let ctx = ui.ctx().clone();
             self.select(&ctx, i);
         }
@@ -739,13 +724,13 @@ impl DataPanel {
                         }
                         ui.end_row();
                         for (k, name) in ds.labels.iter().enumerate() {
-                            let selected = self.list.class == Some(k);
+                            let selected = self.clips.list.class == Some(k);
                             if ui
                                 .selectable_label(selected, name)
                                 .on_hover_text("Show only this class in the list")
                                 .clicked()
                             {
-                                self.list.class = if selected { None } else { Some(k) };
+                                self.clips.list.class = if selected { None } else { Some(k) };
                             }
                             let mut total = 0;
                             for s in Split::ALL {
@@ -768,7 +753,7 @@ impl DataPanel {
             });
     }
 
-    fn detail(&mut self, ui: &mut Ui) {
+    fn detail(&mut self, ui: &mut Ui, slot: &mut ModelSlot) {
         let ctx = ui.ctx().clone();
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.source, Source::Dataset, "Dataset clip");
@@ -777,12 +762,13 @@ impl DataPanel {
         ui.add_space(4.0);
         if self.source == Source::File {
             let ev = self
-                .file_field
+                .file
+                .field
                 .ui(ui, "File", "any WAV, FLAC, Ogg or MP3 file", 360.0);
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(
-                        self.file_field.path().is_some(),
+                        self.file.field.path().is_some(),
                         egui::Button::new("Open file"),
                     )
                     .on_hover_text("Decode and show the file (Ctrl+O opens the file chooser)")
@@ -791,22 +777,22 @@ impl DataPanel {
                 {
                     self.open_file(&ctx);
                 }
-                if self.file_task.is_some() {
+                if self.file.task.is_some() {
                     ui.spinner();
                 }
             });
-            show_slot(ui, &mut self.file_notice);
+            show_slot(ui, &mut self.file.notice);
         } else {
-            show_slot(ui, &mut self.clip_notice);
-            if self.clip_task.is_some() && self.clip_view.is_none() {
+            show_slot(ui, &mut self.clips.notice);
+            if self.clips.task.is_some() && self.clips.view.is_none() {
                 ui.spinner();
             }
         }
         show_slot(ui, &mut self.player_notice);
         // The view is taken out while drawing so the classification UI can borrow the panel.
         let view = match self.source {
-            Source::Dataset => self.clip_view.take(),
-            Source::File => self.file_view.take(),
+            Source::Dataset => self.clips.view.take(),
+            Source::File => self.file.view.take(),
         };
         let mut reclassify = false;
         if let Some(view) = &view {
@@ -818,7 +804,7 @@ impl DataPanel {
                 ui.label(RichText::new(&view.audio.info).weak());
             }
             if self.source == Source::Dataset
-                && let (Some(ds), Some(i)) = (&self.dataset, self.selected)
+                && let (Some(ds), Some(i)) = (&self.open.dataset, self.clips.selected)
                 && let Some(c) = ds.clips.get(i)
             {
                 ui.label(format!(
@@ -840,14 +826,14 @@ impl DataPanel {
                     view.show_logmel(ui, 224.0);
                 });
                 ui.add_space(16.0);
-                ui.vertical(|ui| reclassify = self.classify_ui(ui, Some(view.id)));
+                ui.vertical(|ui| reclassify = self.classify_ui(ui, slot, Some(view.id)));
             });
-        } else if self.source == Source::File && self.file_task.is_none() {
+        } else if self.source == Source::File && self.file.task.is_none() {
             ui.label("Open a file to see its waveform and features.");
         }
         match self.source {
-            Source::Dataset => self.clip_view = self.clip_view.take().or(view),
-            Source::File => self.file_view = self.file_view.take().or(view),
+            Source::Dataset => self.clips.view = self.clips.view.take().or(view),
+            Source::File => self.file.view = self.file.view.take().or(view),
         }
         if reclassify {
             self.classify_current(&ctx);
@@ -860,34 +846,35 @@ impl DataPanel {
 
     /// The model picker and the prediction for the view `current`; true when the thin path
     /// changed (the caller classifies again).
-    fn classify_ui(&mut self, ui: &mut Ui, current: Option<u64>) -> bool {
+    fn classify_ui(&mut self, ui: &mut Ui, slot: &mut ModelSlot, current: Option<u64>) -> bool {
         let ctx = ui.ctx().clone();
         let mut changed = false;
         ui.label(RichText::new("Classify with a model").strong());
-        let ev = self
-            .model_field
+        let ev = slot
+            .field
             .ui(ui, "Model", ".bkw or training run folder", 220.0);
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(self.model_field.path().is_some(), egui::Button::new("Load"))
+                .add_enabled(slot.field.path().is_some(), egui::Button::new("Load"))
                 .clicked()
                 || ev.chosen()
             {
-                self.load_model(&ctx);
+                slot.load(&ctx, None);
             }
-            if self.model_task.is_some() || self.verdict_task.is_some() {
+            if slot.is_loading() || self.classify.task.is_some() {
                 ui.spinner();
             }
         });
-        show_slot(ui, &mut self.model_notice);
-        let Some(model) = self.model.clone() else {
+        show_slot(ui, &mut slot.notice);
+        show_slot(ui, &mut self.classify.notice);
+        let Some(model) = self.classify.slot.model.clone() else {
             return false;
         };
         ui.label(RichText::new(model.describe()).weak().small());
         if model.num_paths() > 1 {
-            changed = model.path_combo(ui, "data-model-path", &mut self.model_path_index);
+            changed = model.path_combo(ui, "data-model-path", &mut self.classify.path_index);
         }
-        if let Some(v) = &self.verdict
+        if let Some(v) = &self.classify.verdict
             && Some(v.view) == current
         {
             ui.label(format!("Prediction ({}):", model.path_label(v.path)));
@@ -912,10 +899,10 @@ impl DataPanel {
 
     fn edit_ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
-        let Some(ds) = self.dataset.clone() else {
+        let Some(ds) = self.open.dataset.clone() else {
             return;
         };
-        let Some(clip) = self.selected.and_then(|i| ds.clips.get(i)) else {
+        let Some(clip) = self.clips.selected.and_then(|i| ds.clips.get(i)) else {
             return;
         };
         ui.label(RichText::new("Edit").strong());
@@ -945,33 +932,33 @@ impl DataPanel {
             .collect();
         words.sort();
         words.dedup();
-        if self.relabel_word.is_empty() || !words.contains(&self.relabel_word) {
-            self.relabel_word = words
+        if self.edits.relabel_word.is_empty() || !words.contains(&self.edits.relabel_word) {
+            self.edits.relabel_word = words
                 .iter()
                 .find(|w| **w != clip.word)
                 .cloned()
                 .unwrap_or_default();
         }
-        let busy = self.open_task.is_some();
+        let busy = self.open.task.is_some();
         ui.horizontal_wrapped(|ui| {
             ui.label("Move to word folder");
             egui::ComboBox::from_id_salt("relabel-word")
-                .selected_text(&self.relabel_word)
+                .selected_text(&self.edits.relabel_word)
                 .show_ui(ui, |ui| {
                     for w in &words {
-                        ui.selectable_value(&mut self.relabel_word, w.clone(), w);
+                        ui.selectable_value(&mut self.edits.relabel_word, w.clone(), w);
                     }
                 })
                 .response
                 .accessible_name("target word folder");
-            let can = !busy && self.relabel_word != clip.word;
+            let can = !busy && self.edits.relabel_word != clip.word;
             if ui
                 .add_enabled(can, egui::Button::new("Relabel"))
                 .on_hover_text("Move the file to that folder; the split lists follow")
                 .clicked()
                 && let Some((root, path)) = self.selected_file()
             {
-                let word = self.relabel_word.clone();
+                let word = self.edits.relabel_word.clone();
                 self.apply_edit(&ctx, ops::relabel(&root, &path, &word), Some(()));
             }
             ui.separator();
@@ -984,7 +971,11 @@ impl DataPanel {
             {
                 self.trash_selected(&ctx);
             }
-            let undo_text = self.undo.last().map(|u| format!("Undo: {}", u.description));
+            let undo_text = self
+                .edits
+                .undo
+                .last()
+                .map(|u| format!("Undo: {}", u.description));
             if ui
                 .add_enabled(undo_text.is_some() && !busy, egui::Button::new("Undo"))
                 .on_hover_text(undo_text.unwrap_or_else(|| "Nothing to undo".into()))
@@ -993,7 +984,35 @@ impl DataPanel {
                 self.undo_last(&ctx);
             }
         });
-        show_slot(ui, &mut self.edit_notice);
+        show_slot(ui, &mut self.edits.notice);
+    }
+}
+
+impl Panel for DataPanel {
+    fn poll(&mut self, ctx: &egui::Context, model: &ModelSlot) {
+        self.poll_work(ctx, model);
+    }
+
+    fn jobs(&self, out: &mut Vec<JobStatus>) {
+        out.extend(self.open.task.as_ref().map(Task::status));
+        out.extend(self.open.copy_task.as_ref().map(Task::status));
+        out.extend(self.clips.task.as_ref().map(Task::status));
+        out.extend(self.file.task.as_ref().map(Task::status));
+        out.extend(self.classify.task.as_ref().map(Task::status));
+        out.extend(self.fetch.status());
+        out.extend(self.synth.status());
+    }
+
+    fn busy(&self) -> bool {
+        DataPanel::busy(self)
+    }
+
+    fn live(&self) -> bool {
+        self.player.is_playing_any()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, model: &mut ModelSlot) {
+        self.draw(ui, model);
     }
 }
 

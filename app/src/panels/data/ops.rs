@@ -14,11 +14,11 @@ use bifsmn_engine::data::speech_commands::{TESTING_LIST, VALIDATION_LIST};
 use bifsmn_engine::fsutil::write_atomic;
 
 /// Folder inside the dataset root where deleted clips go.
-pub const TRASH_DIR: &str = ".trash";
+pub(crate) const TRASH_DIR: &str = ".trash";
 
 /// How to reverse one edit.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Undo {
+pub(crate) struct Undo {
     /// What was done, for the Undo button's tooltip and the status line.
     pub description: String,
     /// Where the clip was and where it is now.
@@ -129,7 +129,7 @@ fn move_clip(
 }
 
 /// Move `clip` into the word folder `word`, keeping its file name and split.
-pub fn relabel(root: &Path, clip: &Path, word: &str) -> io::Result<Undo> {
+pub(crate) fn relabel(root: &Path, clip: &Path, word: &str) -> io::Result<Undo> {
     let word = word.trim();
     if word.is_empty() || word.starts_with('.') || word.contains(['/', '\\']) {
         return Err(io::Error::other(format!(
@@ -160,7 +160,7 @@ pub fn relabel(root: &Path, clip: &Path, word: &str) -> io::Result<Undo> {
 
 /// Move `clip` to `<root>/.trash/<word>/` (a numbered name if one is already there) and drop
 /// it from the split lists.
-pub fn trash(root: &Path, clip: &Path) -> io::Result<Undo> {
+pub(crate) fn trash(root: &Path, clip: &Path) -> io::Result<Undo> {
     let rel = relative(root, clip)?;
     let mut to = root.join(TRASH_DIR).join(&rel);
     let mut n = 1;
@@ -172,7 +172,7 @@ pub fn trash(root: &Path, clip: &Path) -> io::Result<Undo> {
 }
 
 /// Reverse an edit: move the clip back, then restore the lists.
-pub fn undo(u: &Undo) -> io::Result<()> {
+pub(crate) fn undo(u: &Undo) -> io::Result<()> {
     if u.from.exists() {
         return Err(io::Error::other(format!(
             "cannot undo: {} exists again",

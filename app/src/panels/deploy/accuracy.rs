@@ -19,14 +19,14 @@ use crate::task::Task;
 
 /// Per-path accuracy of one model, or why there is none.
 #[derive(Clone, Debug, PartialEq)]
-pub enum AccuracyState {
+pub(crate) enum AccuracyState {
     Found(PathAccuracy),
     Missing(String),
 }
 
 /// Validation accuracy per thin path from a run's sidecar.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PathAccuracy {
+pub(crate) struct PathAccuracy {
     pub sidecar: PathBuf,
     pub epoch: usize,
     /// (thin path, accuracy as a fraction).
@@ -36,7 +36,7 @@ pub struct PathAccuracy {
 
 /// Find the run sidecar for `model_file` (a `.bkw` in a run folder, or the run folder itself)
 /// and read its per-path validation accuracy. Blocking (reads files): call it on a worker.
-pub fn lookup(model_file: &Path) -> AccuracyState {
+pub(crate) fn lookup(model_file: &Path) -> AccuracyState {
     let dir = if model_file.is_dir() {
         model_file.to_path_buf()
     } else {

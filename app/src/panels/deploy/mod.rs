@@ -15,11 +15,11 @@
 //! dialogs), [`push`] (push form and progress), [`report`] (tables and charts),
 //! [`history`] (the bench history list), [`accuracy`] (per-path accuracy from a run sidecar).
 
-pub mod accuracy;
-pub mod boards;
-pub mod history;
-pub mod push;
-pub mod report;
+pub(crate) mod accuracy;
+pub(crate) mod boards;
+pub(crate) mod history;
+pub(crate) mod push;
+pub(crate) mod report;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -27,6 +27,8 @@ use std::path::PathBuf;
 use bifsmn_engine::deploy::{self, BoardStore, DeployError, HistoryEntry};
 use egui::{RichText, Ui};
 
+use crate::model_slot::ModelSlot;
+use crate::panels::Panel;
 use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::notice::show_slot;
@@ -146,9 +148,9 @@ pub struct DeployPanel {
     // Push and bench.
     pub(crate) push: PushState,
     model_field: PathField,
-    inspect_model: Option<PathBuf>,
+    loaded_model: Option<PathBuf>,
     /// Whether the model field follows the model loaded in Inspect.
-    follow_inspect: bool,
+    follow_loaded: bool,
     deploy: Option<RunningDeploy>,
     /// Targets being resolved (ssh config, key files) before a check or deploy starts.
     plan_task: Option<Task<ConnectPlan>>,
@@ -169,7 +171,7 @@ pub struct DeployPanel {
 }
 
 impl DeployPanel {
-    pub fn new(s: &DeploySettings) -> Self {
+    pub(crate) fn new(s: &DeploySettings) -> Self {
         Self::with_files(s, DeployFiles::standard())
     }
 
@@ -195,8 +197,8 @@ impl DeployPanel {
                 ..PushState::default()
             },
             model_field: PathField::new(s.model.clone(), Pick::File(push::MODEL_EXTS)),
-            inspect_model: None,
-            follow_inspect: follow,
+            loaded_model: None,
+            follow_loaded: follow,
             deploy: None,
             plan_task: None,
             view: s.view,
@@ -226,14 +228,10 @@ impl DeployPanel {
         self.selection = None;
     }
 
-    pub fn files(&self) -> &DeployFiles {
-        &self.files
-    }
-
-    pub fn settings(&self) -> DeploySettings {
+    pub(crate) fn settings(&self) -> DeploySettings {
         DeploySettings {
             selected_boards: self.selected.iter().cloned().collect(),
-            model: if self.follow_inspect {
+            model: if self.follow_loaded {
                 String::new()
             } else {
                 self.model_field.text.clone()
@@ -247,22 +245,22 @@ impl DeployPanel {
     }
 
     /// The model loaded in the Inspect panel (the default model to push).
-    pub fn set_model(&mut self, model: Option<PathBuf>) {
-        if model == self.inspect_model {
+    pub(crate) fn set_model(&mut self, model: Option<PathBuf>) {
+        if model == self.loaded_model {
             return;
         }
-        self.inspect_model = model;
-        if self.follow_inspect
-            && let Some(m) = &self.inspect_model
+        self.loaded_model = model;
+        if self.follow_loaded
+            && let Some(m) = &self.loaded_model
         {
             self.model_field.text = m.display().to_string();
         }
     }
 
     /// Push `model` next (the Test panel's "Deploy it…"): the field stops following Inspect.
-    pub fn choose_model(&mut self, model: PathBuf) {
+    pub(crate) fn choose_model(&mut self, model: PathBuf) {
         self.model_field.text = model.display().to_string();
-        self.follow_inspect = false;
+        self.follow_loaded = false;
     }
 
     /// The saved boards (empty until loaded).
@@ -279,37 +277,11 @@ impl DeployPanel {
     }
 
     /// Bench reports known (history file and this session).
-    pub fn report_count(&self) -> usize {
+    pub(crate) fn report_count(&self) -> usize {
         self.entries.len() + self.session_entries.len()
     }
 
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        if let Some(d) = &self.deploy {
-            out.push(d.status());
-        }
-        for (name, c) in self.boards.checks.iter() {
-            if c.running() {
-                out.push(JobStatus {
-                    label: format!("testing {name}"),
-                    fraction: None,
-                });
-            }
-        }
-        out.extend(self.push.export_task.as_ref().map(Task::status));
-    }
-
-    pub fn busy(&self) -> bool {
-        self.store_task.is_some()
-            || self.save_task.is_some()
-            || self.deploy.is_some()
-            || self.plan_task.is_some()
-            || self.history_task.is_some()
-            || self.accuracy_task.is_some()
-            || self.push.busy()
-            || self.boards.busy()
-    }
-
-    pub fn poll(&mut self, ctx: &egui::Context) {
+    fn poll_work(&mut self, ctx: &egui::Context) {
         self.load_if_needed(ctx);
         if let Some(r) = take_done(&mut self.store_task) {
             match r {
@@ -449,7 +421,7 @@ impl DeployPanel {
     }
 
     /// Select a report and show it.
-    pub fn select_report(&mut self, key: EntryKey) {
+    pub(crate) fn select_report(&mut self, key: EntryKey) {
         self.selection = Some(key);
         self.view = DeployView::Report;
     }
@@ -461,9 +433,10 @@ impl DeployPanel {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draw the panel (see [`Panel::ui`]).
+    fn draw(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
+        self.poll_work(&ctx);
         egui::Panel::left("deploy-left")
             .resizable(true)
             .default_size(430.0)
@@ -524,7 +497,7 @@ fn same_report(a: &HistoryEntry, b: &HistoryEntry) -> bool {
 }
 
 /// An engine error as a notice with what to do next.
-pub fn error_notice(e: &DeployError) -> Notice {
+pub(crate) fn error_notice(e: &DeployError) -> Notice {
     use DeployError as E;
     let hint = match e {
         E::Config { .. } => "Fix the file (plain TOML) or remove the broken board.",
@@ -582,5 +555,41 @@ pub fn error_notice(e: &DeployError) -> Notice {
     match e {
         E::Cancelled { .. } => Notice::info(e.to_string()),
         _ => Notice::error(e.to_string(), hint),
+    }
+}
+
+impl Panel for DeployPanel {
+    fn poll(&mut self, ctx: &egui::Context, _model: &ModelSlot) {
+        self.poll_work(ctx);
+    }
+
+    fn jobs(&self, out: &mut Vec<JobStatus>) {
+        if let Some(d) = &self.deploy {
+            out.push(d.status());
+        }
+        for (name, c) in self.boards.checks.iter() {
+            if c.running() {
+                out.push(JobStatus {
+                    label: format!("testing {name}"),
+                    fraction: None,
+                });
+            }
+        }
+        out.extend(self.push.export_task.as_ref().map(Task::status));
+    }
+
+    fn busy(&self) -> bool {
+        self.store_task.is_some()
+            || self.save_task.is_some()
+            || self.deploy.is_some()
+            || self.plan_task.is_some()
+            || self.history_task.is_some()
+            || self.accuracy_task.is_some()
+            || self.push.busy()
+            || self.boards.busy()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _model: &mut ModelSlot) {
+        self.draw(ui);
     }
 }

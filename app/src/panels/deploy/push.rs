@@ -19,13 +19,13 @@ use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::Notice;
 use crate::widgets::notice::show_slot;
 
-pub const MODEL_EXTS: &[&str] = &["bkw"];
+pub(crate) const MODEL_EXTS: &[&str] = &["bkw"];
 /// Runner output lines kept per board.
 const OUTPUT_LINES: usize = 400;
 
 /// What the push form holds besides the model field.
 #[derive(Default)]
-pub struct PushState {
+pub(crate) struct PushState {
     pub paths: BTreeSet<u32>,
     pub runs: u32,
     pub warmup: u32,
@@ -41,14 +41,14 @@ pub struct PushState {
 }
 
 impl PushState {
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         self.model_info_task.is_some() || self.export_task.is_some()
     }
 }
 
 /// What the model field points at.
 #[derive(Clone, Debug)]
-pub enum ModelInfo {
+pub(crate) enum ModelInfo {
     Packed {
         hash: String,
         bytes: u64,
@@ -96,14 +96,14 @@ fn read_model_info(path: &Path) -> ModelInfo {
 
 /// The settings of one push, the same for every board.
 #[derive(Clone, Debug)]
-pub struct DeployParams {
+pub(crate) struct DeployParams {
     pub model: PathBuf,
     pub paths: Vec<u32>,
     pub options: BenchOptions,
 }
 
 /// One board's progress.
-pub struct BoardRow {
+pub(crate) struct BoardRow {
     pub board: String,
     pub host: String,
     pub stage: String,
@@ -218,7 +218,7 @@ fn upload_range(file: RemoteFile) -> (f32, f32) {
 }
 
 /// A deploy in flight.
-pub struct RunningDeploy {
+pub(crate) struct RunningDeploy {
     handle: DeployHandle,
     params: DeployParams,
     started: Instant,
@@ -229,7 +229,7 @@ pub struct RunningDeploy {
 }
 
 impl RunningDeploy {
-    pub fn status(&self) -> JobStatus {
+    pub(crate) fn status(&self) -> JobStatus {
         JobStatus {
             label: format!(
                 "push & bench on {} board{}",
@@ -382,7 +382,7 @@ impl DeployPanel {
             match r.and_then(|x| x) {
                 Ok(out) => {
                     self.model_field.text = out.display().to_string();
-                    self.follow_inspect = false;
+                    self.follow_loaded = false;
                     self.push.notice = Some(Notice::info(format!(
                         "exported to {} (next to the run's checkpoint, so its accuracy shows in \
                          the charts)",
@@ -420,11 +420,11 @@ impl DeployPanel {
         self.model_field
             .ui(ui, "Model", "packed model (.bkw)", 230.0);
         if self.model_field.text != before {
-            self.follow_inspect = self.model_field.text.trim().is_empty();
+            self.follow_loaded = self.model_field.text.trim().is_empty();
         }
-        if self.follow_inspect {
+        if self.follow_loaded {
             ui.label(
-                RichText::new(match &self.inspect_model {
+                RichText::new(match &self.loaded_model {
                     Some(_) => "The model loaded in Inspect (type another path to change it).",
                     None => "Load a model in Inspect (Ctrl+3), or type or browse a .bkw here.",
                 })
@@ -432,6 +432,34 @@ impl DeployPanel {
                 .small(),
             );
         }
+        let export = self.model_info_ui(ui);
+        if let Some(dir) = export {
+            let out = dir.join("model.bkw");
+            self.push.export_task = Some(Task::spawn("export model", &ctx, move |_| {
+                bifsmn_engine::export::export_run(&dir, &out, Default::default())
+                    .map(|_| out)
+                    .map_err(|e| format!("{e:#}"))
+            }));
+        }
+        ui.horizontal(|ui| {
+            ui.label("Runs");
+            ui.add(egui::DragValue::new(&mut self.push.runs).range(1..=100_000))
+                .on_hover_text("Timed runs per thin path");
+            ui.label("Warm-up");
+            ui.add(egui::DragValue::new(&mut self.push.warmup).range(0..=10_000))
+                .on_hover_text("Untimed runs first");
+            ui.label("Threads");
+            ui.add(egui::DragValue::new(&mut self.push.threads).range(1..=64))
+                .on_hover_text("Threads for the large matrix products");
+        });
+        self.push_button_ui(ui, &ctx);
+        show_slot(ui, &mut self.push.notice);
+    }
+
+    /// What the chosen model file is: a packed model's hash, size and thin paths to tick, a
+    /// run to export (returns its folder when "Export to .bkw" is clicked), or why it is
+    /// neither.
+    fn model_info_ui(&mut self, ui: &mut Ui) -> Option<PathBuf> {
         let mut export = None;
         match &self.push.model_info {
             Some(ModelInfo::Packed {
@@ -504,25 +532,11 @@ impl DeployPanel {
             }
             None => {}
         }
-        if let Some(dir) = export {
-            let out = dir.join("model.bkw");
-            self.push.export_task = Some(Task::spawn("export model", &ctx, move |_| {
-                bifsmn_engine::export::export_run(&dir, &out, Default::default())
-                    .map(|_| out)
-                    .map_err(|e| format!("{e:#}"))
-            }));
-        }
-        ui.horizontal(|ui| {
-            ui.label("Runs");
-            ui.add(egui::DragValue::new(&mut self.push.runs).range(1..=100_000))
-                .on_hover_text("Timed runs per thin path");
-            ui.label("Warm-up");
-            ui.add(egui::DragValue::new(&mut self.push.warmup).range(0..=10_000))
-                .on_hover_text("Untimed runs first");
-            ui.label("Threads");
-            ui.add(egui::DragValue::new(&mut self.push.threads).range(1..=64))
-                .on_hover_text("Threads for the large matrix products");
-        });
+        export
+    }
+
+    /// The "Push & bench" button, enabled once a packed model, a board and a path are chosen.
+    fn push_button_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
         let boards: Vec<String> = self.selected.iter().cloned().collect();
         let ready = matches!(self.push.model_info, Some(ModelInfo::Packed { .. }))
             && !boards.is_empty()
@@ -549,7 +563,7 @@ impl DeployPanel {
                 .on_hover_text(why)
                 .on_disabled_hover_text(why);
             if r.clicked() {
-                self.push_clicked(&ctx);
+                self.push_clicked(ctx);
             }
             if self.plan_task.is_some() {
                 ui.spinner();
@@ -562,7 +576,6 @@ impl DeployPanel {
                     .small(),
             );
         }
-        show_slot(ui, &mut self.push.notice);
     }
 
     fn push_clicked(&mut self, ctx: &egui::Context) {

@@ -8,15 +8,15 @@ use egui_plot::{Bar, BarChart, Plot};
 use super::{DeployPanel, EntryKey};
 
 /// Chart colours (readable on both themes).
-pub const BAR: Color32 = Color32::from_rgb(86, 156, 214);
-pub const BAR_ALT: Color32 = Color32::from_rgb(230, 140, 60);
+pub(crate) const BAR: Color32 = Color32::from_rgb(86, 156, 214);
+pub(crate) const BAR_ALT: Color32 = Color32::from_rgb(230, 140, 60);
 
-pub fn short_hash(h: &str) -> &str {
+pub(crate) fn short_hash(h: &str) -> &str {
     let h = h.strip_prefix("fnv1a64:").unwrap_or(h);
     &h[..h.len().min(8)]
 }
 
-pub fn file_name(p: &str) -> String {
+pub(crate) fn file_name(p: &str) -> String {
     std::path::Path::new(p)
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())

@@ -13,7 +13,7 @@ use crate::widgets::colormap;
 
 /// What a matrix was computed for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     pub model: u64,
     pub dataset: u64,
     pub path: usize,
@@ -21,7 +21,7 @@ pub struct Key {
 
 /// One test clip's outcome.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Index into `dataset.clips`.
     pub clip: usize,
     /// The model's probability of its prediction.
@@ -29,7 +29,7 @@ pub struct Outcome {
 }
 
 /// The matrix: rows are the dataset's classes (truth), columns the model's (prediction).
-pub struct Confusion {
+pub(crate) struct Confusion {
     pub key: Key,
     pub rows: Vec<String>,
     pub cols: Vec<String>,
@@ -41,30 +41,30 @@ pub struct Confusion {
 }
 
 impl Confusion {
-    pub fn count(&self, r: usize, c: usize) -> usize {
+    pub(crate) fn count(&self, r: usize, c: usize) -> usize {
         self.cells[r][c].len()
     }
 
-    pub fn row_total(&self, r: usize) -> usize {
+    pub(crate) fn row_total(&self, r: usize) -> usize {
         self.cells[r].iter().map(Vec::len).sum()
     }
 
     /// The column of row `r`'s class in the model's labels.
-    pub fn diagonal(&self, r: usize) -> Option<usize> {
+    pub(crate) fn diagonal(&self, r: usize) -> Option<usize> {
         self.cols.iter().position(|c| *c == self.rows[r])
     }
 
     /// Fraction of row `r` classified as its own class.
-    pub fn recall(&self, r: usize) -> Option<f32> {
+    pub(crate) fn recall(&self, r: usize) -> Option<f32> {
         let total = self.row_total(r);
         (total > 0).then(|| self.diagonal(r).map_or(0, |c| self.count(r, c)) as f32 / total as f32)
     }
 
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         (0..self.rows.len()).map(|r| self.row_total(r)).sum()
     }
 
-    pub fn accuracy(&self) -> Option<f32> {
+    pub(crate) fn accuracy(&self) -> Option<f32> {
         let total = self.total();
         let correct: usize = (0..self.rows.len())
             .filter_map(|r| self.diagonal(r).map(|c| self.count(r, c)))
@@ -73,7 +73,7 @@ impl Confusion {
     }
 
     /// Dataset classes the model does not have (their clips can never be right).
-    pub fn missing_classes(&self) -> Vec<&str> {
+    pub(crate) fn missing_classes(&self) -> Vec<&str> {
         (0..self.rows.len())
             .filter(|&r| self.diagonal(r).is_none() && self.row_total(r) > 0)
             .map(|r| self.rows[r].as_str())
@@ -82,10 +82,10 @@ impl Confusion {
 }
 
 /// The error of a computation the user cancelled.
-pub const CANCELLED: &str = "cancelled";
+pub(crate) const CANCELLED: &str = "cancelled";
 
 /// Classify every test clip (blocking; worker thread).
-pub fn compute(
+pub(crate) fn compute(
     model: &InferenceModel,
     ds: &Dataset,
     key: Key,
@@ -135,7 +135,7 @@ pub fn compute(
 }
 
 /// Draw the grid. Returns the cell clicked this frame.
-pub fn grid(
+pub(crate) fn grid(
     ui: &mut Ui,
     m: &Confusion,
     selected: Option<(usize, usize)>,
@@ -164,140 +164,194 @@ pub fn grid(
     );
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect.expand(2.0));
-    let text = ui.visuals().text_color();
-    let weak = ui.visuals().weak_text_color();
-    let origin = rect.min + vec2(label_w, header_h);
-    // Column headers: the model's predictions (alternating heights so long names fit).
-    painter.text(
-        pos2(origin.x, rect.top()),
-        Align2::LEFT_TOP,
-        "predicted class",
-        font.clone(),
-        weak,
-    );
-    for (c, name) in m.cols.iter().enumerate() {
-        let x = origin.x + (c as f32 + 0.5) * cell;
-        let y = origin.y - if c % 2 == 0 { 4.0 } else { 16.0 };
-        painter.text(pos2(x, y), Align2::CENTER_BOTTOM, name, font.clone(), text);
-    }
-    painter.text(
-        pos2(
-            origin.x + n_cols as f32 * cell + acc_w * 0.5,
-            origin.y - 4.0,
-        ),
-        Align2::CENTER_BOTTOM,
-        "recall",
-        font.clone(),
-        weak,
-    );
-    painter.text(
-        pos2(rect.left(), origin.y - 4.0),
-        Align2::LEFT_BOTTOM,
-        "true class",
-        font.clone(),
-        weak,
-    );
+    let grid = GridLayout {
+        origin: rect.min + vec2(label_w, header_h),
+        cell,
+        acc_w,
+        font,
+        text: ui.visuals().text_color(),
+        weak: ui.visuals().weak_text_color(),
+    };
+    grid.headers(&painter, m, rect);
     let mut clicked = None;
     for r in 0..n_rows {
-        let y = origin.y + r as f32 * cell;
+        let y = grid.origin.y + r as f32 * cell;
         painter.text(
-            pos2(origin.x - 6.0, y + cell * 0.5),
+            pos2(grid.origin.x - 6.0, y + cell * 0.5),
             Align2::RIGHT_CENTER,
             &m.rows[r],
-            font.clone(),
-            text,
+            grid.font.clone(),
+            grid.text,
         );
-        let total = m.row_total(r);
         for c in 0..n_cols {
-            let count = m.count(r, c);
-            let cr =
-                egui::Rect::from_min_size(pos2(origin.x + c as f32 * cell, y), vec2(cell, cell));
-            let frac = if total > 0 {
-                count as f32 / total as f32
-            } else {
-                0.0
-            };
-            let fill = if count == 0 {
-                ui.visuals().extreme_bg_color
-            } else {
-                colormap::viridis(0.15 + 0.85 * frac)
-            };
-            painter.rect_filled(cr.shrink(1.0), 2.0, fill);
-            if m.diagonal(r) == Some(c) {
-                painter.rect_stroke(
-                    cr.shrink(1.0),
-                    2.0,
-                    Stroke::new(1.0, weak),
-                    egui::StrokeKind::Inside,
-                );
-            }
-            if count > 0 {
-                let luma =
-                    0.2126 * fill.r() as f32 + 0.7152 * fill.g() as f32 + 0.0722 * fill.b() as f32;
-                let tc = if luma > 140.0 {
-                    Color32::BLACK
-                } else {
-                    Color32::WHITE
-                };
-                painter.text(
-                    cr.center(),
-                    Align2::CENTER_CENTER,
-                    count.to_string(),
-                    font.clone(),
-                    tc,
-                );
-            }
-            let id = ui.scope_id().with(("confusion-cell", r, c));
-            let resp = ui.interact(cr, id, Sense::click());
-            let label = format!(
-                "true {}, predicted {}: {count} clip{}",
-                m.rows[r],
-                m.cols[c],
-                if count == 1 { "" } else { "s" }
-            );
-            resp.widget_info(|| {
-                egui::WidgetInfo::labeled(egui::accesskit::Role::Button, true, &label)
-            });
-            if resp.hovered() {
-                painter.rect_stroke(
-                    cr,
-                    2.0,
-                    Stroke::new(2.0, ui.visuals().hyperlink_color),
-                    egui::StrokeKind::Inside,
-                );
-            }
-            let resp = resp.on_hover_text(format!("{label} (click to list them)"));
-            if resp.clicked() {
+            if grid.cell(ui, &painter, m, (r, c), selected) {
                 clicked = Some((r, c));
-            }
-            if selected == Some((r, c)) {
-                painter.rect_stroke(cr, 2.0, Stroke::new(2.5, text), egui::StrokeKind::Inside);
             }
         }
         let recall = m.recall(r);
         painter.text(
             pos2(
-                origin.x + n_cols as f32 * cell + acc_w * 0.5,
+                grid.origin.x + n_cols as f32 * cell + acc_w * 0.5,
                 y + cell * 0.5,
             ),
             Align2::CENTER_CENTER,
             recall.map_or("—".into(), |a| format!("{:.0} %", 100.0 * a)),
-            font.clone(),
-            recall.map_or(weak, |a| accuracy_color(ui, a)),
+            grid.font.clone(),
+            recall.map_or(grid.weak, |a| accuracy_color(ui, a)),
         );
     }
     painter.text(
-        pos2(origin.x, origin.y + n_rows as f32 * cell + 4.0),
+        pos2(grid.origin.x, grid.origin.y + n_rows as f32 * cell + 4.0),
         Align2::LEFT_TOP,
         "colour: share of the row (true class); outlined: correct",
         FontId::proportional(10.0),
-        weak,
+        grid.weak,
     );
     clicked
 }
 
+/// Where the matrix's parts go, and the font and colours it is drawn with.
+struct GridLayout {
+    /// Top-left corner of the first cell.
+    origin: egui::Pos2,
+    /// Side of a cell.
+    cell: f32,
+    /// Width of the recall column.
+    acc_w: f32,
+    font: FontId,
+    text: Color32,
+    weak: Color32,
+}
+
+impl GridLayout {
+    /// Column headers (the model's predictions, alternating heights so long names fit) and
+    /// the axis titles.
+    fn headers(&self, painter: &egui::Painter, m: &Confusion, rect: egui::Rect) {
+        let (origin, cell, font) = (self.origin, self.cell, &self.font);
+        painter.text(
+            pos2(origin.x, rect.top()),
+            Align2::LEFT_TOP,
+            "predicted class",
+            font.clone(),
+            self.weak,
+        );
+        for (c, name) in m.cols.iter().enumerate() {
+            let x = origin.x + (c as f32 + 0.5) * cell;
+            let y = origin.y - if c % 2 == 0 { 4.0 } else { 16.0 };
+            painter.text(
+                pos2(x, y),
+                Align2::CENTER_BOTTOM,
+                name,
+                font.clone(),
+                self.text,
+            );
+        }
+        painter.text(
+            pos2(
+                origin.x + m.cols.len() as f32 * cell + self.acc_w * 0.5,
+                origin.y - 4.0,
+            ),
+            Align2::CENTER_BOTTOM,
+            "recall",
+            font.clone(),
+            self.weak,
+        );
+        painter.text(
+            pos2(rect.left(), origin.y - 4.0),
+            Align2::LEFT_BOTTOM,
+            "true class",
+            font.clone(),
+            self.weak,
+        );
+    }
+
+    /// One clickable cell (`r`, `c`): its colour, count, outline and accessible label; true
+    /// when it was clicked.
+    fn cell(
+        &self,
+        ui: &Ui,
+        painter: &egui::Painter,
+        m: &Confusion,
+        (r, c): (usize, usize),
+        selected: Option<(usize, usize)>,
+    ) -> bool {
+        let cell = self.cell;
+        let total = m.row_total(r);
+        let count = m.count(r, c);
+        let cr = egui::Rect::from_min_size(
+            pos2(
+                self.origin.x + c as f32 * cell,
+                self.origin.y + r as f32 * cell,
+            ),
+            vec2(cell, cell),
+        );
+        let frac = if total > 0 {
+            count as f32 / total as f32
+        } else {
+            0.0
+        };
+        let fill = if count == 0 {
+            ui.visuals().extreme_bg_color
+        } else {
+            colormap::viridis(0.15 + 0.85 * frac)
+        };
+        painter.rect_filled(cr.shrink(1.0), 2.0, fill);
+        if m.diagonal(r) == Some(c) {
+            painter.rect_stroke(
+                cr.shrink(1.0),
+                2.0,
+                Stroke::new(1.0, self.weak),
+                egui::StrokeKind::Inside,
+            );
+        }
+        if count > 0 {
+            let luma =
+                0.2126 * fill.r() as f32 + 0.7152 * fill.g() as f32 + 0.0722 * fill.b() as f32;
+            let tc = if luma > 140.0 {
+                Color32::BLACK
+            } else {
+                Color32::WHITE
+            };
+            painter.text(
+                cr.center(),
+                Align2::CENTER_CENTER,
+                count.to_string(),
+                self.font.clone(),
+                tc,
+            );
+        }
+        let id = ui.scope_id().with(("confusion-cell", r, c));
+        let resp = ui.interact(cr, id, Sense::click());
+        let label = format!(
+            "true {}, predicted {}: {count} clip{}",
+            m.rows[r],
+            m.cols[c],
+            if count == 1 { "" } else { "s" }
+        );
+        resp.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Button, true, &label));
+        if resp.hovered() {
+            painter.rect_stroke(
+                cr,
+                2.0,
+                Stroke::new(2.0, ui.visuals().hyperlink_color),
+                egui::StrokeKind::Inside,
+            );
+        }
+        let resp = resp.on_hover_text(format!("{label} (click to list them)"));
+        if selected == Some((r, c)) {
+            painter.rect_stroke(
+                cr,
+                2.0,
+                Stroke::new(2.5, self.text),
+                egui::StrokeKind::Inside,
+            );
+        }
+        resp.clicked()
+    }
+}
+
 /// Green for good, amber for middling, red for bad; readable in both themes.
-pub fn accuracy_color(ui: &Ui, a: f32) -> Color32 {
+pub(crate) fn accuracy_color(ui: &Ui, a: f32) -> Color32 {
     let dark = ui.visuals().dark_mode;
     match (a >= 0.8, a >= 0.5, dark) {
         (true, _, true) => Color32::from_rgb(120, 210, 120),
@@ -310,7 +364,7 @@ pub fn accuracy_color(ui: &Ui, a: f32) -> Color32 {
 }
 
 /// Heading line: accuracy, clip count and time.
-pub fn summary(ui: &mut Ui, m: &Confusion, ds: &Arc<Dataset>) {
+pub(crate) fn summary(ui: &mut Ui, m: &Confusion, ds: &Arc<Dataset>) {
     ui.horizontal_wrapped(|ui| {
         if let Some(a) = m.accuracy() {
             ui.label(

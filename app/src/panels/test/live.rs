@@ -13,11 +13,11 @@ use bifsmn_engine::stream::{
 };
 
 /// Seconds of score history shown.
-pub const TRACE_SECONDS: f64 = 10.0;
+pub(crate) const TRACE_SECONDS: f64 = 10.0;
 /// Events kept in the list.
 const MAX_EVENTS: usize = 500;
 /// How long the big keyword stays up after an event.
-pub const FIRING_FOR: Duration = Duration::from_millis(1500);
+pub(crate) const FIRING_FOR: Duration = Duration::from_millis(1500);
 
 /// Where live audio comes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -30,7 +30,7 @@ pub enum SourceKind {
 /// A decoded file delivered in 100 ms chunks, either at the pace of real time (as a
 /// microphone would) or as fast as the detector takes it. Reports the level of the last
 /// chunk, so the meter moves for files too.
-pub struct FileStream {
+pub(crate) struct FileStream {
     samples: Vec<f32>,
     pos: usize,
     real_time: bool,
@@ -42,13 +42,13 @@ pub struct FileStream {
 impl FileStream {
     /// Decode `path` to 16 kHz mono (blocking: call on a worker). One second of silence is
     /// appended so that a keyword at the very end is scored, as `bifsmn listen --file` does.
-    pub fn open(path: &Path, real_time: bool) -> Result<FileStream, StreamError> {
+    pub(crate) fn open(path: &Path, real_time: bool) -> Result<FileStream, StreamError> {
         let mut samples = bifsmn_engine::audio::load_mono_16k(path)?;
         samples.extend(std::iter::repeat_n(0.0, SAMPLE_RATE as usize));
         Ok(Self::new(samples, real_time, path.display().to_string()))
     }
 
-    pub fn new(samples: Vec<f32>, real_time: bool, name: String) -> FileStream {
+    pub(crate) fn new(samples: Vec<f32>, real_time: bool, name: String) -> FileStream {
         FileStream {
             samples,
             pos: 0,
@@ -99,7 +99,7 @@ impl SampleSource for FileStream {
 }
 
 /// A running (or finished) detection and everything it reported.
-pub struct LiveRun {
+pub(crate) struct LiveRun {
     live: Option<LiveDetector>,
     pub labels: Vec<String>,
     pub keywords: Vec<bool>,
@@ -122,7 +122,7 @@ pub struct LiveRun {
 }
 
 impl LiveRun {
-    pub fn new(live: LiveDetector, kind: SourceKind, source: String) -> LiveRun {
+    pub(crate) fn new(live: LiveDetector, kind: SourceKind, source: String) -> LiveRun {
         // `LiveRun` implements `Drop`, so no struct update: fill in an idle run instead.
         let mut run = LiveRun::idle(live.labels().to_vec());
         run.live = Some(live);
@@ -134,7 +134,7 @@ impl LiveRun {
 
     /// A run that never started: the model's classes with no scores (the empty plot shown
     /// before detection starts).
-    pub fn idle(labels: Vec<String>) -> LiveRun {
+    pub(crate) fn idle(labels: Vec<String>) -> LiveRun {
         let keywords = bifsmn_engine::stream::default_keywords(&labels);
         LiveRun {
             live: None,
@@ -154,18 +154,18 @@ impl LiveRun {
         }
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         self.live.is_some() && !self.ended
     }
 
-    pub fn set_threshold(&self, t: f32) {
+    pub(crate) fn set_threshold(&self, t: f32) {
         if let Some(l) = &self.live {
             l.set_threshold(t);
         }
     }
 
     /// Take what the detection thread sent. Returns whether anything arrived.
-    pub fn poll(&mut self) -> bool {
+    pub(crate) fn poll(&mut self) -> bool {
         let Some(live) = &self.live else {
             return false;
         };
@@ -216,7 +216,7 @@ impl LiveRun {
     }
 
     /// Ask the thread to stop; it is joined on another thread.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(live) = self.live.take() {
             live.request_stop();
             std::thread::spawn(move || drop(live));
@@ -225,14 +225,14 @@ impl LiveRun {
     }
 
     /// The event that is "firing" now (shown big), if the last one is recent.
-    pub fn firing(&self) -> Option<&KeywordEvent> {
+    pub(crate) fn firing(&self) -> Option<&KeywordEvent> {
         self.last_event_at
             .filter(|t| t.elapsed() < FIRING_FOR)
             .and(self.events.first())
     }
 
     /// The stream time of the newest score point.
-    pub fn now_s(&self) -> f64 {
+    pub(crate) fn now_s(&self) -> f64 {
         self.points.back().map_or(0.0, |p| p.0)
     }
 }
@@ -244,7 +244,11 @@ impl Drop for LiveRun {
 }
 
 /// Detector settings from the panel's.
-pub fn detector_config(threshold: f32, smoothing: usize, refractory_ms: f32) -> DetectorConfig {
+pub(crate) fn detector_config(
+    threshold: f32,
+    smoothing: usize,
+    refractory_ms: f32,
+) -> DetectorConfig {
     DetectorConfig {
         threshold: threshold.clamp(0.0, 1.0),
         smoothing: smoothing.max(1),

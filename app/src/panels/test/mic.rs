@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 
 /// A recording session: `count` clips of `seconds` each, with a pause before each.
 #[derive(Clone, Debug)]
-pub struct RecordJob {
+pub(crate) struct RecordJob {
     pub root: PathBuf,
     pub label: String,
     pub speaker: String,
@@ -25,7 +25,7 @@ pub struct RecordJob {
 }
 
 /// What the UI asks the microphone thread.
-pub enum MicCmd {
+pub(crate) enum MicCmd {
     Record(RecordJob),
     /// Stop the recording session after the clip being recorded.
     CancelRecording,
@@ -37,7 +37,7 @@ pub enum MicCmd {
 
 /// Where a recording session is.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum RecordPhase {
+pub(crate) enum RecordPhase {
     /// Waiting before clip `clip` (1-based) until `until`.
     GetReady {
         clip: usize,
@@ -53,7 +53,7 @@ pub enum RecordPhase {
 }
 
 /// What the microphone thread reports.
-pub enum MicMsg {
+pub(crate) enum MicMsg {
     Opened {
         info: CaptureInfo,
         meter: LevelMeter,
@@ -76,19 +76,18 @@ pub enum MicMsg {
 }
 
 /// Handle on the microphone thread. Dropping it closes the device (without waiting).
-pub struct Mic {
-    pub device: Option<String>,
+pub(crate) struct Mic {
     commands: Sender<MicCmd>,
     messages: Receiver<MicMsg>,
 }
 
 impl Mic {
     /// Start the thread; the device is opened on it (opening can take a moment on ALSA).
-    pub fn start(device: Option<String>, ctx: &egui::Context) -> Mic {
+    pub(crate) fn start(device: Option<String>, ctx: &egui::Context) -> Mic {
         let (cmd_tx, cmd_rx) = unbounded();
         let (msg_tx, msg_rx) = unbounded();
         let config = CaptureConfig {
-            device: device.clone(),
+            device,
             ..CaptureConfig::default()
         };
         let ctx = ctx.clone();
@@ -100,18 +99,17 @@ impl Mic {
             })
             .expect("spawning the microphone thread");
         Mic {
-            device,
             commands: cmd_tx,
             messages: msg_rx,
         }
     }
 
-    pub fn send(&self, cmd: MicCmd) {
+    pub(crate) fn send(&self, cmd: MicCmd) {
         let _ = self.commands.send(cmd);
     }
 
     /// Messages since the last call.
-    pub fn drain(&self) -> Vec<MicMsg> {
+    pub(crate) fn drain(&self) -> Vec<MicMsg> {
         self.messages.try_iter().collect()
     }
 }

@@ -8,10 +8,10 @@
 //! lists, decoding and the matrix ([`confusion`]) are [`Task`]s, playback is the [`Player`]
 //! thread. `poll` drains all of them once per frame.
 
-pub mod confusion;
-pub mod live;
-pub mod mic;
-pub mod teach;
+pub(crate) mod confusion;
+pub(crate) mod live;
+pub(crate) mod mic;
+pub(crate) mod teach;
 mod view_confusion;
 mod view_live;
 mod view_side;
@@ -28,16 +28,16 @@ use bifsmn_engine::stream::MicSource;
 use bifsmn_engine::stream::live::LiveDetector;
 use egui::{RichText, Ui};
 
-use crate::models::{self, InferenceModel};
+use crate::model_slot::{ModelSlot, SlotView};
+use crate::models::InferenceModel;
+use crate::panels::Panel;
 use crate::playback::{Player, PlayerEvent};
 use crate::task::{JobStatus, Task, take_done};
+use crate::widgets::path_field::AUDIO_EXTS;
 use crate::widgets::{Notice, PathField, Pick};
 use confusion::Confusion;
 use live::{FileStream, LiveRun, SourceKind};
 use mic::{Mic, MicCmd, MicMsg, RecordPhase};
-
-const MODEL_EXTS: &[&str] = &["bkw", "json", "bpk"];
-const AUDIO_EXTS: &[&str] = &["wav", "flac", "ogg", "mp3", "WAV", "FLAC", "OGG", "MP3"];
 
 /// The sub-view in the main area.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -53,8 +53,6 @@ pub enum TestView {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct TestSettings {
-    /// Packed model (.bkw) or run folder.
-    pub model: String,
     pub path: usize,
     /// Input device id or name; empty = the system default.
     pub device: String,
@@ -78,7 +76,6 @@ pub struct TestSettings {
 impl Default for TestSettings {
     fn default() -> Self {
         Self {
-            model: String::new(),
             path: 0,
             device: String::new(),
             view: TestView::Live,
@@ -99,7 +96,7 @@ impl Default for TestSettings {
 }
 
 /// True classes, predicted classes and `counts[true][predicted]`.
-pub type ConfusionCounts = (Vec<String>, Vec<String>, Vec<Vec<usize>>);
+pub(crate) type ConfusionCounts = (Vec<String>, Vec<String>, Vec<Vec<usize>>);
 
 /// A dataset clip's index and samples, loaded for playback.
 type LoadedClip = (usize, Vec<f32>);
@@ -114,14 +111,13 @@ struct Recording {
 /// The Test panel.
 pub struct TestPanel {
     // Model.
-    model_field: PathField,
-    model: Option<Arc<InferenceModel>>,
-    model_gen: u64,
-    model_task: Option<Task<Result<InferenceModel, Notice>>>,
-    model_notice: Option<Notice>,
-    /// Load the remembered model at the first poll.
-    autoload: bool,
-    pub path: usize,
+    /// The workbench's model slot, as of the last poll.
+    slot: SlotView,
+    /// A model to load into the slot ("Use the new model"), at the end of this frame's `ui`.
+    load_request: Option<PathBuf>,
+    /// The model's classes and the dataset's differ.
+    labels_notice: Option<Notice>,
+    pub(crate) path: usize,
     // Dataset.
     dataset: Option<Arc<Dataset>>,
     dataset_gen: u64,
@@ -129,7 +125,7 @@ pub struct TestPanel {
     /// Whether the open dataset is the bundled demo set (as the Data panel found when it
     /// opened it).
     is_demo: bool,
-    pub view: TestView,
+    pub(crate) view: TestView,
     // Microphone.
     device: String,
     devices: Option<Vec<InputDeviceInfo>>,
@@ -174,43 +170,12 @@ pub struct TestPanel {
     pub teach: teach::Teach,
 }
 
-/// The demo student shipped with the workbench (`assets/models/demo-student.bkw` in a
-/// checkout, `share/bifsmn-workbench/models/` next to an installed binary), if present: the
-/// model the panel starts with when none was chosen.
-pub fn demo_model() -> Option<PathBuf> {
-    const NAME: &str = "demo-student.bkw";
-    let installed = std::env::current_exe().ok().and_then(|exe| {
-        Some(
-            exe.parent()?
-                .parent()?
-                .join("share/bifsmn-workbench/models")
-                .join(NAME),
-        )
-    });
-    let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../assets/models")
-        .join(NAME);
-    installed
-        .into_iter()
-        .chain([dev])
-        .find(|p| p.is_file())
-        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
-}
-
 impl TestPanel {
     pub fn new(s: &TestSettings) -> Self {
-        let model = if s.model.trim().is_empty() {
-            demo_model().map_or(String::new(), |p| p.display().to_string())
-        } else {
-            s.model.clone()
-        };
         Self {
-            autoload: !model.trim().is_empty(),
-            model_field: PathField::new(model, Pick::File(MODEL_EXTS)),
-            model: None,
-            model_gen: 0,
-            model_task: None,
-            model_notice: None,
+            slot: SlotView::default(),
+            load_request: None,
+            labels_notice: None,
             path: s.path,
             dataset: None,
             dataset_gen: 0,
@@ -255,9 +220,8 @@ impl TestPanel {
         }
     }
 
-    pub fn settings(&self) -> TestSettings {
+    pub(crate) fn settings(&self) -> TestSettings {
         TestSettings {
-            model: self.model_field.text.clone(),
             path: self.path,
             device: self.device.clone(),
             view: self.view,
@@ -278,7 +242,7 @@ impl TestPanel {
 
     /// The dataset open in the Data panel (recordings go there; the confusion matrix uses its
     /// test split), and whether it is the bundled demo set.
-    pub fn set_dataset(&mut self, dataset: Option<Arc<Dataset>>, is_demo: bool) {
+    pub(crate) fn set_dataset(&mut self, dataset: Option<Arc<Dataset>>, is_demo: bool) {
         self.is_demo = is_demo;
         let same = match (&self.dataset, &dataset) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -293,27 +257,18 @@ impl TestPanel {
 
     /// Whether clips were recorded into the dataset since the last call (the Data panel
     /// should rescan it).
-    pub fn take_dataset_changed(&mut self) -> bool {
+    pub(crate) fn take_dataset_changed(&mut self) -> bool {
         std::mem::take(&mut self.dataset_changed)
     }
 
-    /// Load the model named in the field (or `path`).
-    pub fn load_model(&mut self, ctx: &egui::Context, path: Option<PathBuf>) {
-        if let Some(p) = path {
-            self.model_field.text = p.display().to_string();
-        }
-        self.autoload = false;
-        let Some(p) = self.model_field.path() else {
-            return;
-        };
-        self.model_notice = None;
-        self.model_task = Some(Task::spawn("load model (Test)", ctx, move |_| {
-            models::load(&p)
-        }));
+    /// Load `path` into the workbench's model slot at the end of this frame.
+    fn request_load(&mut self, path: PathBuf) {
+        self.load_request = Some(path);
     }
 
+    /// The model of the workbench's slot, as of the last poll.
     pub fn model(&self) -> Option<&Arc<InferenceModel>> {
-        self.model.as_ref()
+        self.slot.model.as_ref()
     }
 
     /// Test clips in the confusion matrix (0 before it is computed).
@@ -355,43 +310,6 @@ impl TestPanel {
         self.live.as_ref().is_some_and(LiveRun::is_running)
     }
 
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        out.extend(self.model_task.as_ref().map(Task::status));
-        out.extend(self.confusion_task.as_ref().map(Task::status));
-        out.extend(self.live_task.as_ref().map(Task::status));
-        self.teach.jobs(out);
-        if let Some(r) = &self.recording {
-            let label = match r.phase {
-                Some(
-                    RecordPhase::GetReady { clip, count, .. }
-                    | RecordPhase::Speak { clip, count, .. },
-                ) => {
-                    format!("recording \"{}\" {clip}/{count}", r.label)
-                }
-                None => format!("recording \"{}\"", r.label),
-            };
-            out.push(JobStatus {
-                label,
-                fraction: None,
-            });
-        }
-        if self.detecting() {
-            out.push(JobStatus {
-                label: "live detection".into(),
-                fraction: None,
-            });
-        }
-    }
-
-    pub fn busy(&self) -> bool {
-        self.model_task.is_some()
-            || self.confusion_task.is_some()
-            || self.live_task.is_some()
-            || self.devices_task.is_some()
-            || self.clip_task.is_some()
-            || self.teach.busy()
-    }
-
     /// Whether live audio is running (the UI repaints steadily while it does).
     pub fn is_live(&self) -> bool {
         self.mic.is_some()
@@ -401,21 +319,13 @@ impl TestPanel {
             || self.player.is_playing_any()
     }
 
-    pub fn poll(&mut self, ctx: &egui::Context) {
-        if self.autoload {
-            self.load_model(ctx, None);
-        }
-        if let Some(r) = take_done(&mut self.model_task) {
-            match r {
-                Ok(Ok(m)) => {
-                    self.model_gen += 1;
-                    self.path = self.path.min(m.num_paths().saturating_sub(1));
-                    self.model = Some(Arc::new(m));
-                    self.check_labels();
-                }
-                Ok(Err(n)) => self.model_notice = Some(n),
-                Err(e) => self.model_notice = Some(Notice::error(e, "")),
-            }
+    /// Collect finished background work (see [`Panel::poll`]).
+    fn poll_work(&mut self, ctx: &egui::Context, slot: &ModelSlot) {
+        if self.slot.sync(slot)
+            && let Some(m) = &self.slot.model
+        {
+            self.path = self.path.min(m.num_paths().saturating_sub(1));
+            self.check_labels();
         }
         if let Some(r) = take_done(&mut self.devices_task) {
             match r {
@@ -511,7 +421,7 @@ impl TestPanel {
     /// Warn when the model's classes and the dataset's differ (the matrix and detection still
     /// work, but names will not line up).
     fn check_labels(&mut self) {
-        let (Some(m), Some(ds)) = (&self.model, &self.dataset) else {
+        let (Some(m), Some(ds)) = (&self.slot.model, &self.dataset) else {
             return;
         };
         let missing: Vec<&str> = ds
@@ -521,7 +431,7 @@ impl TestPanel {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            self.model_notice = Some(Notice::warning(
+            self.labels_notice = Some(Notice::warning(
                 format!(
                     "The model's classes ({}) do not include {} of the dataset.",
                     m.packed.labels.join(", "),
@@ -684,7 +594,7 @@ impl TestPanel {
         ctx: &egui::Context,
         capture: Option<bifsmn_engine::capture::Capture>,
     ) {
-        let Some(model) = self.model.clone() else {
+        let Some(model) = self.slot.model.clone() else {
             self.live_notice = Some(Notice::warning(
                 "No model is loaded.",
                 "Load a packed model (.bkw) or a run folder at the top of this panel first.",
@@ -743,11 +653,11 @@ impl TestPanel {
         if self.view != TestView::Confusion || self.confusion_task.is_some() {
             return;
         }
-        let (Some(model), Some(ds)) = (self.model.clone(), self.dataset.clone()) else {
+        let (Some(model), Some(ds)) = (self.slot.model.clone(), self.dataset.clone()) else {
             return;
         };
         let key = confusion::Key {
-            model: self.model_gen,
+            model: self.slot.generation,
             dataset: self.dataset_gen,
             path: self.path,
         };
@@ -775,13 +685,14 @@ impl TestPanel {
         }));
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draw the panel (see [`Panel::ui`]).
+    fn draw(&mut self, ui: &mut Ui, slot: &mut ModelSlot) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
+        self.poll_work(&ctx, slot);
         if !self.devices_requested {
             self.refresh_devices(&ctx);
         }
-        self.model_bar(ui, &ctx);
+        self.model_bar(ui, slot);
         ui.separator();
         egui::Panel::left("test-left")
             .resizable(true)
@@ -823,14 +734,15 @@ impl TestPanel {
                 TestView::Teach => self.teach_ui(ui, &ctx),
             }
         });
+        if let Some(path) = self.load_request.take() {
+            slot.load(&ctx, Some(&path));
+        }
     }
 
-    fn model_bar(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+    fn model_bar(&mut self, ui: &mut Ui, slot: &mut ModelSlot) {
         ui.horizontal_wrapped(|ui| {
-            if self.model_field.model_row(ui, self.model_task.is_some()) {
-                self.load_model(ctx, None);
-            }
-            if let Some(model) = self.model.clone() {
+            slot.row_ui(ui);
+            if let Some(model) = self.slot.model.clone() {
                 ui.separator();
                 ui.label("Thin path");
                 if model.path_combo(ui, "test-path", &mut self.path) && self.detecting() {
@@ -840,10 +752,60 @@ impl TestPanel {
                 }
             }
         });
-        if let Some(model) = &self.model {
+        if let Some(model) = &self.slot.model {
             ui.label(RichText::new(model.describe()).weak());
         }
-        notice_slot(ui, &mut self.model_notice);
+        notice_slot(ui, &mut slot.notice);
+        notice_slot(ui, &mut self.labels_notice);
+    }
+}
+
+impl Panel for TestPanel {
+    fn poll(&mut self, ctx: &egui::Context, model: &ModelSlot) {
+        self.poll_work(ctx, model);
+    }
+
+    fn jobs(&self, out: &mut Vec<JobStatus>) {
+        out.extend(self.confusion_task.as_ref().map(Task::status));
+        out.extend(self.live_task.as_ref().map(Task::status));
+        self.teach.jobs(out);
+        if let Some(r) = &self.recording {
+            let label = match r.phase {
+                Some(
+                    RecordPhase::GetReady { clip, count, .. }
+                    | RecordPhase::Speak { clip, count, .. },
+                ) => {
+                    format!("recording \"{}\" {clip}/{count}", r.label)
+                }
+                None => format!("recording \"{}\"", r.label),
+            };
+            out.push(JobStatus {
+                label,
+                fraction: None,
+            });
+        }
+        if self.detecting() {
+            out.push(JobStatus {
+                label: "live detection".into(),
+                fraction: None,
+            });
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.confusion_task.is_some()
+            || self.live_task.is_some()
+            || self.devices_task.is_some()
+            || self.clip_task.is_some()
+            || self.teach.busy()
+    }
+
+    fn live(&self) -> bool {
+        self.is_live()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, model: &mut ModelSlot) {
+        self.draw(ui, model);
     }
 }
 

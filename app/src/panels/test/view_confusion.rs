@@ -11,7 +11,7 @@ impl TestPanel {
             ui.label("Open a dataset in the Data panel (Ctrl+1): the matrix uses its test split.");
             return;
         };
-        if self.model.is_none() {
+        if self.slot.model.is_none() {
             ui.label(
                 "Load a model at the top to classify the test split of the open dataset with it.",
             );
@@ -44,8 +44,8 @@ impl TestPanel {
         let Some(m) = &self.confusion else {
             return;
         };
-        let stale = self.model.is_some()
-            && (m.key.model != self.model_gen
+        let stale = self.slot.model.is_some()
+            && (m.key.model != self.slot.generation
                 || m.key.path != self.path
                 || m.key.dataset != self.dataset_gen);
         confusion::summary(ui, m, &ds);

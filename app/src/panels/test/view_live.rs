@@ -25,7 +25,7 @@ const PALETTE: [Color32; 12] = [
 ];
 
 /// The colour of class `i` (darker on the light theme, where the light ones would fade).
-pub fn class_color(ui: &Ui, i: usize) -> Color32 {
+pub(super) fn class_color(ui: &Ui, i: usize) -> Color32 {
     let c = PALETTE[i % PALETTE.len()];
     if ui.visuals().dark_mode {
         c
@@ -74,7 +74,7 @@ impl TestPanel {
                     self.stop_live();
                 }
             } else {
-                let can = self.model.is_some() && self.recording.is_none();
+                let can = self.slot.model.is_some() && self.recording.is_none();
                 let r = ui.add_enabled(
                     can,
                     egui::Button::new(RichText::new("Start detection").size(14.0)),
@@ -82,7 +82,7 @@ impl TestPanel {
                 if r.clicked() {
                     self.start_live(ctx);
                 }
-                if self.model.is_none() {
+                if self.slot.model.is_none() {
                     ui.weak("Load a model at the top first.");
                 } else if self.recording.is_some() {
                     ui.weak("Recording is using the microphone.");
@@ -135,7 +135,7 @@ impl TestPanel {
                     ui.weak("Without a microphone, choose Source › Audio file to stream a recording through the detector.");
                 }
                 ui.add_space(8.0);
-                let Some(model) = &self.model else {
+                let Some(model) = &self.slot.model else {
                     return;
                 };
                 idle = LiveRun::idle(model.packed.labels.clone());

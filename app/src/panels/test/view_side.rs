@@ -346,7 +346,7 @@ pub(super) fn recording_status(ui: &mut Ui, r: &Recording) {
 }
 
 /// A horizontal dBFS bar from -60 to 0: RMS filled, peak as a tick, with the value.
-pub fn level_meter(ui: &mut Ui, level: Option<Level>, width: f32) {
+pub(super) fn level_meter(ui: &mut Ui, level: Option<Level>, width: f32) {
     let (rect, resp) = ui.allocate_exact_size(vec2(width, 18.0), Sense::hover());
     let text = match level {
         Some(l) if l.peak_dbfs.is_finite() => format!("{:.0} dBFS peak", l.peak_dbfs),

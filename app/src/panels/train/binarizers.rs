@@ -11,7 +11,7 @@ use egui_plot::{Bar, BarChart, Legend, Line, LineStyle, Plot};
 
 /// The view's state.
 #[derive(Default)]
-pub struct BinarizerView {
+pub(super) struct BinarizerView {
     latest: Option<BinarizerReport>,
     /// Per binarizer name: (global step, alpha1, alpha2).
     alphas: BTreeMap<String, Vec<(usize, f32, f32)>>,
@@ -45,7 +45,7 @@ fn bars(h: &Histogram, color: Color32) -> Vec<Bar> {
 }
 
 impl BinarizerView {
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         let selected = std::mem::take(&mut self.selected);
         *self = Self {
             selected,
@@ -53,7 +53,7 @@ impl BinarizerView {
         };
     }
 
-    pub fn push(&mut self, r: BinarizerReport) {
+    pub(super) fn push(&mut self, r: BinarizerReport) {
         for b in &r.binarizers {
             self.alphas.entry(b.name.clone()).or_default().push((
                 r.global_step,
@@ -65,11 +65,7 @@ impl BinarizerView {
         self.latest = Some(r);
     }
 
-    pub fn reports(&self) -> usize {
-        self.reports
-    }
-
-    pub fn ui(&mut self, ui: &mut Ui) {
+    pub(super) fn ui(&mut self, ui: &mut Ui) {
         let Some(report) = &self.latest else {
             ui.label(
                 "Binarizer shapes arrive every few seconds while a binary student trains. Start a \

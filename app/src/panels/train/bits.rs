@@ -9,7 +9,7 @@ use egui::Ui;
 use crate::widgets::layer_bits::{self, LayerBitsView};
 
 #[derive(Default)]
-pub struct BitsView {
+pub(super) struct BitsView {
     latest: BTreeMap<usize, BitsSnapshot>,
     seq: u64,
     pub path: usize,
@@ -17,18 +17,18 @@ pub struct BitsView {
 }
 
 impl BitsView {
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         let path = self.path;
         *self = Self::default();
         self.path = path;
     }
 
-    pub fn push(&mut self, s: BitsSnapshot) {
+    pub(super) fn push(&mut self, s: BitsSnapshot) {
         self.seq += 1;
         self.latest.insert(s.path, s);
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    pub(super) fn ui(&mut self, ui: &mut Ui) {
         if self.latest.is_empty() {
             ui.label(
                 "Activation bits of the fixed validation clip arrive every few seconds while a \

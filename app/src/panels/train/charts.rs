@@ -17,13 +17,13 @@ use crate::smoothing::ema_points;
 const MAX_POINTS: usize = 600;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Metric {
+pub(crate) enum Metric {
     Loss,
     Accuracy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SplitKind {
+pub(crate) enum SplitKind {
     Train,
     Validation,
 }
@@ -58,12 +58,17 @@ struct Cached {
 
 /// Cached series of all runs.
 #[derive(Default)]
-pub struct Charts {
+pub(crate) struct Charts {
     cache: HashMap<Key, Cached>,
 }
 
 /// The raw points of one series.
-pub fn series(run: &RunSeries, metric: Metric, split: SplitKind, path: usize) -> Vec<[f64; 2]> {
+pub(crate) fn series(
+    run: &RunSeries,
+    metric: Metric,
+    split: SplitKind,
+    path: usize,
+) -> Vec<[f64; 2]> {
     let value = |loss: f32, acc: f32| match metric {
         Metric::Loss => loss as f64,
         Metric::Accuracy => 100.0 * acc as f64,
@@ -153,7 +158,7 @@ impl Charts {
     }
 
     /// The four charts.
-    pub fn ui(&mut self, ui: &mut Ui, runs: &[RunSeries], opts: &ChartOptions) {
+    pub(crate) fn ui(&mut self, ui: &mut Ui, runs: &[RunSeries], opts: &ChartOptions) {
         let height = ((ui.available_height() - 60.0) / 2.0).clamp(140.0, 420.0);
         let link = egui::Id::unique("train-charts-x");
         let grid = [

@@ -21,7 +21,7 @@ struct LayerMaps {
 
 /// The view's state.
 #[derive(Default)]
-pub struct DistillView {
+pub(super) struct DistillView {
     /// Per snapshot: global step and per layer (layer, high, low).
     history: Vec<(usize, Vec<BandLosses>)>,
     latest: Option<DistillSnapshot>,
@@ -44,14 +44,14 @@ fn layer_color(k: usize, n: usize) -> egui::Color32 {
 }
 
 impl DistillView {
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         *self = Self {
             layer: self.layer,
             ..Self::default()
         };
     }
 
-    pub fn push(&mut self, s: DistillSnapshot) {
+    pub(super) fn push(&mut self, s: DistillSnapshot) {
         self.history.push((
             s.global_step,
             s.layers
@@ -61,10 +61,6 @@ impl DistillView {
         ));
         self.seq += 1;
         self.latest = Some(s);
-    }
-
-    pub fn snapshots(&self) -> usize {
-        self.history.len()
     }
 
     fn ensure_maps(&mut self, ctx: &egui::Context) {
@@ -105,7 +101,7 @@ impl DistillView {
         });
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    pub(super) fn ui(&mut self, ui: &mut Ui) {
         let Some(latest) = &self.latest else {
             ui.label(
                 "The distillation components arrive every few seconds while a student trains with \

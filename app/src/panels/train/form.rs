@@ -11,7 +11,7 @@ use crate::paths;
 use crate::widgets::{Notice, PathField, Pick};
 
 /// Loss weights of thin paths 0..4 (the CLI's `--paths`; spec: 1, 0.5, 0.25).
-pub const PATH_WEIGHTS: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
+pub(crate) const PATH_WEIGHTS: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
 
 /// The form's values (persisted between launches).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -238,144 +238,11 @@ impl TrainForm {
                 .num_columns(2)
                 .spacing([8.0, 6.0])
                 .show(ui, |ui| {
-                    ui.label("Network");
-                    ui.horizontal(|ui| {
-                        let mut role = self.role;
-                        ui.selectable_value(&mut role, Role::Teacher, "FP32 teacher");
-                        ui.selectable_value(&mut role, Role::Student, "BiFSMNv2 student");
-                        if role != self.role {
-                            self.set_role(role);
-                        }
-                    });
-                    ui.end_row();
-
-                    let l = ui.label("Epochs");
-                    ui.add(egui::DragValue::new(&mut self.epochs).range(1..=500))
-                        .labelled_by(l.id);
-                    ui.end_row();
-
-                    let l = ui.label("Learning rate");
-                    ui.add(
-                        egui::DragValue::new(&mut self.lr)
-                            .range(1e-5..=1.0)
-                            .speed(0.001)
-                            .max_decimals(5),
-                    )
-                    .labelled_by(l.id)
-                    .on_hover_text("Base rate, cosine-annealed over the epochs (SGD with momentum)");
-                    ui.end_row();
-
-                    let l = ui.label("Batch size");
-                    ui.add(egui::DragValue::new(&mut self.batch_size).range(1..=1024))
-                        .labelled_by(l.id);
-                    ui.end_row();
-
-                    let l = ui.label("Clips per epoch");
-                    ui.horizontal(|ui| {
-                        ui.add(egui::DragValue::new(&mut self.max_train_clips).range(0..=200_000))
-                            .labelled_by(l.id)
-                            .on_hover_text("0 = the whole training split; a small number makes quick trial runs");
-                        ui.weak(if self.max_train_clips == 0 { "all" } else { "" });
-                    });
-                    ui.end_row();
-
+                    self.network_rows(ui);
                     if self.role == Role::Student {
-                        ui.label("Binarizer");
-                        egui::ComboBox::from_id_salt("form-binarizer")
-                            .selected_text(self.binarizer.name())
-                            .show_ui(ui, |ui| {
-                                for k in BinarizerKind::ALL {
-                                    let text = if k.exportable() {
-                                        k.name().to_string()
-                                    } else {
-                                        format!("{} (not deployable)", k.name())
-                                    };
-                                    ui.selectable_value(&mut self.binarizer, k, text);
-                                }
-                            })
-                .response
-                .accessible_name("binarizer kind");
-                        ui.end_row();
-
-                        ui.label("Distillation");
-                        egui::ComboBox::from_id_salt("form-distill")
-                            .selected_text(distill_label(self.distill))
-                            .show_ui(ui, |ui| {
-                                for d in [DistillMode::Fid, DistillMode::Hed, DistillMode::Plain, DistillMode::None] {
-                                    ui.selectable_value(&mut self.distill, d, distill_label(d));
-                                }
-                            })
-                .response
-                .accessible_name("distillation");
-                        ui.end_row();
-
-                        ui.label("Activation planes");
-                        ui.horizontal(|ui| {
-                            ui.selectable_value(&mut self.planes, 2, "2 (dual scale)");
-                            ui.selectable_value(&mut self.planes, 1, "1");
-                        });
-                        ui.end_row();
-
-                        let l = ui.label("Thin paths trained");
-                        ui.add(egui::Slider::new(&mut self.paths, 1..=4))
-                            .labelled_by(l.id)
-                            .on_hover_text("Paths of 8, 4, 2 and 1 layers, loss weights 1, 0.5, 0.25, 0.125");
-                        ui.end_row();
-
-                        ui.label("LPB");
-                        ui.horizontal(|ui| {
-                            ui.checkbox(&mut self.learn_alpha, "learn alpha");
-                            ui.checkbox(&mut self.init_from_teacher, "start from teacher weights");
-                        });
-                        ui.end_row();
-
-                        ui.label("Teacher run");
-                        ui.vertical(|ui| {
-                            teacher_field.text = self.teacher.clone();
-                            teacher_field.ui(ui, "Folder", "teacher run folder", 200.0);
-                            self.teacher = teacher_field.text.clone();
-                            if !teachers.is_empty() {
-                                egui::ComboBox::from_id_salt("form-teacher-pick")
-                                    .selected_text("recent teachers…")
-                                    .show_ui(ui, |ui| {
-                                        for t in teachers {
-                                            let s = t.display().to_string();
-                                            let name = t.file_name().map_or(s.clone(), |n| n.to_string_lossy().into_owned());
-                                            if ui.selectable_label(self.teacher == s, name).on_hover_text(&s).clicked() {
-                                                self.teacher = s;
-                                            }
-                                        }
-                                    })
-                .response
-                .accessible_name("recent teachers");
-                            }
-                        });
-                        ui.end_row();
+                        self.student_rows(ui, teacher_field, teachers);
                     }
-
-                    let l = ui.label("Seed");
-                    ui.add(egui::DragValue::new(&mut self.seed)).labelled_by(l.id);
-                    ui.end_row();
-
-                    ui.label("Augmentation");
-                    ui.vertical(|ui| {
-                        ui.checkbox(&mut self.augment, "noise, gain, speed, shift");
-                        ui.add_enabled_ui(self.augment, |ui| self.steps.ui(ui));
-                    });
-                    ui.end_row();
-
-                    let l = ui.label("Run folder");
-                    ui.vertical(|ui| {
-                        ui.horizontal(|ui| {
-                            ui.add(egui::TextEdit::singleline(&mut self.run_dir).desired_width(240.0).hint_text("folder for checkpoints"))
-                                .labelled_by(l.id);
-                            if ui.button("New").on_hover_text("A fresh folder under the workbench's runs folder").clicked() {
-                                self.new_run_dir();
-                            }
-                        });
-                        ui.checkbox(&mut self.resume, "Resume from its last checkpoint");
-                    });
-                    ui.end_row();
+                    self.run_rows(ui);
                 });
         });
         if self.role == Role::Student && !self.binarizer.exportable() {
@@ -387,6 +254,174 @@ impl TrainForm {
                 .weak(),
             );
         }
+    }
+
+    /// Rows for both roles: network, epochs, rate, batch and clips per epoch.
+    fn network_rows(&mut self, ui: &mut Ui) {
+        ui.label("Network");
+        ui.horizontal(|ui| {
+            let mut role = self.role;
+            ui.selectable_value(&mut role, Role::Teacher, "FP32 teacher");
+            ui.selectable_value(&mut role, Role::Student, "BiFSMNv2 student");
+            if role != self.role {
+                self.set_role(role);
+            }
+        });
+        ui.end_row();
+
+        let l = ui.label("Epochs");
+        ui.add(egui::DragValue::new(&mut self.epochs).range(1..=500))
+            .labelled_by(l.id);
+        ui.end_row();
+
+        let l = ui.label("Learning rate");
+        ui.add(
+            egui::DragValue::new(&mut self.lr)
+                .range(1e-5..=1.0)
+                .speed(0.001)
+                .max_decimals(5),
+        )
+        .labelled_by(l.id)
+        .on_hover_text("Base rate, cosine-annealed over the epochs (SGD with momentum)");
+        ui.end_row();
+
+        let l = ui.label("Batch size");
+        ui.add(egui::DragValue::new(&mut self.batch_size).range(1..=1024))
+            .labelled_by(l.id);
+        ui.end_row();
+
+        let l = ui.label("Clips per epoch");
+        ui.horizontal(|ui| {
+            ui.add(egui::DragValue::new(&mut self.max_train_clips).range(0..=200_000))
+                .labelled_by(l.id)
+                .on_hover_text(
+                    "0 = the whole training split; a small number makes quick trial runs",
+                );
+            ui.weak(if self.max_train_clips == 0 { "all" } else { "" });
+        });
+        ui.end_row();
+    }
+
+    /// Rows only a student has: binarizer, distillation, planes, paths, LPB and its teacher.
+    fn student_rows(&mut self, ui: &mut Ui, teacher_field: &mut PathField, teachers: &[PathBuf]) {
+        ui.label("Binarizer");
+        egui::ComboBox::from_id_salt("form-binarizer")
+            .selected_text(self.binarizer.name())
+            .show_ui(ui, |ui| {
+                for k in BinarizerKind::ALL {
+                    let text = if k.exportable() {
+                        k.name().to_string()
+                    } else {
+                        format!("{} (not deployable)", k.name())
+                    };
+                    ui.selectable_value(&mut self.binarizer, k, text);
+                }
+            })
+            .response
+            .accessible_name("binarizer kind");
+        ui.end_row();
+
+        ui.label("Distillation");
+        egui::ComboBox::from_id_salt("form-distill")
+            .selected_text(distill_label(self.distill))
+            .show_ui(ui, |ui| {
+                for d in [
+                    DistillMode::Fid,
+                    DistillMode::Hed,
+                    DistillMode::Plain,
+                    DistillMode::None,
+                ] {
+                    ui.selectable_value(&mut self.distill, d, distill_label(d));
+                }
+            })
+            .response
+            .accessible_name("distillation");
+        ui.end_row();
+
+        ui.label("Activation planes");
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.planes, 2, "2 (dual scale)");
+            ui.selectable_value(&mut self.planes, 1, "1");
+        });
+        ui.end_row();
+
+        let l = ui.label("Thin paths trained");
+        ui.add(egui::Slider::new(&mut self.paths, 1..=4))
+            .labelled_by(l.id)
+            .on_hover_text("Paths of 8, 4, 2 and 1 layers, loss weights 1, 0.5, 0.25, 0.125");
+        ui.end_row();
+
+        ui.label("LPB");
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.learn_alpha, "learn alpha");
+            ui.checkbox(&mut self.init_from_teacher, "start from teacher weights");
+        });
+        ui.end_row();
+
+        ui.label("Teacher run");
+        ui.vertical(|ui| {
+            teacher_field.text = self.teacher.clone();
+            teacher_field.ui(ui, "Folder", "teacher run folder", 200.0);
+            self.teacher = teacher_field.text.clone();
+            if !teachers.is_empty() {
+                egui::ComboBox::from_id_salt("form-teacher-pick")
+                    .selected_text("recent teachers…")
+                    .show_ui(ui, |ui| {
+                        for t in teachers {
+                            let s = t.display().to_string();
+                            let name = t
+                                .file_name()
+                                .map_or(s.clone(), |n| n.to_string_lossy().into_owned());
+                            if ui
+                                .selectable_label(self.teacher == s, name)
+                                .on_hover_text(&s)
+                                .clicked()
+                            {
+                                self.teacher = s;
+                            }
+                        }
+                    })
+                    .response
+                    .accessible_name("recent teachers");
+            }
+        });
+        ui.end_row();
+    }
+
+    /// Seed, augmentation and the run folder.
+    fn run_rows(&mut self, ui: &mut Ui) {
+        let l = ui.label("Seed");
+        ui.add(egui::DragValue::new(&mut self.seed))
+            .labelled_by(l.id);
+        ui.end_row();
+
+        ui.label("Augmentation");
+        ui.vertical(|ui| {
+            ui.checkbox(&mut self.augment, "noise, gain, speed, shift");
+            ui.add_enabled_ui(self.augment, |ui| self.steps.ui(ui));
+        });
+        ui.end_row();
+
+        let l = ui.label("Run folder");
+        ui.vertical(|ui| {
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.run_dir)
+                        .desired_width(240.0)
+                        .hint_text("folder for checkpoints"),
+                )
+                .labelled_by(l.id);
+                if ui
+                    .button("New")
+                    .on_hover_text("A fresh folder under the workbench's runs folder")
+                    .clicked()
+                {
+                    self.new_run_dir();
+                }
+            });
+            ui.checkbox(&mut self.resume, "Resume from its last checkpoint");
+        });
+        ui.end_row();
     }
 
     /// Point the run folder at a fresh name.
@@ -402,7 +437,7 @@ impl TrainForm {
     }
 }
 
-pub fn distill_label(d: DistillMode) -> &'static str {
+pub(crate) fn distill_label(d: DistillMode) -> &'static str {
     match d {
         DistillMode::Fid => "FID (BiFSMNv2, frequency independent)",
         DistillMode::Hed => "HED (BiFSMN, high-frequency enhanced)",
@@ -412,7 +447,7 @@ pub fn distill_label(d: DistillMode) -> &'static str {
 }
 
 /// A form field for the teacher path (its Browse picks a folder).
-pub fn teacher_field() -> PathField {
+pub(crate) fn teacher_field() -> PathField {
     PathField::new("", Pick::Folder)
 }
 

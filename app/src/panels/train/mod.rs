@@ -9,8 +9,8 @@ mod binarizers;
 mod bits;
 pub(crate) mod charts;
 mod distill;
-pub mod form;
-pub mod runs;
+pub(crate) mod form;
+pub(crate) mod runs;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,10 +18,12 @@ use std::time::Instant;
 use bifsmn_engine::train::{StepMetrics, TrainConfig, TrainEvent, Trainer};
 use egui::{RichText, Ui};
 
-pub use charts::ChartOptions;
-pub use form::TrainForm;
+pub(crate) use charts::ChartOptions;
+pub(crate) use form::TrainForm;
 use runs::{RunSeries, SavedRun, run_color};
 
+use crate::model_slot::ModelSlot;
+use crate::panels::Panel;
 use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::notice::show_slot;
@@ -129,10 +131,10 @@ struct LiveRun {
 
 /// The Train panel.
 pub struct TrainPanel {
-    pub form: TrainForm,
+    pub(crate) form: TrainForm,
     teacher_field: PathField,
-    pub chart_opts: ChartOptions,
-    pub view: View,
+    pub(crate) chart_opts: ChartOptions,
+    pub(crate) view: View,
     charts: charts::Charts,
     runs: Vec<RunSeries>,
     live: Option<LiveRun>,
@@ -151,7 +153,7 @@ pub struct TrainPanel {
 }
 
 impl TrainPanel {
-    pub fn new(settings: &TrainSettings, ctx: Option<&egui::Context>) -> Self {
+    pub(crate) fn new(settings: &TrainSettings, ctx: Option<&egui::Context>) -> Self {
         let mut p = Self {
             form: settings.form.clone(),
             teacher_field: form::teacher_field(),
@@ -181,7 +183,7 @@ impl TrainPanel {
         p
     }
 
-    pub fn settings(&self) -> TrainSettings {
+    pub(crate) fn settings(&self) -> TrainSettings {
         TrainSettings {
             form: self.form.clone(),
             charts: self.chart_opts.clone(),
@@ -196,12 +198,12 @@ impl TrainPanel {
     }
 
     /// The dataset the next run uses.
-    pub fn set_dataset(&mut self, root: &Path, protocol: &str) {
+    pub(crate) fn set_dataset(&mut self, root: &Path, protocol: &str) {
         self.dataset = Some((root.to_path_buf(), protocol.to_string()));
     }
 
     /// Look for runs in the workbench's runs folder (for comparison and the teacher list).
-    pub fn rescan(&mut self, ctx: &egui::Context) {
+    pub(crate) fn rescan(&mut self, ctx: &egui::Context) {
         if self.scan_task.is_none() {
             self.scan_task = Some(Task::spawn("scan runs", ctx, |_| {
                 runs::scan_runs(&paths::runs_dir())
@@ -210,7 +212,7 @@ impl TrainPanel {
     }
 
     /// Load an earlier run's history for comparison.
-    pub fn add_run(&mut self, ctx: &egui::Context, dir: PathBuf) {
+    pub(crate) fn add_run(&mut self, ctx: &egui::Context, dir: PathBuf) {
         if self.runs.iter().any(|r| r.dir == dir) {
             return;
         }
@@ -235,49 +237,13 @@ impl TrainPanel {
         self.live.as_ref().map_or(0, |l| l.last_epoch_done)
     }
 
-    /// Snapshot counts of the heavy views: (distillation, binarizers).
-    pub fn internals_seen(&self) -> (usize, usize) {
-        (self.distill.snapshots(), self.binarizers.reports())
-    }
-
     /// The live run's state.
     pub fn live_state(&self) -> Option<LiveState> {
         self.live.as_ref().map(|l| l.state)
     }
 
-    /// Background jobs for the status bar.
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
-        if let Some(l) = &self.live
-            && l.state.active()
-        {
-            let (label, fraction) = match &l.last_step {
-                Some(s) => (
-                    format!(
-                        "training {} · epoch {}/{}{}",
-                        self.runs.get(l.series).map_or("", |r| r.name.as_str()),
-                        s.epoch,
-                        l.epochs,
-                        match l.state {
-                            LiveState::Paused => " · paused",
-                            LiveState::Stopping => " · stopping after this epoch",
-                            _ => "",
-                        }
-                    ),
-                    Some(
-                        ((s.epoch - 1) as f32 + s.step as f32 / s.steps_per_epoch.max(1) as f32)
-                            / l.epochs.max(1) as f32,
-                    ),
-                ),
-                None => ("training: starting".to_string(), None),
-            };
-            out.push(JobStatus { label, fraction });
-        }
-        out.extend(self.scan_task.as_ref().map(Task::status));
-        out.extend(self.add_tasks.iter().map(Task::status));
-    }
-
     /// Start training with the form's settings.
-    pub fn start(&mut self, _ctx: &egui::Context) {
+    pub(crate) fn start(&mut self, _ctx: &egui::Context) {
         if self.is_active() {
             return;
         }
@@ -302,7 +268,7 @@ impl TrainPanel {
     }
 
     /// Start a run from a full config (also used by `--train-config`).
-    pub fn start_with(&mut self, config: TrainConfig, resume: bool) {
+    pub(crate) fn start_with(&mut self, config: TrainConfig, resume: bool) {
         self.notice = None;
         self.log.clear();
         self.distill.clear();
@@ -347,7 +313,7 @@ impl TrainPanel {
     }
 
     /// Ctrl+P: pause or resume.
-    pub fn toggle_pause(&mut self) {
+    pub(crate) fn toggle_pause(&mut self) {
         let Some(l) = &mut self.live else {
             return;
         };
@@ -380,7 +346,7 @@ impl TrainPanel {
     }
 
     /// Drain the trainer's events and collect finished background jobs.
-    pub fn poll(&mut self, ctx: &egui::Context) {
+    fn poll_work(&mut self, ctx: &egui::Context) {
         if let Some(Ok(found)) = take_done(&mut self.scan_task) {
             self.saved = found;
         }
@@ -529,9 +495,10 @@ impl TrainPanel {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut Ui) {
+    /// Draw the panel (see [`Panel::ui`]).
+    fn draw(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
-        self.poll(&ctx);
+        self.poll_work(&ctx);
         egui::Panel::left("train-left")
             .resizable(true)
             .default_size(380.0)
@@ -835,5 +802,50 @@ fn train_error_hint(e: &str) -> String {
         "Check the dataset in the Data panel (it must open there without errors).".into()
     } else {
         "Fix the problem named above and start again; completed epochs are saved and can be resumed.".into()
+    }
+}
+
+impl Panel for TrainPanel {
+    fn poll(&mut self, ctx: &egui::Context, _model: &ModelSlot) {
+        self.poll_work(ctx);
+    }
+
+    /// Background jobs for the status bar.
+    fn jobs(&self, out: &mut Vec<JobStatus>) {
+        if let Some(l) = &self.live
+            && l.state.active()
+        {
+            let (label, fraction) = match &l.last_step {
+                Some(s) => (
+                    format!(
+                        "training {} · epoch {}/{}{}",
+                        self.runs.get(l.series).map_or("", |r| r.name.as_str()),
+                        s.epoch,
+                        l.epochs,
+                        match l.state {
+                            LiveState::Paused => " · paused",
+                            LiveState::Stopping => " · stopping after this epoch",
+                            _ => "",
+                        }
+                    ),
+                    Some(
+                        ((s.epoch - 1) as f32 + s.step as f32 / s.steps_per_epoch.max(1) as f32)
+                            / l.epochs.max(1) as f32,
+                    ),
+                ),
+                None => ("training: starting".to_string(), None),
+            };
+            out.push(JobStatus { label, fraction });
+        }
+        out.extend(self.scan_task.as_ref().map(Task::status));
+        out.extend(self.add_tasks.iter().map(Task::status));
+    }
+
+    fn live(&self) -> bool {
+        self.is_active()
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _model: &mut ModelSlot) {
+        self.draw(ui);
     }
 }

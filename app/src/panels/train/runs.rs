@@ -9,13 +9,13 @@ use egui::Color32;
 
 /// One point of the live run's step curve: epoch-fraction x and per-path (loss, accuracy).
 #[derive(Clone, Debug)]
-pub struct StepPoint {
+pub(crate) struct StepPoint {
     pub x: f64,
     pub paths: Vec<(f32, f32)>,
 }
 
 /// A run's metrics.
-pub struct RunSeries {
+pub(crate) struct RunSeries {
     pub name: String,
     pub dir: PathBuf,
     pub role: String,
@@ -44,12 +44,12 @@ const PALETTE: [Color32; 8] = [
 ];
 
 /// The colour of the `n`-th run.
-pub fn run_color(n: usize) -> Color32 {
+pub(crate) fn run_color(n: usize) -> Color32 {
     PALETTE[n % PALETTE.len()]
 }
 
 impl RunSeries {
-    pub fn new(name: String, dir: PathBuf, role: String, color: Color32) -> Self {
+    pub(crate) fn new(name: String, dir: PathBuf, role: String, color: Color32) -> Self {
         Self {
             name,
             dir,
@@ -65,7 +65,7 @@ impl RunSeries {
     }
 
     /// Add a step event.
-    pub fn push_step(&mut self, s: &StepMetrics) {
+    pub(crate) fn push_step(&mut self, s: &StepMetrics) {
         self.version += 1;
         let x = (s.epoch.max(1) - 1) as f64 + s.step as f64 / s.steps_per_epoch.max(1) as f64;
         self.steps.push(StepPoint {
@@ -78,7 +78,7 @@ impl RunSeries {
     }
 
     /// Add (or replace, when resuming) an epoch summary.
-    pub fn push_epoch(&mut self, e: &EpochMetrics) {
+    pub(crate) fn push_epoch(&mut self, e: &EpochMetrics) {
         self.version += 1;
         self.epochs.retain(|x| x.epoch != e.epoch);
         self.epochs.push(e.clone());
@@ -89,12 +89,12 @@ impl RunSeries {
     }
 
     /// Number of chart points (for tests and the status line).
-    pub fn points(&self) -> usize {
+    pub(crate) fn points(&self) -> usize {
         self.steps.len() + self.epochs.len()
     }
 
     /// Best validation accuracy of path 0 and its epoch.
-    pub fn best(&self) -> Option<(usize, f32)> {
+    pub(crate) fn best(&self) -> Option<(usize, f32)> {
         self.epochs
             .iter()
             .filter_map(|e| Some((e.epoch, e.validation.first()?.accuracy)))
@@ -104,7 +104,7 @@ impl RunSeries {
 
 /// A run found on disk.
 #[derive(Clone, Debug)]
-pub struct SavedRun {
+pub(crate) struct SavedRun {
     pub dir: PathBuf,
     pub role: String,
     pub epochs_done: usize,
@@ -113,7 +113,7 @@ pub struct SavedRun {
 }
 
 /// Read a run folder's `checkpoint.json` (blocking).
-pub fn read_run(dir: &Path) -> Result<SavedRun, String> {
+pub(crate) fn read_run(dir: &Path) -> Result<SavedRun, String> {
     let sidecar = if dir.extension().is_some_and(|e| e == "json") {
         dir.to_path_buf()
     } else {
@@ -130,7 +130,7 @@ pub fn read_run(dir: &Path) -> Result<SavedRun, String> {
 }
 
 /// Every run folder directly below `parent`, newest first (blocking).
-pub fn scan_runs(parent: &Path) -> Vec<SavedRun> {
+pub(crate) fn scan_runs(parent: &Path) -> Vec<SavedRun> {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return Vec::new();
     };
@@ -149,7 +149,7 @@ pub fn scan_runs(parent: &Path) -> Vec<SavedRun> {
 
 impl SavedRun {
     /// Folder name.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.dir.file_name().map_or_else(
             || self.dir.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -157,7 +157,7 @@ impl SavedRun {
     }
 
     /// As a chart series.
-    pub fn to_series(&self, color: Color32) -> RunSeries {
+    pub(crate) fn to_series(&self, color: Color32) -> RunSeries {
         let mut s = RunSeries::new(self.name(), self.dir.clone(), self.role.clone(), color);
         for e in &self.history {
             s.push_epoch(e);

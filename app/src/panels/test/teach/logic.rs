@@ -13,18 +13,18 @@ use crate::task::Progress;
 use crate::widgets::Notice;
 
 /// Takes a keyword needs before fine-tuning: the last one is held back for the comparison.
-pub const MIN_TAKES: usize = 2;
+pub(crate) const MIN_TAKES: usize = 2;
 /// Audio files the fine-tune reads as takes.
 const TAKE_EXTS: [&str; 4] = ["wav", "flac", "ogg", "mp3"];
 /// Player ids of takes carry this bit, so they never meet the confusion view's clip indices.
 const TAKE_ID_BIT: u64 = 1 << 63;
 
 /// The audio takes of every word folder of the takes folder, sorted by file name.
-pub type Takes = BTreeMap<String, Vec<PathBuf>>;
+pub(crate) type Takes = BTreeMap<String, Vec<PathBuf>>;
 
 /// Read the takes folder. Folders starting with `.` or `_` (the trash, background noise) are
 /// not words; a folder that does not exist yet holds no takes.
-pub fn scan_takes(root: &Path) -> std::io::Result<Takes> {
+pub(crate) fn scan_takes(root: &Path) -> std::io::Result<Takes> {
     let mut takes = Takes::new();
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
@@ -67,12 +67,12 @@ pub fn keywords_of(labels: &[String]) -> Vec<String> {
 }
 
 /// Number of takes of `keyword`.
-pub fn count(takes: &Takes, keyword: &str) -> usize {
+pub(crate) fn count(takes: &Takes, keyword: &str) -> usize {
     takes.get(keyword).map_or(0, Vec::len)
 }
 
 /// Why Fine-tune cannot start yet (`None`: it can): every keyword needs [`MIN_TAKES`].
-pub fn finetune_blocker(keywords: &[String], takes: &Takes) -> Option<String> {
+pub(crate) fn finetune_blocker(keywords: &[String], takes: &Takes) -> Option<String> {
     if keywords.is_empty() {
         return Some("Load a keyword model first.".into());
     }
@@ -91,7 +91,7 @@ pub fn finetune_blocker(keywords: &[String], takes: &Takes) -> Option<String> {
 }
 
 /// The first keyword after `current` (going round) with fewer than `per_keyword` takes.
-pub fn next_incomplete(
+pub(crate) fn next_incomplete(
     keywords: &[String],
     current: &str,
     takes: &Takes,
@@ -109,7 +109,7 @@ pub fn next_incomplete(
 
 /// Words of the takes folder that are not among `keywords`: the fine-tune refuses them (takes
 /// of another mode or of another model's words).
-pub fn foreign_words(keywords: &[String], takes: &Takes) -> Vec<String> {
+pub(crate) fn foreign_words(keywords: &[String], takes: &Takes) -> Vec<String> {
     takes
         .keys()
         .filter(|w| !keywords.contains(w))
@@ -125,7 +125,7 @@ pub(super) fn next_keyword(keywords: &[String], current: &str) -> Option<String>
 
 /// How far a training run is, from its events.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct TrainProgress {
+pub(crate) struct TrainProgress {
     pub epochs: usize,
     pub epochs_done: usize,
     /// Step within the running epoch (1-based; 0 before its first step).
@@ -134,14 +134,14 @@ pub struct TrainProgress {
 }
 
 impl TrainProgress {
-    pub fn new(epochs: usize) -> Self {
+    pub(crate) fn new(epochs: usize) -> Self {
         Self {
             epochs,
             ..Self::default()
         }
     }
 
-    pub fn apply(&mut self, event: &TrainEvent) {
+    pub(crate) fn apply(&mut self, event: &TrainEvent) {
         match event {
             TrainEvent::Started {
                 epochs,
@@ -170,7 +170,7 @@ impl TrainProgress {
     }
 
     /// Epochs done plus the running epoch's share of its steps, over all epochs.
-    pub fn fraction(&self) -> f32 {
+    pub(crate) fn fraction(&self) -> f32 {
         if self.epochs == 0 {
             return 0.0;
         }
@@ -185,7 +185,7 @@ impl TrainProgress {
 
 /// What importing a batch of files did.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ImportOutcome {
+pub(crate) struct ImportOutcome {
     pub keyword: String,
     pub saved: usize,
     /// Files (names) in which no speech was found.
@@ -197,7 +197,7 @@ pub struct ImportOutcome {
 
 impl ImportOutcome {
     /// The notice to show, naming the files that were not imported.
-    pub fn notice(&self) -> Option<Notice> {
+    pub(crate) fn notice(&self) -> Option<Notice> {
         let mut what = Vec::new();
         let mut hints = Vec::new();
         if !self.no_speech.is_empty() {
@@ -250,7 +250,7 @@ fn import_one(root: &Path, keyword: &str, file: &Path) -> Result<(), ImportProbl
 }
 
 /// Import `files` as takes of `keyword` into `root` (worker thread).
-pub fn import_all(
+pub(crate) fn import_all(
     root: &Path,
     keyword: &str,
     files: &[PathBuf],

@@ -15,9 +15,9 @@
 //!
 //! [`finetune`]: bifsmn_engine::train::finetune
 
-pub mod logic;
-pub mod new_words;
-pub mod run;
+pub(crate) mod logic;
+pub(crate) mod new_words;
+pub(crate) mod run;
 mod view;
 
 use std::collections::VecDeque;
@@ -35,14 +35,14 @@ use crate::paths;
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::{Notice, PathField, Pick};
 
-pub use logic::{
-    ImportOutcome, MIN_TAKES, Takes, TrainProgress, count, finetune_blocker, foreign_words,
-    import_all, keywords_of, next_incomplete, scan_takes, summary,
+pub(crate) use logic::{
+    ImportOutcome, MIN_TAKES, Takes, count, finetune_blocker, foreign_words, import_all,
+    keywords_of, next_incomplete, scan_takes, summary,
 };
 use logic::{next_keyword, take_id};
 use new_words::NewWords;
-pub use new_words::{CorpusSizes, CorpusState, TeachMode};
-pub use run::{FinetuneJob, FinetuneOverrides, NEW_WORDS_EPOCHS, NEW_WORDS_REPLAY_CLIPS};
+pub(crate) use new_words::{CorpusSizes, TeachMode};
+pub(crate) use run::{FinetuneJob, FinetuneOverrides};
 
 /// Length of one recorded take (trimmed to the spoken second when saved).
 const TAKE_SECONDS: f32 = 2.0;
@@ -122,7 +122,7 @@ pub struct Teach {
 }
 
 impl Teach {
-    pub fn new(s: &TeachSettings) -> Self {
+    pub(crate) fn new(s: &TeachSettings) -> Self {
         Self {
             mode: s.mode,
             new_words: NewWords::new(&s.words, &s.corpus, &s.takes),
@@ -152,7 +152,7 @@ impl Teach {
         }
     }
 
-    pub fn settings(&self) -> TeachSettings {
+    pub(crate) fn settings(&self) -> TeachSettings {
         TeachSettings {
             takes: self.takes_field.text.clone(),
             per_keyword: self.per_keyword,
@@ -193,7 +193,7 @@ impl Teach {
     }
 
     /// The takes folder, when one is typed.
-    pub fn takes_root(&self) -> Option<PathBuf> {
+    pub(crate) fn takes_root(&self) -> Option<PathBuf> {
         self.takes_field.path()
     }
 
@@ -242,7 +242,7 @@ impl Teach {
         self.scan_gen += 1;
     }
 
-    pub fn jobs(&self, out: &mut Vec<JobStatus>) {
+    pub(crate) fn jobs(&self, out: &mut Vec<JobStatus>) {
         out.extend(self.import_task.as_ref().map(|t| JobStatus {
             label: "importing takes".into(),
             fraction: t.progress().fraction(),
@@ -265,7 +265,7 @@ impl Teach {
     }
 
     /// Take the model "Deploy it…" asked for.
-    pub fn take_deploy_request(&mut self) -> Option<PathBuf> {
+    pub(crate) fn take_deploy_request(&mut self) -> Option<PathBuf> {
         self.deploy_request.take()
     }
 
@@ -463,6 +463,7 @@ impl TestPanel {
     fn teach_keywords(&self) -> Vec<String> {
         match self.teach.mode {
             TeachMode::ModelKeywords => self
+                .slot
                 .model
                 .as_ref()
                 .map(|m| keywords_of(&m.packed.labels))
@@ -486,7 +487,7 @@ impl TestPanel {
     }
 
     /// The "Deploy it…" request for the Workbench (it switches to the Deploy panel).
-    pub fn take_deploy_request(&mut self) -> Option<PathBuf> {
+    pub(crate) fn take_deploy_request(&mut self) -> Option<PathBuf> {
         self.teach.take_deploy_request()
     }
 

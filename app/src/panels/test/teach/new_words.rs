@@ -86,7 +86,7 @@ impl Default for CorpusSizes {
 }
 
 /// The words as typed, comma-separated, empty pieces left out (as the Data panel's form).
-pub fn split_words(text: &str) -> Vec<String> {
+pub(crate) fn split_words(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
         .filter(|w| !w.is_empty())
@@ -95,7 +95,7 @@ pub fn split_words(text: &str) -> Vec<String> {
 }
 
 /// The typed words as keywords, or a notice naming the ones that cannot be keywords.
-pub fn check_words(words: &[String]) -> Result<Vec<Keyword>, Notice> {
+pub(crate) fn check_words(words: &[String]) -> Result<Vec<Keyword>, Notice> {
     if words.is_empty() {
         return Err(Notice::error(
             "No new keywords are typed.",
@@ -134,7 +134,7 @@ pub fn check_words(words: &[String]) -> Result<Vec<Keyword>, Notice> {
 }
 
 /// The settings of the corpus of `words`.
-pub fn corpus_config(words: Vec<String>, sizes: &CorpusSizes) -> SynthConfig {
+pub(crate) fn corpus_config(words: Vec<String>, sizes: &CorpusSizes) -> SynthConfig {
     SynthConfig {
         keywords: words,
         engines: sizes.engines.clone(),
@@ -150,7 +150,7 @@ pub fn corpus_config(words: Vec<String>, sizes: &CorpusSizes) -> SynthConfig {
 }
 
 /// The corpus folder next to the takes folder: `<takes>-corpus`.
-pub fn default_corpus_folder(takes: &str) -> String {
+pub(crate) fn default_corpus_folder(takes: &str) -> String {
     let takes = takes.trim().trim_end_matches(['/', '\\']);
     if takes.is_empty() {
         return String::new();
@@ -160,7 +160,7 @@ pub fn default_corpus_folder(takes: &str) -> String {
 
 /// What a corpus folder holds.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub enum CorpusState {
+pub(crate) enum CorpusState {
     /// Nothing yet (or not read yet).
     #[default]
     Missing,
@@ -174,7 +174,7 @@ pub enum CorpusState {
 
 /// Read what `root` holds: `keywords.txt` (keyword folders, one a line, `#` comments) of a
 /// finished corpus, else `synth.json` of a started one (worker thread).
-pub fn read_corpus(root: &Path) -> Result<CorpusState, String> {
+pub(crate) fn read_corpus(root: &Path) -> Result<CorpusState, String> {
     let listed = root.join(KEYWORDS_FILE);
     match std::fs::read_to_string(&listed) {
         Ok(text) => {
@@ -215,14 +215,14 @@ pub fn read_corpus(root: &Path) -> Result<CorpusState, String> {
 
 /// Whether the corpus's keywords are other than the typed ones (`None` while the typed words
 /// are not usable).
-pub fn corpus_differs(typed: &str, corpus: &[String]) -> Option<bool> {
+pub(crate) fn corpus_differs(typed: &str, corpus: &[String]) -> Option<bool> {
     let keywords = check_words(&split_words(typed)).ok()?;
     let folders: Vec<&str> = keywords.iter().map(|k| k.folder.as_str()).collect();
     Some(folders != corpus)
 }
 
 /// The notice for a corpus that could not be made, with what to do.
-pub fn synth_notice(e: &SynthError) -> Notice {
+pub(crate) fn synth_notice(e: &SynthError) -> Notice {
     let hint = match e {
         SynthError::Cancelled => {
             return Notice::info(

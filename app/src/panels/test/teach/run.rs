@@ -23,11 +23,11 @@ pub(super) const PHASE_COMPARE: u64 = 2;
 /// Resolution of the fine-tune's progress fraction.
 const PROGRESS_UNITS: u64 = 1000;
 /// Epochs of a fine-tune for new words: a new classifier needs longer than a new voice.
-pub const NEW_WORDS_EPOCHS: usize = 12;
+pub(crate) const NEW_WORDS_EPOCHS: usize = 12;
 /// Replay clips of a fine-tune for new words: all of a corpus made by "Make the corpus" (about
 /// 2,400 training clips for three words), so the new classifier sees every voice. Measured:
 /// 12 epochs of three words took 5 minutes on 2 busy cores, the comparison included.
-pub const NEW_WORDS_REPLAY_CLIPS: usize = 4000;
+pub(crate) const NEW_WORDS_REPLAY_CLIPS: usize = 4000;
 
 /// Settings of the fine-tune that differ from the engine's defaults (tests run a tiny one).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -51,7 +51,7 @@ impl FinetuneOverrides {
 
 /// What one fine-tune starts from and replays (sent to the worker).
 #[derive(Clone, Debug, PartialEq)]
-pub struct FinetuneJob {
+pub(crate) struct FinetuneJob {
     pub mode: TeachMode,
     /// The loaded student (a .bkw with its run beside it, or a run folder).
     pub base: PathBuf,
@@ -63,7 +63,11 @@ pub struct FinetuneJob {
 
 /// The engine's settings for a fine-tune replaying `replay`: its defaults for a voice, more
 /// epochs and replay clips for new words, then the overrides.
-pub fn finetune_config(job: &FinetuneJob, replay: PathBuf, run_dir: PathBuf) -> FinetuneConfig {
+pub(crate) fn finetune_config(
+    job: &FinetuneJob,
+    replay: PathBuf,
+    run_dir: PathBuf,
+) -> FinetuneConfig {
     let mut config = FinetuneConfig::new(job.base.clone(), job.takes.clone(), replay, run_dir);
     if job.mode == TeachMode::NewKeywords {
         config.epochs = NEW_WORDS_EPOCHS;

@@ -66,15 +66,15 @@ impl TestPanel {
     /// Start the fine-tune as the Fine-tune button would, if it could be pressed now (the
     /// model loaded, every keyword with enough takes, nothing else running). For
     /// `--start-finetune`; returns whether it started.
-    pub fn start_finetune_if_ready(&mut self, ctx: &egui::Context) -> bool {
-        let Some(model) = self.model.clone() else {
+    pub(crate) fn start_finetune_if_ready(&mut self, ctx: &egui::Context) -> bool {
+        let Some(model) = self.slot.model.clone() else {
             return false;
         };
         let keywords = self.teach_keywords();
         let ready = !keywords.is_empty()
             && self.teach.finetune_task.is_none()
             && !self.teach.busy()
-            && self.model_task.is_none()
+            && !self.slot.loading
             && finetune_blocker(&keywords, &self.teach.takes).is_none();
         if ready {
             self.teach.start_finetune(ctx, &model);
@@ -100,7 +100,7 @@ impl TestPanel {
                 self.teach_finetune_ui(ui, ctx, &keywords);
                 if self.teach.report.is_some() {
                     ui.separator();
-                    self.teach_report_ui(ui, ctx);
+                    self.teach_report_ui(ui);
                 }
             });
     }
@@ -143,7 +143,7 @@ impl TestPanel {
     /// The keywords to record, or why there are none yet (said in the view).
     fn teach_ready_keywords(&self, ui: &mut Ui) -> Option<Vec<String>> {
         let new_words = self.teach.mode == TeachMode::NewKeywords;
-        if self.model.is_none() {
+        if self.slot.model.is_none() {
             ui.label(if new_words {
                 "Load a keyword model in the row above first: its network learns your words."
             } else {
@@ -354,8 +354,8 @@ impl TestPanel {
                 let ready = blocker.is_none()
                     && !self.teach.editing()
                     && !self.teach.new_words.making()
-                    && self.model.is_some()
-                    && self.model_task.is_none();
+                    && self.slot.model.is_some()
+                    && !self.slot.loading;
                 let new_words = self.teach.mode == TeachMode::NewKeywords;
                 let hover = if new_words {
                     format!(
@@ -372,7 +372,7 @@ impl TestPanel {
                     .add_enabled(ready, egui::Button::new("Fine-tune"))
                     .on_hover_text(hover)
                     .clicked();
-                if clicked && let Some(model) = self.model.clone() {
+                if clicked && let Some(model) = self.slot.model.clone() {
                     self.teach.start_finetune(ctx, &model);
                 }
                 if let Some(b) = blocker {
@@ -408,7 +408,7 @@ impl TestPanel {
     }
 
     /// The before/after table, the summary and what to do with the new model.
-    fn teach_report_ui(&mut self, ui: &mut Ui, ctx: &egui::Context) {
+    fn teach_report_ui(&mut self, ui: &mut Ui) {
         let Some(r) = self.teach.report.clone() else {
             return;
         };
@@ -425,7 +425,7 @@ impl TestPanel {
                 .on_hover_text("Load it in this panel, as if chosen in the model row")
                 .clicked()
             {
-                self.load_model(ctx, Some(r.model.clone()));
+                self.request_load(r.model.clone());
             }
             if ui
                 .button("Deploy it…")
