@@ -1,6 +1,9 @@
 //! `bifsmn-workbench`: the eframe window around [`bifsmn_app::Workbench`], plus the
 //! screenshot and frame-timing options used by `packaging/screenshots.sh`.
 
+// The launcher answers --help, --version and --screenshot on stdout, like any command.
+#![allow(clippy::print_stdout)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -154,7 +154,7 @@ pub fn demo_model() -> Option<PathBuf> {
                 .join(NAME),
         )
     });
-    let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dev = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../assets/models")
         .join(NAME);
     installed

@@ -2,6 +2,8 @@
 //! it points the workbench's data folder (`BIFSMN_DATA_DIR`) at a temp folder, which would
 //! leak into the other UI tests if they shared its process.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::time::Duration;

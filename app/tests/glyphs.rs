@@ -1,6 +1,8 @@
 //! Every non-ASCII character the UI code prints must exist in egui's built-in fonts; otherwise
 //! it shows as an empty box on screen (and egui_kittest panics on it).
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::collections::BTreeSet;
 use std::path::Path;
 

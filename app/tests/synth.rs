@@ -2,6 +2,8 @@
 //! through espeak-ng on a worker thread, and the new dataset opens with its own keywords as
 //! classes. A test binary of its own: it writes into a temp folder and takes a few seconds.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::time::Duration;

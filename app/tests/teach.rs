@@ -3,6 +3,8 @@
 //! thread, the before/after table, and the new model loaded and handed to the Deploy panel.
 //! A test binary of its own: it trains a teacher and a student first (a few minutes).
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::path::{Path, PathBuf};

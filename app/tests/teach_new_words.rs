@@ -5,6 +5,8 @@
 //! not in the corpus make the fine-tune refuse with a notice that says what to do.
 //! A test binary of its own: it trains a teacher and a student first (a few minutes).
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! Headless UI tests with egui_kittest: each drives a panel's main interaction through the
 //! real `Workbench` and checks what the accessibility tree (or the panel's state) shows.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
 use std::path::Path;
 use std::time::Duration;
 
