@@ -10,7 +10,7 @@ use egui::{RichText, Ui};
 use crate::paths;
 use crate::widgets::{Notice, PathField, Pick};
 
-/// Loss weights of thin paths 0..4 (the CLI's `--paths`; spec: 1, 0.5, 0.25).
+/// Loss weights of thin paths 0..4 (the CLI's `--paths`; `docs/METHOD.md` §4: 1, 0.5, 0.25).
 pub(crate) const PATH_WEIGHTS: [f64; 4] = [1.0, 0.5, 0.25, 0.125];
 
 /// The form's values (persisted between launches).
