@@ -11,8 +11,9 @@
 //!   [`spawn_check`] tests one board. Both return a [`JobHandle`] that can be cancelled.
 //!   [`deploy_board`] and [`check_board`] are the same work, blocking, for callers that
 //!   manage their own threads.
-//! * Results: [`RunnerReport`] (serde mirror of `docs/RUNNER.md`), [`DeploySummary`], and the
-//!   JSON-lines history ([`history`]) in the user's data dir.
+//! * Results: [`RunnerReport`] (the runner's own report types from `bifsmn_kernels::report`,
+//!   read tolerantly), [`DeploySummary`], and the JSON-lines history ([`history`]) in the
+//!   user's data dir.
 
 mod base64;
 pub mod dirs;
@@ -49,7 +50,8 @@ pub use profile::{
 pub use quote::quote;
 pub use remote::{ExecOutput, OutputStream, exec, run_checked};
 pub use report::{
-    BenchReport, Classification, ClassifyReport, Latency, LayerTiming, RunnerBoard, RunnerReport,
+    BenchClassification, BenchReport, ClassifyReport, Latency, LayerTiming, RunnerBoard,
+    RunnerReport,
 };
 pub use runners::{RunnerLocator, workspace_runners_dir};
 pub use session::{
