@@ -11,6 +11,8 @@
 //!   [`spawn_check`] tests one board. Both return a [`JobHandle`] that can be cancelled.
 //!   [`deploy_board`] and [`check_board`] are the same work, blocking, for callers that
 //!   manage their own threads.
+//! * Secrets: [`secret_need`] says which password or key passphrase a [`Target`] needs; the
+//!   CLI prompt and the GUI dialog both ask through it.
 //! * Results: [`RunnerReport`] (the runner's own report types from `bifsmn_kernels::report`,
 //!   read tolerantly), [`DeploySummary`], and the JSON-lines history ([`history`]) in the
 //!   user's data dir.
@@ -29,6 +31,7 @@ pub mod quote;
 mod remote;
 mod report;
 mod runners;
+mod secrets;
 mod session;
 mod ssh_config;
 mod upload;
@@ -54,6 +57,7 @@ pub use report::{
     RunnerReport,
 };
 pub use runners::{RunnerLocator, workspace_runners_dir};
+pub use secrets::{SecretKind, SecretNeed, secret_need};
 pub use session::{
     Connection, Credentials, HostKeyInfo, HostKeyPolicy, Secret, accept_host_key, connect,
     key_needs_passphrase,
