@@ -309,10 +309,11 @@ fn prompt_secret(prompt: &str) -> anyhow::Result<Secret> {
         .write(true)
         .open("/dev/tty")
         .context("a passphrase or password is needed, but there is no terminal to ask on")?;
+    // A terminal that cannot be shared with `stty` only means the echo stays on.
     let stty = |arg: &str| {
         std::process::Command::new("stty")
             .arg(arg)
-            .stdin(tty.try_clone().expect("dup tty"))
+            .stdin(tty.try_clone()?)
             .status()
     };
     let mut out = tty.try_clone()?;

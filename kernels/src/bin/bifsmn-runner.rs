@@ -1,8 +1,9 @@
 //! `bifsmn-runner`: the small static program that runs a packed BiFSMNv2 model on a board.
 //!
-//! Subcommands `info`, `bench`, `classify`, `selftest` and `synth`; reports are JSON on stdout,
-//! errors go to stderr with distinct exit codes. The schema and the exit codes are documented in
-//! `docs/RUNNER.md`. Arguments are parsed by hand to keep the binary small.
+//! Subcommands `info`, `bench`, `classify`, `selftest` and `synth`; reports are JSON on stdout
+//! (the types of `bifsmn_kernels::report`, which the workbench reads back), errors go to stderr
+//! with distinct exit codes. The schema and the exit codes are documented in `docs/RUNNER.md`.
+//! Arguments are parsed by hand to keep the binary small.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
