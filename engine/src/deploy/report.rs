@@ -172,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_what_this_builds_runner_writes() {
+    fn reads_back_what_the_report_types_write() {
         let written = serde_json::to_string(&parse_bench(EXAMPLE).unwrap()).unwrap();
         assert_eq!(
             parse_bench(&written).unwrap(),
