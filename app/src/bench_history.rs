@@ -2,13 +2,13 @@
 //!
 //! The deploy module appends one JSON object per line to `bench-history.jsonl`. Each holds a
 //! runner bench report (`docs/RUNNER.md`, schema `bifsmn-runner-bench/1`), either as the line
-//! itself or under a `report` key. This reader is defensive: unreadable lines, unknown schemas
-//! and missing fields are skipped, never fatal; no history simply means no measured column.
+//! itself or under a `report` key; `engine::deploy::history` finds the latest one for a model
+//! and path, skipping what it cannot read. No history simply means no measured column.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde_json::Value;
+use bifsmn_engine::deploy::{BenchReport, history};
 
 /// The latest measurement of one model on one thin path.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,65 +25,32 @@ pub struct BoardTiming {
 
 /// The latest report in `text` (JSON lines) for the model with `hash` on `path`.
 pub fn latest_for(text: &str, hash: &str, path: usize) -> Option<BoardTiming> {
-    text.lines()
-        .rev()
-        .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
-        .filter_map(|v| {
-            let report = if v.get("layers").is_some() {
-                v
-            } else {
-                v.get("report")?.clone()
-            };
-            let schema = report.get("schema").and_then(Value::as_str).unwrap_or("");
-            if !schema.is_empty() && !schema.starts_with("bifsmn-runner-bench/") {
-                return None;
-            }
-            let model_hash = report.pointer("/model/hash").and_then(Value::as_str)?;
-            let report_path = report.pointer("/path/index").and_then(Value::as_u64)?;
-            (model_hash == hash && report_path == path as u64).then_some(report)
-        })
-        .find_map(|report| parse(&report))
+    history::latest_bench(text, hash, u32::try_from(path).ok()?).map(timing)
 }
 
 /// Read the history file; `None` when it does not exist or has nothing for this model.
 pub fn read_latest(file: &Path, hash: &str, path: usize) -> Option<BoardTiming> {
-    let text = std::fs::read_to_string(file).ok()?;
-    latest_for(&text, hash, path)
+    history::read_latest_bench(file, hash, u32::try_from(path).ok()?).map(timing)
 }
 
-fn parse(report: &Value) -> Option<BoardTiming> {
-    let layers = report.get("layers")?.as_array()?;
-    let layer_us: HashMap<String, f64> = layers
+fn timing(report: BenchReport) -> BoardTiming {
+    let layer_us = report
+        .layers
         .iter()
-        .filter_map(|l| {
-            Some((
-                l.get("layer")?.as_str()?.to_string(),
-                l.pointer("/us/mean")?.as_f64()?,
-            ))
-        })
+        .filter_map(|l| Some((l.layer.clone(), l.us?.mean)))
         .collect();
-    if layer_us.is_empty() {
-        return None;
-    }
-    let board = report
-        .pointer("/board/cpu_model")
-        .and_then(Value::as_str)
-        .or_else(|| report.pointer("/board/arch").and_then(Value::as_str))
-        .unwrap_or("board")
-        .to_string();
-    Some(BoardTiming {
+    let board = match report.board.cpu_model {
+        Some(model) => model,
+        None if report.board.arch.is_empty() => "board".to_string(),
+        None => report.board.arch,
+    };
+    BoardTiming {
         board,
-        isa: report
-            .get("isa")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        threads: report.get("threads").and_then(Value::as_u64).unwrap_or(1),
+        isa: report.isa,
+        threads: u64::from(report.threads),
         layer_us,
-        end_to_end_us: report
-            .pointer("/end_to_end_us/mean")
-            .and_then(Value::as_f64),
-    })
+        end_to_end_us: Some(report.end_to_end_us.mean),
+    }
 }
 
 #[cfg(test)]

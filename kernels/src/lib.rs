@@ -29,6 +29,7 @@ pub mod gemm;
 pub mod infer;
 pub mod isa;
 pub mod reference;
+pub mod report;
 pub mod stats;
 pub mod synth;
 pub mod wav;

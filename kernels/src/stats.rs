@@ -1,11 +1,15 @@
 //! Latency statistics for benchmark reports.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Summary of a set of durations in microseconds, rounded to nanoseconds (0.001 µs).
 /// Percentiles are nearest-rank: the `p`-th percentile of `n` sorted samples is sample number
 /// `ceil(p / 100 * n)` (1-based).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+///
+/// A report read back fills a missing figure with 0 (`serde(default)`): a latency object from
+/// another runner version that lacks one is still usable for the figures it has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Latency {
     pub mean: f64,
     pub p50: f64,

@@ -309,10 +309,11 @@ fn prompt_secret(prompt: &str) -> anyhow::Result<Secret> {
         .write(true)
         .open("/dev/tty")
         .context("a passphrase or password is needed, but there is no terminal to ask on")?;
+    // A terminal that cannot be shared with `stty` only means the echo stays on.
     let stty = |arg: &str| {
         std::process::Command::new("stty")
             .arg(arg)
-            .stdin(tty.try_clone().expect("dup tty"))
+            .stdin(tty.try_clone()?)
             .status()
     };
     let mut out = tty.try_clone()?;
@@ -343,24 +344,13 @@ fn yes_no(question: &str) -> bool {
     std::io::stdin().lock().read_line(&mut s).is_ok() && matches!(s.trim(), "y" | "Y" | "yes")
 }
 
-/// Resolve a board name and ask for the secrets its auth method needs.
+/// Resolve a board name and ask for the secret its auth method needs.
 fn target_for(name: &str, store: &BoardStore, ssh: &SshConfig) -> anyhow::Result<Target> {
     let profile = store.find(name, ssh)?;
     let mut target = Target::new(profile, ssh, Credentials::default())?;
-    match target.spec.auth.clone() {
-        Auth::Key { path } if path.is_file() && deploy::key_needs_passphrase(&path)? => {
-            target.credentials.passphrase = Some(prompt_secret(&format!(
-                "Passphrase for {} ({name}): ",
-                path.display()
-            ))?);
-        }
-        Auth::Password => {
-            target.credentials.password = Some(prompt_secret(&format!(
-                "Password for {}@{} ({name}): ",
-                target.spec.user, target.spec.host
-            ))?);
-        }
-        _ => {}
+    if let Some(need) = deploy::secret_need(&target)? {
+        let secret = prompt_secret(&format!("{} ({name}): ", need.prompt()))?;
+        need.supply(&mut target.credentials, secret);
     }
     Ok(target)
 }

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::error::DeployError;
-use super::report::RunnerReport;
+use super::report::{BenchReport, RunnerReport};
 
 /// One history line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +120,36 @@ pub fn read(path: &Path) -> Result<(Vec<HistoryEntry>, usize), DeployError> {
     Ok((entries, skipped))
 }
 
+/// A history line as [`latest_bench`] reads it: a bench report on its own, or under a `report`
+/// key (a [`HistoryEntry`], or an older workbench's wrapper).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BenchLine {
+    Bare(Box<BenchReport>),
+    Wrapped { report: Box<BenchReport> },
+}
+
+/// The latest bench report in `text` (history lines, oldest first) for the model with `hash`
+/// on thin path `path` that has per-layer timings. Lines that are not bench reports, or come
+/// from another schema family, are skipped: a chart with one column fewer beats no chart.
+pub fn latest_bench(text: &str, hash: &str, path: u32) -> Option<BenchReport> {
+    text.lines()
+        .rev()
+        .filter_map(|line| match serde_json::from_str(line.trim()).ok()? {
+            BenchLine::Bare(r) | BenchLine::Wrapped { report: r } => Some(*r),
+        })
+        .filter(|r| r.schema.is_empty() || r.schema.starts_with("bifsmn-runner-bench/"))
+        .filter(|r| r.model.hash == hash && r.path.index == path)
+        .find(|r| r.layers.iter().any(|l| l.us.is_some()))
+}
+
+/// [`latest_bench`] of a history file; `None` when it does not exist or has nothing for this
+/// model and path.
+pub fn read_latest_bench(file: &Path, hash: &str, path: u32) -> Option<BenchReport> {
+    let text = std::fs::read_to_string(file).ok()?;
+    latest_bench(&text, hash, path)
+}
+
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
 pub fn rfc3339_utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -145,7 +175,7 @@ pub fn rfc3339_utc(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::report::{ClassifyModel, ClassifyReport};
+    use bifsmn_kernels::report::{ClassifyModel, ClassifyReport};
 
     #[test]
     fn timestamps() {
@@ -153,6 +183,53 @@ mod tests {
         assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339_utc(1_735_689_599), "2024-12-31T23:59:59Z");
         assert_eq!(rfc3339_utc(4_102_444_800), "2100-01-01T00:00:00Z");
+    }
+
+    /// A bench report as the runner prints it, cut down to what [`latest_bench`] needs.
+    fn bench_line(hash: &str, path: u32, conv1_mean: f64) -> String {
+        format!(
+            r#"{{"schema":"bifsmn-runner-bench/1","board":{{"arch":"aarch64"}},"isa":"neon","model":{{"hash":"{hash}"}},"path":{{"index":{path}}},"end_to_end_us":{{"mean":9.0}},"layers":[{{"layer":"conv1","us":{{"mean":{conv1_mean}}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn latest_bench_takes_the_newest_match_in_any_line_form() {
+        let entry = |conv1: f64| {
+            let r = parse_bench_line(&bench_line("h1", 0, conv1));
+            serde_json::to_string(&HistoryEntry::now(
+                "pi",
+                "10.0.0.2",
+                "aarch64",
+                None,
+                Path::new("m.bkw"),
+                "h1",
+                RunnerReport::Bench(Box::new(r)),
+            ))
+            .unwrap()
+        };
+        let no_layers = r#"{"schema":"bifsmn-runner-bench/1","model":{"hash":"h1"},"path":{"index":0},"end_to_end_us":{"mean":1.0},"layers":[]}"#;
+        let text = [
+            bench_line("h1", 0, 1.0),
+            entry(2.0),
+            "not json".into(),
+            format!(r#"{{"time":"x","report":{}}}"#, bench_line("h1", 0, 3.0)),
+            bench_line("h2", 0, 4.0),
+            bench_line("h1", 1, 5.0),
+            bench_line("h1", 0, 6.0).replace("bench/1", "selftest/1"),
+            no_layers.into(),
+        ]
+        .join("\n");
+        let conv1 = |r: BenchReport| r.layers[0].us.map(|l| l.mean);
+        assert_eq!(latest_bench(&text, "h1", 0).and_then(conv1), Some(3.0));
+        assert_eq!(latest_bench(&text, "h1", 1).and_then(conv1), Some(5.0));
+        let older: String = text.lines().take(2).collect::<Vec<_>>().join("\n");
+        assert_eq!(latest_bench(&older, "h1", 0).and_then(conv1), Some(2.0));
+        assert!(latest_bench(&text, "h3", 0).is_none());
+        assert!(read_latest_bench(Path::new("/nonexistent/h.jsonl"), "h1", 0).is_none());
+    }
+
+    fn parse_bench_line(line: &str) -> BenchReport {
+        serde_json::from_str(line).unwrap()
     }
 
     #[test]

@@ -11,8 +11,11 @@
 //!   [`spawn_check`] tests one board. Both return a [`JobHandle`] that can be cancelled.
 //!   [`deploy_board`] and [`check_board`] are the same work, blocking, for callers that
 //!   manage their own threads.
-//! * Results: [`RunnerReport`] (serde mirror of `docs/RUNNER.md`), [`DeploySummary`], and the
-//!   JSON-lines history ([`history`]) in the user's data dir.
+//! * Secrets: [`secret_need`] says which password or key passphrase a [`Target`] needs; the
+//!   CLI prompt and the GUI dialog both ask through it.
+//! * Results: [`RunnerReport`] (the runner's own report types from `bifsmn_kernels::report`,
+//!   read tolerantly), [`DeploySummary`], and the JSON-lines history ([`history`]) in the
+//!   user's data dir.
 
 mod base64;
 pub mod dirs;
@@ -28,6 +31,7 @@ pub mod quote;
 mod remote;
 mod report;
 mod runners;
+mod secrets;
 mod session;
 mod ssh_config;
 mod upload;
@@ -49,9 +53,11 @@ pub use profile::{
 pub use quote::quote;
 pub use remote::{ExecOutput, OutputStream, exec, run_checked};
 pub use report::{
-    BenchReport, Classification, ClassifyReport, Latency, LayerTiming, RunnerBoard, RunnerReport,
+    BenchClassification, BenchReport, ClassifyReport, Latency, LayerTiming, RunnerBoard,
+    RunnerReport,
 };
 pub use runners::{RunnerLocator, workspace_runners_dir};
+pub use secrets::{SecretKind, SecretNeed, secret_need};
 pub use session::{
     Connection, Credentials, HostKeyInfo, HostKeyPolicy, Secret, accept_host_key, connect,
     key_needs_passphrase,

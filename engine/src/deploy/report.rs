@@ -1,161 +1,17 @@
-//! The runner's JSON reports, mirrored from `docs/RUNNER.md` as serde structs.
+//! The runner's JSON reports as the workbench reads them back.
 //!
-//! Deliberately a second, independent reader of the schema (strings where the runner has
-//! enums, `Option` where a field may be `null`): the board may run an older or newer runner
+//! The report types themselves live in [`bifsmn_kernels::report`], where the runner writes
+//! them; they are read tolerantly (strings where the runner has enums, `serde(default)` on
+//! every field a report can do without) because the board may run an older or newer runner
 //! than this workbench was built with. Unknown fields are ignored; a different major schema
 //! version is refused.
 
 use serde::{Deserialize, Serialize};
 
-/// The bench schema major version this reader understands.
-pub const BENCH_SCHEMA: &str = "bifsmn-runner-bench/1";
-
-/// Latency statistics in microseconds over the timed runs (percentiles nearest-rank).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Latency {
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-/// `board`: facts the runner found on the machine it ran on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunnerBoard {
-    pub arch: String,
-    #[serde(default)]
-    pub os: String,
-    #[serde(default)]
-    pub cpu_model: Option<String>,
-    #[serde(default)]
-    pub cpu_features: Vec<String>,
-    #[serde(default)]
-    pub logical_cpus: u32,
-    #[serde(default)]
-    pub kernel: Option<String>,
-    #[serde(default)]
-    pub isa: String,
-    #[serde(default)]
-    pub isa_available: Vec<String>,
-}
-
-/// `model.storage`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelStorage {
-    pub fp_weights: String,
-    pub per_channel: String,
-}
-
-/// `model` in a bench report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReportModel {
-    pub file: String,
-    /// `fnv1a64:` + 16 hex digits (`bifsmn_kernels::format::model_hash`).
-    pub hash: String,
-    pub file_bytes: u64,
-    pub precision: String,
-    pub classes: u32,
-    #[serde(default)]
-    pub labels: Vec<String>,
-    #[serde(default)]
-    pub paths: Vec<Vec<u32>>,
-    #[serde(default)]
-    pub storage: Option<ModelStorage>,
-}
-
-/// `path`: the thin path measured.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportPath {
-    pub index: u32,
-    pub layers: Vec<u32>,
-}
-
-/// One entry of `layers`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LayerTiming {
-    pub layer: String,
-    #[serde(default)]
-    pub op: Option<String>,
-    #[serde(default)]
-    pub weight_bits: Option<u32>,
-    #[serde(default)]
-    pub macs: Option<u64>,
-    #[serde(default)]
-    pub us: Option<Latency>,
-}
-
-/// `classification` (bench with a clip).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Classification {
-    pub index: u32,
-    pub label: String,
-    #[serde(default)]
-    pub logits: Vec<f32>,
-    #[serde(default)]
-    pub probabilities: Vec<f32>,
-}
-
-/// `memory`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Memory {
-    #[serde(default)]
-    pub vm_hwm_kib: Option<u64>,
-    #[serde(default)]
-    pub vm_rss_kib: Option<u64>,
-}
-
-/// `bifsmn-runner bench` output (`schema: "bifsmn-runner-bench/1"`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BenchReport {
-    pub schema: String,
-    pub runner_version: String,
-    pub board: RunnerBoard,
-    pub isa: String,
-    pub threads: u32,
-    pub model: ReportModel,
-    pub path: ReportPath,
-    pub runs: u64,
-    pub warmup: u64,
-    pub input: String,
-    pub end_to_end_us: Latency,
-    #[serde(default)]
-    pub layers: Vec<LayerTiming>,
-    #[serde(default)]
-    pub layer_sum_mean_us: Option<f64>,
-    #[serde(default)]
-    pub frontend_us: Option<Latency>,
-    #[serde(default)]
-    pub classification: Option<Classification>,
-    #[serde(default)]
-    pub memory: Memory,
-}
-
-/// `model` in a classify report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClassifyModel {
-    pub file: String,
-    pub hash: String,
-}
-
-/// `bifsmn-runner classify --json` output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClassifyReport {
-    pub runner_version: String,
-    pub model: ClassifyModel,
-    pub clip: String,
-    pub path: u32,
-    pub isa: String,
-    pub label: String,
-    pub index: u32,
-    #[serde(default)]
-    pub labels: Vec<String>,
-    #[serde(default)]
-    pub logits: Vec<f32>,
-    #[serde(default)]
-    pub probabilities: Vec<f32>,
-}
+pub use bifsmn_kernels::report::{
+    BENCH_SCHEMA, BenchClassification, BenchReport, ClassifyReport, Latency, LayerTiming,
+    RunnerBoard,
+};
 
 /// A report of either kind. Serialised as the runner's own JSON object (untagged), so a
 /// history line's `report` is exactly what the runner printed, minus unknown fields.
@@ -220,6 +76,8 @@ pub fn parse_classify(stdout: &str) -> Result<ClassifyReport, String> {
 
 #[cfg(test)]
 mod tests {
+    use bifsmn_kernels::report::Memory;
+
     use super::*;
 
     /// The example from docs/RUNNER.md (shortened the same way), plus a field from the future.
@@ -281,6 +139,45 @@ mod tests {
         let missing = EXAMPLE.replace("\"end_to_end_us\"", "\"renamed\"");
         assert!(parse_bench(&missing).unwrap_err().contains("end_to_end_us"));
         assert!(parse_bench(&format!("{EXAMPLE} trailing")).is_err());
+    }
+
+    #[test]
+    fn parses_reports_of_older_and_newer_runners() {
+        // An older runner: no memory, storage, frontend, op names or warm-up count.
+        let older = r#"{"schema":"bifsmn-runner-bench/1","runner_version":"0.0.9",
+            "board":{"arch":"aarch64"},"isa":"neon","threads":1,
+            "model":{"file":"m.bkw","hash":"fnv1a64:01","file_bytes":10,"precision":"binary","classes":2},
+            "path":{"index":0,"layers":[0]},"runs":5,"input":"clip",
+            "end_to_end_us":{"mean":1.0,"p50":1.0,"p90":1.0,"p99":1.0,"min":1.0,"max":1.0},
+            "layers":[{"layer":"conv1","us":{"mean":0.5,"p50":0.5,"p90":0.5,"p99":0.5,"min":0.5,"max":0.5}}]}"#;
+        let r = parse_bench(older).unwrap();
+        assert_eq!(r.warmup, 0);
+        assert_eq!(r.memory, Memory::default());
+        assert_eq!(r.layers[0].op, None);
+        assert_eq!(r.model.storage, None);
+        // A newer runner: an ISA and a dtype this build does not know, extra fields everywhere.
+        let newer = EXAMPLE
+            .replace(
+                r#""isa": "avx512vpopcntdq","#,
+                r#""isa": "sve2", "isa_flags": [1],"#,
+            )
+            .replace(r#""fp_weights": "f32""#, r#""fp_weights": "bf16""#)
+            .replace(
+                r#""weight_bits": 32,"#,
+                r#""weight_bits": 32, "sparsity": 0.5,"#,
+            );
+        let r = parse_bench(&newer).unwrap();
+        assert_eq!(r.isa, "sve2");
+        assert_eq!(r.model.storage.unwrap().fp_weights, "bf16");
+    }
+
+    #[test]
+    fn reads_back_what_the_report_types_write() {
+        let written = serde_json::to_string(&parse_bench(EXAMPLE).unwrap()).unwrap();
+        assert_eq!(
+            parse_bench(&written).unwrap(),
+            parse_bench(EXAMPLE).unwrap()
+        );
     }
 
     #[test]

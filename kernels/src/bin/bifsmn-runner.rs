@@ -1,8 +1,9 @@
 //! `bifsmn-runner`: the small static program that runs a packed BiFSMNv2 model on a board.
 //!
-//! Subcommands `info`, `bench`, `classify`, `selftest` and `synth`; reports are JSON on stdout,
-//! errors go to stderr with distinct exit codes. The schema and the exit codes are documented in
-//! `docs/RUNNER.md`. Arguments are parsed by hand to keep the binary small.
+//! Subcommands `info`, `bench`, `classify`, `selftest` and `synth`; reports are JSON on stdout
+//! (the types of `bifsmn_kernels::report`, which the workbench reads back), errors go to stderr
+//! with distinct exit codes. The schema and the exit codes are documented in `docs/RUNNER.md`.
+//! Arguments are parsed by hand to keep the binary small.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,11 +18,15 @@ use bifsmn_kernels::format::{FloatDtype, PackedModel, Storage, model_hash};
 use bifsmn_kernels::infer::{Engine, EngineOptions, InferError, Session};
 use bifsmn_kernels::isa::Isa;
 use bifsmn_kernels::reference;
-use bifsmn_kernels::stats::Latency;
+use bifsmn_kernels::report::{
+    BENCH_SCHEMA, BenchReport, ClassifyModel, ClassifyReport, InfoReport, Latency, LayerTiming,
+    Memory, ModelStorage, ReportModel, ReportPath, RunnerBoard, SELFTEST_SCHEMA, SelftestPath,
+    SelftestReport, count, precision_name,
+};
 use bifsmn_kernels::synth::{SynthSpec, random_clip, random_features};
 use bifsmn_kernels::wav;
 use bifsmn_kernels::weights::{NetworkWeights, Precision};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// `0.1.0 (abc1234 2026-11-25)`; the commit is "unknown" when built outside a git checkout.
@@ -229,24 +234,22 @@ fn runtime(e: InferError) -> Failure {
     fail(code::RUNTIME, e.to_string())
 }
 
-fn precision_name(p: Precision) -> &'static str {
-    match p {
-        Precision::Binary => "binary",
-        Precision::Float => "float",
+fn report_model(l: &Loaded) -> ReportModel {
+    ReportModel {
+        file: l.path.clone(),
+        hash: l.hash.clone(),
+        file_bytes: l.bytes as u64,
+        precision: precision_name(l.model.precision()).to_owned(),
+        classes: count(l.model.labels.len()),
+        labels: l.model.labels.clone(),
+        paths: l
+            .model
+            .paths
+            .iter()
+            .map(|p| p.iter().map(|&i| count(i)).collect())
+            .collect(),
+        storage: Some(ModelStorage::from(l.model.storage)),
     }
-}
-
-fn model_json(l: &Loaded) -> Value {
-    json!({
-        "file": l.path,
-        "hash": l.hash,
-        "file_bytes": l.bytes,
-        "precision": precision_name(l.model.precision()),
-        "classes": l.model.labels.len(),
-        "labels": l.model.labels,
-        "paths": l.model.paths,
-        "storage": l.model.storage,
-    })
 }
 
 /// Write to stdout. A closed pipe (`bifsmn-runner info | head`) is not an error: the reader
@@ -266,8 +269,12 @@ macro_rules! outln {
     ($($arg:tt)*) => { emit(&format!("{}\n", format_args!($($arg)*)))? };
 }
 
-fn print_json(v: &Value) -> Res<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| fail(code::RUNTIME, e.to_string()))?;
+/// Print a report as pretty JSON. It goes through `serde_json::Value` on purpose: a `Value`'s
+/// object keys are sorted, which is the key order every runner version has printed.
+fn print_json(report: &impl Serialize) -> Res<()> {
+    let json = |e: serde_json::Error| fail(code::RUNTIME, e.to_string());
+    let v = serde_json::to_value(report).map_err(json)?;
+    let s = serde_json::to_string_pretty(&v).map_err(json)?;
     emit(&format!("{s}\n"))
 }
 
@@ -277,13 +284,12 @@ fn info(args: &[String]) -> Res<()> {
     let board = BoardInfo::detect();
     let loaded = a.values.get("model").map(|m| load(m)).transpose()?;
     if a.flag("json") {
-        let mut v = json!({ "runner_version": VERSION, "board": board });
-        if let Some(l) = &loaded {
-            v["model"] = model_json(l);
-            v["summary"] = serde_json::to_value(l.model.summary())
-                .map_err(|e| fail(code::RUNTIME, e.to_string()))?;
-        }
-        return print_json(&v);
+        return print_json(&InfoReport {
+            runner_version: VERSION.to_owned(),
+            board: RunnerBoard::from(&board),
+            model: loaded.as_ref().map(report_model),
+            summary: loaded.as_ref().map(|l| l.model.summary()),
+        });
     }
     outln!("bifsmn-runner {LONG_VERSION}");
     outln!("arch:        {} ({})", board.arch, board.os);
@@ -374,18 +380,18 @@ fn bench(args: &[String]) -> Res<()> {
         }
     }
     let summary = l.model.summary();
-    let layers: Vec<Value> = layer_ids
+    let layers: Vec<LayerTiming> = layer_ids
         .iter()
         .zip(&per)
         .map(|(id, t)| {
             let ls = summary.layers.iter().find(|x| x.layer == *id);
-            json!({
-                "layer": id,
-                "op": ls.map(|x| x.op.clone()),
-                "weight_bits": ls.map(|x| x.weight_bits),
-                "macs": ls.map(|x| x.macs),
-                "us": Latency::from_micros(t),
-            })
+            LayerTiming {
+                layer: id.to_string(),
+                op: ls.map(|x| x.op.clone()),
+                weight_bits: ls.map(|x| x.weight_bits),
+                macs: ls.map(|x| x.macs as u64),
+                us: Latency::from_micros(t),
+            }
         })
         .collect();
     let layer_sum: f64 = per
@@ -411,26 +417,39 @@ fn bench(args: &[String]) -> Res<()> {
         Some(c) => Some(s.classify(path, c).map_err(runtime)?),
         None => None,
     };
-    let (hwm, rss) = memory_kib();
-    let path_layers = e.path_layers(path).map_err(runtime)?.to_vec();
-    print_json(&json!({
-        "schema": "bifsmn-runner-bench/1",
-        "runner_version": VERSION,
-        "board": BoardInfo::detect(),
-        "isa": e.isa(),
-        "threads": e.threads(),
-        "model": model_json(&l),
-        "path": { "index": path, "layers": path_layers },
-        "runs": runs,
-        "warmup": warmup,
-        "input": if clip.is_some() { "clip" } else { "random-features" },
-        "end_to_end_us": Latency::from_micros(&total),
-        "layers": layers,
-        "layer_sum_mean_us": layer_sum,
-        "frontend_us": frontend,
-        "classification": classification,
-        "memory": { "vm_hwm_kib": hwm, "vm_rss_kib": rss },
-    }))
+    let (vm_hwm_kib, vm_rss_kib) = memory_kib();
+    let path_layers = e.path_layers(path).map_err(runtime)?;
+    let end_to_end_us =
+        Latency::from_micros(&total).ok_or_else(|| fail(code::RUNTIME, "no timed runs"))?;
+    print_json(&BenchReport {
+        schema: BENCH_SCHEMA.to_owned(),
+        runner_version: VERSION.to_owned(),
+        board: RunnerBoard::from(&BoardInfo::detect()),
+        isa: e.isa().name().to_owned(),
+        threads: count(e.threads()),
+        model: report_model(&l),
+        path: ReportPath {
+            index: count(path),
+            layers: path_layers.iter().map(|&i| count(i)).collect(),
+        },
+        runs: runs as u64,
+        warmup: warmup as u64,
+        input: if clip.is_some() {
+            "clip"
+        } else {
+            "random-features"
+        }
+        .to_owned(),
+        end_to_end_us,
+        layers,
+        layer_sum_mean_us: Some(layer_sum),
+        frontend_us: frontend,
+        classification: classification.map(Into::into),
+        memory: Memory {
+            vm_hwm_kib,
+            vm_rss_kib,
+        },
+    })
 }
 
 fn classify(args: &[String]) -> Res<()> {
@@ -454,18 +473,21 @@ fn classify(args: &[String]) -> Res<()> {
         .map_err(|err| fail(code::INPUT, err.to_string()))?;
     let c = e.session().classify(path, &clip).map_err(runtime)?;
     if a.flag("json") {
-        return print_json(&json!({
-            "runner_version": VERSION,
-            "model": { "file": l.path, "hash": l.hash },
-            "clip": clip_path,
-            "path": path,
-            "isa": e.isa(),
-            "label": c.label,
-            "index": c.index,
-            "labels": l.model.labels,
-            "logits": c.logits,
-            "probabilities": c.probabilities,
-        }));
+        return print_json(&ClassifyReport {
+            runner_version: VERSION.to_owned(),
+            model: ClassifyModel {
+                file: l.path,
+                hash: l.hash,
+            },
+            clip: clip_path.clone(),
+            path: count(path),
+            isa: e.isa().name().to_owned(),
+            label: c.label,
+            index: count(c.index),
+            labels: l.model.labels,
+            logits: c.logits,
+            probabilities: c.probabilities,
+        });
     }
     outln!("{}\t{:.4}", c.label, c.probabilities[c.index]);
     let mut order: Vec<usize> = (0..c.logits.len()).collect();
@@ -547,29 +569,31 @@ fn selftest(args: &[String]) -> Res<()> {
             }
             None => None,
         };
-        paths.push(json!({
-            "path": path,
-            "argmax": best,
-            "logits": logits,
-            "logits_bits": logits.iter().map(|v| format!("{:08x}", v.to_bits())).collect::<Vec<_>>(),
-            "reference_relative_error": reference_err,
-        }));
+        paths.push(SelftestPath {
+            path: count(path),
+            argmax: count(best),
+            logits_bits: logits
+                .iter()
+                .map(|v| format!("{:08x}", v.to_bits()))
+                .collect(),
+            logits,
+            reference_relative_error: reference_err,
+        });
     }
     let ok = problems.is_empty();
-    let report = json!({
-        "schema": "bifsmn-runner-selftest/1",
-        "runner_version": VERSION,
-        "arch": std::env::consts::ARCH,
-        "isas": isas,
-        "model_hash": hash,
-        "generated_model": weights.is_some(),
-        "seed": seed,
-        "paths": paths,
-        "ok": ok,
-        "problems": problems,
-    });
     if a.flag("json") {
-        print_json(&report)?;
+        print_json(&SelftestReport {
+            schema: SELFTEST_SCHEMA.to_owned(),
+            runner_version: VERSION.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+            isas: isas.iter().map(|i| i.name().to_owned()).collect(),
+            model_hash: hash,
+            generated_model: weights.is_some(),
+            seed,
+            paths,
+            ok,
+            problems: problems.clone(),
+        })?;
     } else {
         let names: Vec<&str> = isas.iter().map(|i| i.name()).collect();
         outln!(

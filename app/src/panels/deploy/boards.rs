@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use bifsmn_engine::deploy::{
     self, Auth, BoardCheck, BoardProfile, CheckHandle, Credentials, DeployError, EventKind,
-    HostKeyPolicy, KeyMismatch, Secret, SshConfig, Target, UnknownHost,
+    HostKeyPolicy, KeyMismatch, Secret, SecretNeed, SshConfig, Target, UnknownHost,
 };
 use egui::{RichText, Ui};
 
@@ -66,14 +66,6 @@ pub struct ConnectPlan {
     pub problems: Vec<(String, DeployError)>,
 }
 
-/// A secret to ask for before connecting.
-#[derive(Clone, Debug)]
-pub struct SecretNeed {
-    pub board: String,
-    pub prompt: String,
-    pub passphrase: bool,
-}
-
 /// Resolve `profiles` through `~/.ssh/config` and find which need a password or passphrase.
 /// Blocking (reads files): run it on a worker.
 pub fn plan(profiles: Vec<BoardProfile>, purpose: Purpose) -> ConnectPlan {
@@ -94,26 +86,11 @@ pub fn plan(profiles: Vec<BoardProfile>, purpose: Purpose) -> ConnectPlan {
     };
     for p in profiles {
         let name = p.name.clone();
-        match Target::new(p, &ssh, Credentials::default()) {
-            Ok(t) => {
-                let who = format!("{}@{}", t.spec.user, t.spec.host);
-                match &t.spec.auth {
-                    Auth::Password => out.needs.push(SecretNeed {
-                        board: name,
-                        prompt: format!("Password for {who}"),
-                        passphrase: false,
-                    }),
-                    Auth::Key { path } => {
-                        if deploy::key_needs_passphrase(path).unwrap_or(false) {
-                            out.needs.push(SecretNeed {
-                                board: name,
-                                prompt: format!("Passphrase of {}", path.display()),
-                                passphrase: true,
-                            })
-                        }
-                    }
-                    Auth::Agent => {}
-                }
+        let planned = Target::new(p, &ssh, Credentials::default())
+            .and_then(|t| deploy::secret_need(&t).map(|need| (t, need)));
+        match planned {
+            Ok((t, need)) => {
+                out.needs.extend(need);
                 out.targets.push(t);
             }
             Err(e) => out.problems.push((name, e)),
@@ -826,7 +803,7 @@ impl DeployPanel {
                     .num_columns(2)
                     .show(ui, |ui| {
                         for (i, need) in sp.plan.needs.iter().enumerate() {
-                            let l = ui.label(format!("{} ({})", need.prompt, need.board));
+                            let l = ui.label(format!("{} ({})", need.prompt(), need.board));
                             let r = ui
                                 .add(
                                     egui::TextEdit::singleline(&mut sp.inputs[i])
@@ -864,11 +841,7 @@ impl DeployPanel {
                             .iter_mut()
                             .find(|t| t.profile.name == need.board)
                         {
-                            if need.passphrase {
-                                t.credentials.passphrase = Some(secret);
-                            } else {
-                                t.credentials.password = Some(secret);
-                            }
+                            need.supply(&mut t.credentials, secret);
                         }
                     }
                     self.launch(ctx, sp.plan);
