@@ -12,7 +12,7 @@ use bifsmn_engine::deploy::{BenchReport, history};
 
 /// The latest measurement of one model on one thin path.
 #[derive(Clone, Debug, PartialEq)]
-pub struct BoardTiming {
+pub(crate) struct BoardTiming {
     /// e.g. `Raspberry Pi 3 Model B Plus Rev 1.3 (Cortex-A53)`, or the arch when unknown.
     pub board: String,
     pub isa: String,
@@ -23,13 +23,8 @@ pub struct BoardTiming {
     pub end_to_end_us: Option<f64>,
 }
 
-/// The latest report in `text` (JSON lines) for the model with `hash` on `path`.
-pub fn latest_for(text: &str, hash: &str, path: usize) -> Option<BoardTiming> {
-    history::latest_bench(text, hash, u32::try_from(path).ok()?).map(timing)
-}
-
 /// Read the history file; `None` when it does not exist or has nothing for this model.
-pub fn read_latest(file: &Path, hash: &str, path: usize) -> Option<BoardTiming> {
+pub(crate) fn read_latest(file: &Path, hash: &str, path: usize) -> Option<BoardTiming> {
     history::read_latest_bench(file, hash, u32::try_from(path).ok()?).map(timing)
 }
 
@@ -56,6 +51,11 @@ fn timing(report: BenchReport) -> BoardTiming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The latest report in `text` (JSON lines) for the model with `hash` on `path`.
+    fn latest_for(text: &str, hash: &str, path: usize) -> Option<BoardTiming> {
+        history::latest_bench(text, hash, u32::try_from(path).ok()?).map(timing)
+    }
 
     fn report(hash: &str, path: usize, conv1: f64) -> String {
         format!(

@@ -229,7 +229,7 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if store.boards().count() == 0 {
-        println!(
+        outln!(
             "no boards saved yet ({}); add one with `bifsmn boards add`",
             store.path.display()
         );
@@ -260,7 +260,7 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         print_table(&header, &rows);
     }
     if !aliases.is_empty() {
-        println!(
+        outln!(
             "hosts from ~/.ssh/config, usable by name: {}",
             aliases.join(", ")
         );
@@ -285,7 +285,7 @@ fn print_table<const N: usize>(header: &[String; N], rows: &[[String; N]]) {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        outln!("{}", cells.join("  ").trim_end());
     }
 }
 
@@ -402,11 +402,14 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
         print_json(&check)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "board:     {} ({}@{}:{})",
-        check.board, check.user, check.host, check.port
+        check.board,
+        check.user,
+        check.host,
+        check.port
     );
-    println!(
+    outln!(
         "host key:  {} {}{}",
         check.host_key_type,
         check.host_key_fingerprint,
@@ -416,12 +419,12 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
             ""
         }
     );
-    println!("uname -m:  {}", check.facts.uname_machine);
-    println!(
+    outln!("uname -m:  {}", check.facts.uname_machine);
+    outln!(
         "cpu:       {}",
         check.facts.cpu_model.as_deref().unwrap_or("unknown")
     );
-    println!(
+    outln!(
         "runner:    {}{}",
         check.facts.runner_arch,
         if check.facts.emulated {
@@ -433,7 +436,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
     match (&check.runner_info, &check.runner_problem) {
         (Some(info), _) => {
             let b = &info["board"];
-            println!(
+            outln!(
                 "installed: bifsmn-runner {} on {} (kernels: {}, cpus: {})",
                 info["runner_version"].as_str().unwrap_or("?"),
                 b["arch"].as_str().unwrap_or("?"),
@@ -441,7 +444,7 @@ fn test(a: TestArgs) -> anyhow::Result<ExitCode> {
                 b["logical_cpus"]
             );
         }
-        (None, Some(p)) => println!("installed: {p}"),
+        (None, Some(p)) => outln!("installed: {p}"),
         (None, None) => {}
     }
     Ok(ExitCode::SUCCESS)
@@ -666,7 +669,7 @@ fn print_summary(summary: &DeploySummary) {
             ],
         })
         .collect();
-    println!();
+    outln!();
     let header = [
         "board",
         "status",
@@ -682,7 +685,7 @@ fn print_summary(summary: &DeploySummary) {
         .map(|(b, _)| b)
         .collect();
     if !unknown.is_empty() {
-        println!(
+        outln!(
             "hint: check and accept the host keys with `bifsmn boards test NAME` ({}), or pass --accept-new-host-key",
             unknown.join(", ")
         );

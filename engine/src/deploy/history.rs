@@ -262,7 +262,7 @@ mod tests {
         );
         assert_eq!(e.path, 1);
         append(&path, &e).unwrap();
-        std::fs::OpenOptions::new()
+        OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap()
