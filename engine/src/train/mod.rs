@@ -2,16 +2,16 @@
 //! all thin paths every step. A [`Trainer`] runs on its own thread, takes [`TrainCommand`]s
 //! and emits [`TrainEvent`]s; checkpoints make a killed run resumable.
 //!
-//! The files, in the order a run meets them: [`config`] (what defines a run), `run/` (the
-//! loop: open or resume, one epoch, one step, validate and checkpoint), [`teacher`] (loading the
-//! teacher, starting a student from it, its distillation targets), [`loss`], [`optim`],
-//! [`health`], [`eval`], [`checkpoint`], [`control`] (the commands a run polls) and [`events`]
+//! The files, in the order a run meets them: `config.rs` (what defines a run), `run/` (the
+//! loop: open or resume, one epoch, one step, validate and checkpoint), `teacher.rs` (loading
+//! the teacher, starting a student from it, its distillation targets), [`loss`], [`optim`],
+//! [`health`], [`eval`], [`checkpoint`], `control.rs` (the commands a run polls) and [`events`]
 //! (what it reports). Each file imports from the files that define what it uses, never from
 //! this one, so the files form no import cycle.
 
 pub mod checkpoint;
-pub mod config;
-pub mod control;
+mod config;
+mod control;
 pub mod eval;
 pub mod events;
 pub mod finetune;

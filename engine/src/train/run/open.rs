@@ -66,7 +66,7 @@ pub(super) fn open(
     let teacher = load_teacher(&config, &labels, &device)?;
 
     let sidecar_path = config.run_dir.join("checkpoint.json");
-    let run = if resume && sidecar_path.exists() {
+    let from = if resume && sidecar_path.exists() {
         resume_run(&config, &dataset, &writer, optimizer, model_cfg, &ad, &sink)?
     } else {
         if sidecar_path.exists() {
@@ -75,32 +75,20 @@ pub(super) fn open(
                 config.run_dir.display()
             );
         }
-        let model = match &config.init_from {
-            Some(from) => warm_start(from, &model_cfg, &labels, &ad)?,
-            None => {
-                let mut m = model_cfg.init(&ad);
-                if config.init_from_teacher
-                    && let Some(t) = &teacher
-                {
-                    m = init_from_teacher(m, t, &ad);
-                }
-                m
-            }
-        };
-        StartingPoint {
-            model,
-            optimizer,
-            epoch: 0,
-            history: Vec::new(),
-            best: None,
+        new_run(
+            &config,
             model_cfg,
-        }
+            &labels,
+            teacher.as_ref(),
+            optimizer,
+            &ad,
+        )?
     };
-    if run.epoch >= config.epochs {
+    if from.epoch >= config.epochs {
         sink.send(TrainEvent::Finished {
-            epochs_done: run.epoch,
-            best_epoch: run.best.map(|b| b.0),
-            best_validation: run.best.map(|b| b.1),
+            epochs_done: from.epoch,
+            best_epoch: from.best.map(|b| b.0),
+            best_validation: from.best.map(|b| b.1),
             checkpoint: sidecar_path.display().to_string(),
         });
         return Ok(None);
@@ -113,7 +101,39 @@ pub(super) fn open(
         teacher,
         writer,
     };
-    start(opened, run, commands, sink).map(Some)
+    start(opened, from, commands, sink).map(Some)
+}
+
+/// A new run's model: another run's weights (`init_from`), or a fresh initialisation, from
+/// the teacher's weights when asked.
+fn new_run(
+    config: &TrainConfig,
+    model_cfg: DfsmnConfig,
+    labels: &[String],
+    teacher: Option<&Dfsmn>,
+    optimizer: ModuleOptimizer,
+    ad: &Device,
+) -> anyhow::Result<StartingPoint> {
+    let model = match &config.init_from {
+        Some(from) => warm_start(from, &model_cfg, labels, ad)?,
+        None => {
+            let mut m = model_cfg.init(ad);
+            if config.init_from_teacher
+                && let Some(t) = teacher
+            {
+                m = init_from_teacher(m, t, ad);
+            }
+            m
+        }
+    };
+    Ok(StartingPoint {
+        model,
+        optimizer,
+        epoch: 0,
+        history: Vec::new(),
+        best: None,
+        model_cfg,
+    })
 }
 
 /// The run's last checkpoint, checked against what this run trains.
@@ -167,13 +187,13 @@ struct Opened {
 /// Record the run's settings, announce it, and build what its epochs share.
 fn start(
     opened: Opened,
-    run: StartingPoint,
+    from: StartingPoint,
     commands: Commands,
     sink: EventSink,
 ) -> anyhow::Result<TrainLoop> {
     let (config, dataset) = (&opened.config, &opened.dataset);
     write_run_json(config)?;
-    let paths = run.model_cfg.paths();
+    let paths = from.model_cfg.paths();
     let train_paths = config.path_weights.len().min(paths.len());
     let path_layers: Vec<usize> = paths.iter().map(|p| p.len()).collect();
     let train_clips = dataset.indices_in(Split::Train).len();
@@ -188,8 +208,8 @@ fn start(
         train_clips: epoch_clips,
         validation_clips: val_clips,
         paths: path_layers[..train_paths].to_vec(),
-        resumed_from: (run.epoch > 0).then_some(run.epoch),
-        history: run.history.clone(),
+        resumed_from: (from.epoch > 0).then_some(from.epoch),
+        history: from.history.clone(),
     });
 
     let augmenter = if config.augment {
@@ -208,19 +228,19 @@ fn start(
     };
     Ok(TrainLoop {
         base_lr: config.lr,
-        global_step: run.epoch * epoch_clips.div_ceil(config.batch_size),
+        global_step: from.epoch * epoch_clips.div_ceil(config.batch_size),
         config: opened.config,
         dataset: opened.dataset,
         device: opened.device,
         ad: opened.ad,
-        model_cfg: run.model_cfg,
-        model: run.model,
-        optimizer: run.optimizer,
+        model_cfg: from.model_cfg,
+        model: from.model,
+        optimizer: from.optimizer,
         teacher: opened.teacher,
         writer: opened.writer,
-        history: run.history,
-        best: run.best,
-        start_epoch: run.epoch,
+        history: from.history,
+        best: from.best,
+        start_epoch: from.epoch,
         paths,
         train_paths,
         path_layers,
