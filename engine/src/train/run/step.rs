@@ -99,6 +99,9 @@ impl TrainLoop {
                 at.lr,
             );
         }
+        // The optimiser takes the model by value; the loop owns it, so it steps a clone (as
+        // burn's `Learner::optimizer_step` does). The clone shares the parameters' tensors:
+        // the update is the same, only not done in place.
         self.model = self.optimizer.step(at.lr, self.model.clone(), grads);
         Ok(b)
     }
