@@ -15,7 +15,7 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::TrainConfig;
+use super::config::TrainConfig;
 use super::events::EpochMetrics;
 use crate::fsutil::write_atomic;
 use crate::model::{Dfsmn, DfsmnConfig};

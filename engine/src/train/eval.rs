@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::PathMetrics;
 use super::loss::cross_entropy;
-use super::run::{features_tensor, labels_tensor};
+use super::tensors::{features_tensor, labels_tensor};
 use crate::data::{BatchLoader, DataError, Dataset, Split};
 use crate::model::Dfsmn;
 

@@ -1,6 +1,7 @@
 //! What a running [`super::Trainer`] reports: plain data (no burn types), so the GUI and the
-//! CLI can draw it without touching tensors.
+//! CLI can draw it without touching tensors; and the [`EventSink`] a run sends it through.
 
+use crossbeam_channel::{Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 
 /// Loss and accuracy of one thin path.
@@ -237,6 +238,40 @@ pub enum TrainEvent {
         epochs_done: usize,
     },
     Error(String),
+}
+
+/// Where a run's events go; dropping events is preferred to blocking training.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    sender: Sender<TrainEvent>,
+}
+
+impl EventSink {
+    pub(crate) fn new(sender: Sender<TrainEvent>) -> EventSink {
+        EventSink { sender }
+    }
+
+    /// Send an event; if the listener is slow and the queue is full, the event is dropped
+    /// (step metrics are superseded by the next ones anyway); if nobody listens, nothing happens.
+    pub(crate) fn send(&self, event: TrainEvent) {
+        match self.sender.try_send(event) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(e)) => {
+                // Never drop the events a run's outcome depends on: wait for room.
+                if matches!(
+                    e,
+                    TrainEvent::Epoch(_)
+                        | TrainEvent::Finished { .. }
+                        | TrainEvent::Cancelled { .. }
+                        | TrainEvent::Error(_)
+                        | TrainEvent::Checkpoint { .. }
+                        | TrainEvent::Started { .. }
+                ) {
+                    let _ = self.sender.send(e);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

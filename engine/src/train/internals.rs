@@ -5,7 +5,6 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
-use super::EventSink;
 use super::events::*;
 use crate::data::{Dataset, Split};
 use crate::features::{FeatureParams, LogMel};
