@@ -61,7 +61,7 @@ pub struct TrainConfig {
     pub lr: f64,
     pub momentum: f64,
     pub weight_decay: f64,
-    /// Learning-rate factor of the LPB thresholds and alphas (spec: 0.1).
+    /// Learning-rate factor of the LPB thresholds and alphas (`docs/METHOD.md` §3.2: 0.1).
     pub quant_lr_factor: f64,
     /// Clip each parameter's gradient to this L2 norm (`None`: no clipping, as the reference).
     /// Distilling from a teacher whose logits reach the hundreds gives gradients that throw a
@@ -74,15 +74,15 @@ pub struct TrainConfig {
     /// Learn the LPB alphas.
     pub learn_alpha: bool,
     pub distill: DistillMode,
-    /// Weight of the distillation terms (spec: 0.01).
+    /// Weight of the distillation terms (`docs/METHOD.md` §5.3: 0.01).
     pub distill_alpha: f64,
     /// Teacher run directory or model, required by the student.
     pub teacher: Option<PathBuf>,
-    /// Thin paths trained every step, with their loss weights (spec: 1, 0.5, 0.25).
+    /// Thin paths trained every step, with their loss weights (`docs/METHOD.md` §4: 1, 0.5, 0.25).
     pub path_weights: Vec<f64>,
     /// Reproduce the released code's non-deployable variants.
     pub reference_code: bool,
-    /// Start the student from the teacher's weights (spec).
+    /// Start the student from the teacher's weights (`docs/METHOD.md` §6).
     pub init_from_teacher: bool,
     /// Start from this run's weights instead (fine-tuning, or new keywords with the same
     /// network): labels it shares keep their classifier rows.
@@ -90,7 +90,7 @@ pub struct TrainConfig {
     pub init_from: Option<PathBuf>,
     pub augment: bool,
     /// Which augmentation steps run, and how, when `augment` is on. Runs saved before the
-    /// rooms-and-microphones steps existed load with the spec's steps only.
+    /// rooms-and-microphones steps existed load with the paper's steps only.
     #[serde(default)]
     pub augmentation: AugmentConfig,
     pub seed: u64,

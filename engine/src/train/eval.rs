@@ -203,9 +203,8 @@ pub fn evaluate_packed(
 
     let packed =
         PackedModel::load(model).with_context(|| format!("reading {}", model.display()))?;
-    let engine = std::sync::Arc::new(
-        Engine::new(&packed).with_context(|| format!("preparing {}", model.display()))?,
-    );
+    let engine =
+        Arc::new(Engine::new(&packed).with_context(|| format!("preparing {}", model.display()))?);
     if dataset.labels != engine.labels() {
         bail!(
             "{} has labels {:?}, {} was trained on {:?}",

@@ -1,4 +1,4 @@
-//! Training objectives, written to read like spec section 5:
+//! Training objectives, written to read like docs/METHOD.md §5:
 //!
 //! `L = sum_p w_p * { CE(f_p, y) + alpha * [ sum_j ( R(high S_j, high T_j) + R(low S_j, low T_j) )
 //!                                         + MSE(f_p, g) ] }`

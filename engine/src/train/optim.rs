@@ -1,5 +1,5 @@
 //! SGD with momentum, a cosine schedule, and the LPB's separate learning rate for alphas and
-//! thresholds (spec section 6: their group gets `lr x 0.1`, same momentum and weight decay).
+//! thresholds (docs/METHOD.md §6: their group gets `lr x 0.1`, same momentum and weight decay).
 
 use burn::module::ParamGroup;
 use burn::optim::decay::WeightDecayConfig;

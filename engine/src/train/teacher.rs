@@ -12,7 +12,7 @@ use super::loss::TeacherTargets;
 use crate::model::Dfsmn;
 
 /// The teacher of a student run, in eval mode on the plain device: no dropout, running BN
-/// statistics, and no gradient (spec 3.3 item 4: the released code never called
+/// statistics, and no gradient (docs/METHOD.md §3.3 item 4: the released code never called
 /// teacher.eval()). `None` for a teacher run or a student without a teacher.
 pub(super) fn load_teacher(
     config: &TrainConfig,
@@ -89,9 +89,9 @@ fn copy_slope(dst: &Param<Tensor<1>>, src: &Param<Tensor<1>>, device: &Device) -
     }
 }
 
-/// Initialise a student from the teacher's weights (spec 6): every Conv/Linear weight and bias,
-/// the shared BNs, path 0's output BN, and the PReLUs that exist in the teacher. The student's
-/// other PReLUs, path 1-3 BNs, thresholds and alphas keep their defaults.
+/// Initialise a student from the teacher's weights (docs/METHOD.md §6): every Conv/Linear
+/// weight and bias, the shared BNs, path 0's output BN, and the PReLUs that exist in the
+/// teacher. The student's other PReLUs, path 1-3 BNs, thresholds and alphas keep their defaults.
 pub(super) fn init_from_teacher(mut s: Dfsmn, t: &Dfsmn, device: &Device) -> Dfsmn {
     s.conv1.weight = copy_param(&t.conv1.weight, device);
     s.conv1.bias = copy_param(&t.conv1.bias, device);
