@@ -21,7 +21,7 @@ my %pkg = map { $_->{id} => $_ } @{ $meta->{packages} };
 my %node = map { $_->{id} => $_ } @{ $meta->{resolve}{nodes} };
 my %member = map { $_ => 1 } @{ $meta->{workspace_members} };
 
-my @roots = grep { my $n = $pkg{$_}{name}; $n eq 'bifsmn-app' || $n eq 'bifsmn-engine' || $n eq 'bifsmn-kernels' }
+my @roots = grep { my $n = $pkg{$_}{name}; $n eq 'bifsmn-app' || $n eq 'bifsmn-engine' || $n eq 'bifsmn-deploy' || $n eq 'bifsmn-kernels' }
     @{ $meta->{workspace_members} };
 die "third-party-licenses: workspace crates not found\n" unless @roots == 3;
 

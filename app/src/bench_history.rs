@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bifsmn_engine::deploy::{BenchReport, history};
+use bifsmn_deploy::{BenchReport, history};
 
 /// The latest measurement of one model on one thin path.
 #[derive(Clone, Debug, PartialEq)]

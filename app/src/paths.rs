@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use bifsmn_engine::deploy::dirs;
+use bifsmn_deploy::dirs;
 
 /// `<data dir>/bifsmn-workbench` (the temp dir on a system without a home directory).
 pub(crate) fn app_data_dir() -> PathBuf {

@@ -344,7 +344,7 @@ fn deploy_panel_adds_a_board_accepts_its_key_and_benches() {
     assert!(h.query_by_label("End-to-end p50 per thin path").is_some());
     // Both reports are in the history, which lists them.
     let (entries, _) =
-        bifsmn_engine::deploy::history::read(&tmp.path().join("data/bench-history.jsonl")).unwrap();
+        bifsmn_deploy::history::read(&tmp.path().join("data/bench-history.jsonl")).unwrap();
     assert_eq!(entries.len(), 2);
     assert!(
         entries
@@ -361,7 +361,7 @@ fn deploy_panel_adds_a_board_accepts_its_key_and_benches() {
 
 #[test]
 fn deploy_panel_asks_before_trusting_a_new_host_key_and_refuses_a_changed_one() {
-    use bifsmn_engine::deploy::BoardStore;
+    use bifsmn_deploy::BoardStore;
     use bifsmn_tests::sshd::{TestBoard, keygen, openssh_fingerprint};
 
     let Some(board) = TestBoard::start().unwrap() else {

@@ -14,8 +14,6 @@
 //! * [`bench`] and [`ablate`]: the comparison tables of `bifsmn bench` and `bifsmn ablate`.
 //! * [`capture`]: microphone input (cpal) into a lock-free ring, recording clips into a dataset.
 //! * [`stream`]: streaming keyword detection over any sample source, and its evaluation.
-//! * [`deploy`]: SSH to ARMv8 boards: board profiles, host keys, upload runner and model, run
-//!   `bench`/`classify` there and bring the reports back, many boards at once.
 //! * [`cli`]: the `bifsmn` command line.
 //! * [`fsutil`]: crash-safe writes and folder copies.
 
@@ -25,7 +23,6 @@ pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod data;
-pub mod deploy;
 pub mod export;
 pub mod fsutil;
 pub mod model;

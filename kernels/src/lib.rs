@@ -19,6 +19,7 @@
 //! * [`board`], [`stats`], [`wav`]: machine facts, latency statistics and WAV input for the
 //!   board runner (`src/bin/bifsmn-runner.rs`).
 pub mod arch;
+pub mod atomic;
 pub mod bitpack;
 pub mod board;
 pub mod features;

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bifsmn_engine::deploy::{Arch, RunnerLocator, workspace_runners_dir};
+use bifsmn_deploy::{Arch, RunnerLocator, workspace_runners_dir};
 use bifsmn_kernels::format::PackedModel;
 use bifsmn_kernels::synth::SynthSpec;
 use bifsmn_kernels::weights::Precision;

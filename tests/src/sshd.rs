@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bifsmn_engine::deploy::{Auth, BoardProfile};
+use bifsmn_deploy::{Auth, BoardProfile};
 
 /// Where sshd lives on Debian; it must be started by its absolute path (it re-executes itself).
 pub const SSHD: &str = "/usr/sbin/sshd";

@@ -12,10 +12,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bifsmn_engine::deploy::{
-    self, Action, BenchOptions, BoardOutcome, BoardProfile, Credentials, DeployError, DeployEvent,
-    DeployRequest, EventKind, HostKeyPolicy, RemoteFile, RunnerLocator, RunnerReport, SshConfig,
-    Target,
+use bifsmn_deploy::{
+    self as deploy, Action, BenchOptions, BoardOutcome, BoardProfile, Credentials, DeployError,
+    DeployEvent, DeployRequest, EventKind, HostKeyPolicy, RemoteFile, RunnerLocator, RunnerReport,
+    SshConfig, Target,
 };
 use bifsmn_kernels::format::model_hash;
 use bifsmn_tests::deploy_fixtures::{

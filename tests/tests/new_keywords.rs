@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
+use bifsmn_deploy::{Arch, RunnerLocator, workspace_runners_dir};
 use bifsmn_engine::data::synth::{EngineKind, SynthConfig, synthesize};
-use bifsmn_engine::deploy::{Arch, RunnerLocator, workspace_runners_dir};
 use bifsmn_engine::train::finetune::{self, FinetuneConfig};
 use bifsmn_tests::models::{tiny_models, train};
 

@@ -12,8 +12,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::output::print_json;
-use crate::deploy::{
-    self, Action, Auth, BenchOptions, BoardProfile, BoardStore, Credentials, DeployError,
+use bifsmn_deploy::{
+    self as deploy, Action, Auth, BenchOptions, BoardProfile, BoardStore, Credentials, DeployError,
     DeployRequest, DeploySummary, EventKind, HostKeyPolicy, OutputStream, RunnerLocator, Secret,
     SshConfig, Target,
 };

@@ -186,42 +186,13 @@ impl PackedModel {
     }
 }
 
-/// Atomic file write used by [`PackedModel::save`].
+/// Atomic file write used by [`PackedModel::save`], with the model file's error type.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io = |action: &'static str, p: &std::path::Path| {
-        let p = p.to_owned();
-        move |source| FormatError::Io {
-            action,
-            path: p,
-            source,
-        }
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(io("cannot create", &tmp))?;
-        f.write_all(bytes).map_err(io("cannot write", &tmp))?;
-        f.sync_all().map_err(io("cannot sync", &tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(io("cannot rename into", path))?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::atomic::write_atomic(path, bytes).map_err(|source| FormatError::Io {
+        action: "cannot write",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Stable identity of a model file: `"fnv1a64:"` + 16 lower-case hex digits of the 64-bit

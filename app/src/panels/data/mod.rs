@@ -222,7 +222,7 @@ impl DataPanel {
     /// the copy opens when it is complete.
     fn copy_demo(&mut self, ctx: &egui::Context, root: PathBuf) {
         self.open.copy_task = Some(Task::spawn("copy the demo set", ctx, move |_| {
-            let base = bifsmn_engine::deploy::dirs::data_dir()
+            let base = bifsmn_deploy::dirs::data_dir()
                 .ok_or("no user data folder (set BIFSMN_DATA_DIR)")?
                 .join("datasets");
             let target = (1..1000)

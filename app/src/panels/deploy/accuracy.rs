@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bifsmn_engine::deploy::{HistoryEntry, RunnerReport};
+use bifsmn_deploy::{HistoryEntry, RunnerReport};
 use bifsmn_engine::train::checkpoint::read_sidecar;
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoint, Points, Text};

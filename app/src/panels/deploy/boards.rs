@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use bifsmn_engine::deploy::{
-    self, Auth, BoardCheck, BoardProfile, CheckHandle, Credentials, DeployError, EventKind,
-    HostKeyPolicy, KeyMismatch, Secret, SecretNeed, SshConfig, Target, UnknownHost,
+use bifsmn_deploy::{
+    self as deploy, Auth, BoardCheck, BoardProfile, CheckHandle, Credentials, DeployError,
+    EventKind, HostKeyPolicy, KeyMismatch, Secret, SecretNeed, SshConfig, Target, UnknownHost,
 };
 use egui::{RichText, Ui};
 

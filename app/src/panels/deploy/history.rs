@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use bifsmn_engine::deploy::{HistoryEntry, RunnerReport};
+use bifsmn_deploy::{HistoryEntry, RunnerReport};
 use egui::{RichText, Ui};
 use egui_plot::{Legend, Line, Plot, Points};
 

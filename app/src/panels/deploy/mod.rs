@@ -24,7 +24,7 @@ pub(crate) mod report;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use bifsmn_engine::deploy::{self, BoardStore, DeployError, HistoryEntry};
+use bifsmn_deploy::{self as deploy, BoardStore, DeployError, HistoryEntry};
 use egui::{RichText, Ui};
 
 use crate::model_slot::ModelSlot;

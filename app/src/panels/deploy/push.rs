@@ -5,10 +5,10 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use bifsmn_engine::deploy::{
-    self, Action, BenchOptions, BoardFacts, BoardSuccess, DeployError, DeployEvent, DeployHandle,
-    DeployRequest, EventKind, HistoryEntry, HostKeyPolicy, OutputStream, RemoteFile, RunnerLocator,
-    RunnerReport, Stage, Target,
+use bifsmn_deploy::{
+    self as deploy, Action, BenchOptions, BoardFacts, BoardSuccess, DeployError, DeployEvent,
+    DeployHandle, DeployRequest, EventKind, HistoryEntry, HostKeyPolicy, OutputStream, RemoteFile,
+    RunnerLocator, RunnerReport, Stage, Target,
 };
 use bifsmn_kernels::format::{PackedModel, model_hash};
 use egui::{RichText, Ui};

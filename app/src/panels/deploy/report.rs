@@ -1,7 +1,7 @@
 //! The selected bench report: end-to-end numbers, the per-layer latency table and bar chart,
 //! and the end-to-end p50 of every thin path of the same model on the same board.
 
-use bifsmn_engine::deploy::{BenchReport, HistoryEntry, Latency, RunnerReport};
+use bifsmn_deploy::{BenchReport, HistoryEntry, Latency, RunnerReport};
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Bar, BarChart, Plot};
 

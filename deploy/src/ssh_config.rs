@@ -431,7 +431,7 @@ Host *
     fn token_expansion() {
         let p = expand_tokens("/keys/%r@%h:%p%%", "pi", 22, "root");
         assert_eq!(p, PathBuf::from("/keys/root@pi:22%"));
-        let home = crate::deploy::dirs::home_dir().unwrap();
+        let home = crate::dirs::home_dir().unwrap();
         assert_eq!(expand_tokens("~/.ssh/k", "h", 1, "u"), home.join(".ssh/k"));
         assert_eq!(expand_tokens("%d/k", "h", 1, "u"), home.join("k"));
     }

@@ -305,7 +305,7 @@ impl BoardStore {
         let text = format!(
             "# BiFSMN Workbench board profiles (`bifsmn boards ...`). No secrets are stored here.\n\n{text}"
         );
-        crate::fsutil::write_atomic(&self.path, text.as_bytes())
+        bifsmn_kernels::atomic::write_atomic(&self.path, text.as_bytes())
             .map_err(|e| DeployError::local("write", &self.path, e))
     }
 

@@ -223,7 +223,7 @@ pub fn append(path: &Path, host: &str, port: u16, key_blob: &[u8]) -> Result<(),
     {
         create_private_dir(dir).map_err(|e| DeployError::local("create", dir, e))?;
     }
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    bifsmn_kernels::atomic::write_atomic(path, text.as_bytes())
         .map_err(|e| DeployError::local("write", path, e))?;
     if let Some(mode) = old_mode {
         std::fs::set_permissions(path, mode).map_err(|e| DeployError::local("chmod", path, e))?;

@@ -92,8 +92,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::deploy::profile::BoardProfile;
-    use crate::deploy::ssh_config::SshConfig;
+    use crate::profile::BoardProfile;
+    use crate::ssh_config::SshConfig;
 
     fn target(auth: Auth) -> Target {
         let mut p = BoardProfile::new("pi", "10.0.0.2");
@@ -117,7 +117,7 @@ mod tests {
         body.extend_from_slice(cipher.as_bytes());
         format!(
             "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
-            crate::deploy::base64::encode(&body, true)
+            crate::base64::encode(&body, true)
         )
     }
 
