@@ -28,14 +28,13 @@ use crate::arch::LayerId;
 use crate::bitpack::{BitRows, ROW_BLOCK, get_bit, reduce8, sign_bit, words_for};
 use crate::fp::{FloatMode, gemv, prelu};
 use crate::gemm::{PreparedBits, xor_popcount_masked_rows, xor_popcount_rows};
-use crate::isa::Isa;
+use crate::isa::{Simd, SimdTask, run_simd};
 
 use super::forward::split_rows;
 use super::im2col::gather_runs;
 use super::plan::{
     Binariser, Conv2, Conv2Bin, Dense, DenseBin, Epilogue, Memory, PatchGather, Plan,
 };
-use super::simd::{Scalar, Simd};
 use super::{Engine, InferError, LayerBits, LayerHook};
 
 /// Rows of plane 1 occupy `0..n`, plane 2 `plane_off(n)..` (whole blocks each).
@@ -120,21 +119,21 @@ impl BinState {
     }
 
     /// The forward pass up to the classifier's input (`self.x`), on the float backend `s`
-    /// (the bit kernels follow the engine's ISA).
-    // Internal and monomorphised per backend and hook; bundling the borrows into a struct
-    // would only rename them.
-    #[allow(clippy::too_many_arguments)]
+    /// (the bit kernels follow the engine's ISA). Gives the hook back for the classifier.
     #[inline(always)]
-    pub(super) fn run<S: Simd, H: LayerHook>(
+    pub(super) fn run<'a, S: Simd, H: LayerHook>(
         &mut self,
         s: S,
-        engine: &Engine,
-        layers: &[usize],
-        path: usize,
-        features: &[f32],
-        hook: &mut H,
-        mut cap: Option<&mut Vec<LayerBits>>,
-    ) -> Result<(), InferError> {
+        pass: Pass<'a, H>,
+    ) -> Result<&'a mut H, InferError> {
+        let Pass {
+            engine,
+            layers,
+            path,
+            features,
+            hook,
+            mut cap,
+        } = pass;
         let p = &engine.plan;
         let (Conv2::Bin(c2), Dense::Bin(fc1)) = (&p.conv2, &p.fc1) else {
             return Err(InferError::Model("not a binary model".into()));
@@ -261,7 +260,7 @@ impl BinState {
                 );
             });
         }
-        Ok(())
+        Ok(hook)
     }
 
     /// conv1 as a direct convolution over the zero-padded input, `CONV1_BLOCK` output
@@ -1200,86 +1199,55 @@ fn par_popcount(
     );
 }
 
-/// The whole binary forward on backend `s` (dispatched by [`run`]).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn run_with<S: Simd, H: LayerHook>(
-    s: S,
-    st: &mut BinState,
-    engine: &Engine,
-    layers: &[usize],
-    path: usize,
-    features: &[f32],
-    hook: &mut H,
-    cap: Option<&mut Vec<LayerBits>>,
-    logits_p: &mut [f32],
-    logits: &mut [f32],
-) -> Result<(), InferError> {
-    st.run(s, engine, layers, path, features, hook, cap)?;
-    let p = &engine.plan;
-    timed!(hook, LayerId::Classifier, {
-        gemv(FloatMode::Exact, &st.x, &p.cls_wt, p.classes_p, logits_p);
-        for (k, l) in logits.iter_mut().enumerate() {
-            *l = logits_p[k] + p.cls_bias[k];
-        }
-    });
-    Ok(())
+/// What one binary forward pass reads, and where it reports.
+pub(super) struct Pass<'a, H> {
+    pub engine: &'a Engine,
+    /// The layers of the thin path `path`.
+    pub layers: &'a [usize],
+    pub path: usize,
+    pub features: &'a [f32],
+    pub hook: &'a mut H,
+    /// Where [`super::Session::layer_bits`] collects each binary layer's planes.
+    pub cap: Option<&'a mut Vec<LayerBits>>,
 }
 
-/// The binary forward, on the float backend that matches the engine's ISA: the scalar
-/// reference for [`Isa::Scalar`], AVX2 for the x86 ISAs, NEON on aarch64.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn run<H: LayerHook>(
-    st: &mut BinState,
-    engine: &Engine,
-    layers: &[usize],
-    path: usize,
-    features: &[f32],
-    hook: &mut H,
-    cap: Option<&mut Vec<LayerBits>>,
-    logits_p: &mut [f32],
-    logits: &mut [f32],
-) -> Result<(), InferError> {
-    match engine.opts.isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512Bw | Isa::Avx512Vpopcnt => {
-            let s = super::simd::Avx2::new().ok_or(InferError::UnsupportedIsa(engine.opts.isa))?;
-            // SAFETY: the token proves AVX2.
-            unsafe {
-                run_avx2(
-                    s, st, engine, layers, path, features, hook, cap, logits_p, logits,
-                )
+/// One binary forward: the pass, the session's buffers, and its logits (padded for
+/// [`gemv`], and final).
+pub(super) struct Forward<'a, H> {
+    pub state: &'a mut BinState,
+    pub pass: Pass<'a, H>,
+    pub logits_p: &'a mut [f32],
+    pub logits: &'a mut [f32],
+}
+
+impl<H: LayerHook> SimdTask for Forward<'_, H> {
+    type Out = Result<(), InferError>;
+
+    /// The whole binary forward on backend `s`.
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) -> Self::Out {
+        let Forward {
+            state,
+            pass,
+            logits_p,
+            logits,
+        } = self;
+        let engine = pass.engine;
+        let hook = state.run(s, pass)?;
+        let p = &engine.plan;
+        timed!(hook, LayerId::Classifier, {
+            gemv(FloatMode::Exact, &state.x, &p.cls_wt, p.classes_p, logits_p);
+            for (k, l) in logits.iter_mut().enumerate() {
+                *l = logits_p[k] + p.cls_bias[k];
             }
-        }
-        #[cfg(target_arch = "aarch64")]
-        Isa::Neon => {
-            let s = super::simd::Neon::new().ok_or(InferError::UnsupportedIsa(engine.opts.isa))?;
-            run_with(
-                s, st, engine, layers, path, features, hook, cap, logits_p, logits,
-            )
-        }
-        _ => run_with(
-            Scalar, st, engine, layers, path, features, hook, cap, logits_p, logits,
-        ),
+        });
+        Ok(())
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2")]
-fn run_avx2<H: LayerHook>(
-    s: super::simd::Avx2,
-    st: &mut BinState,
-    engine: &Engine,
-    layers: &[usize],
-    path: usize,
-    features: &[f32],
-    hook: &mut H,
-    cap: Option<&mut Vec<LayerBits>>,
-    logits_p: &mut [f32],
-    logits: &mut [f32],
-) -> Result<(), InferError> {
-    run_with(
-        s, st, engine, layers, path, features, hook, cap, logits_p, logits,
-    )
+/// The binary forward, on the float backend that matches the engine's ISA: the scalar
+/// reference for [`crate::isa::Isa::Scalar`], AVX2 for the x86 ISAs, NEON on aarch64.
+pub(super) fn run<H: LayerHook>(forward: Forward<'_, H>) -> Result<(), InferError> {
+    let isa = forward.pass.engine.opts.isa;
+    run_simd(isa, forward).ok_or(InferError::UnsupportedIsa(isa))?
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::arch::LayerId;
 use crate::fp::{FloatMode, depthwise, gemv, prelu, sgemm};
+use crate::isa::{Portable, run_portable};
 use crate::weights::Precision;
 
 use super::binary::{self, BinState};
@@ -166,38 +167,33 @@ impl Session {
             });
         }
         if let Some(bin) = &mut self.bin {
-            return binary::run(
-                bin,
-                &engine,
+            return binary::run(binary::Forward {
+                state: bin,
+                pass: binary::Pass {
+                    engine: &engine,
+                    layers,
+                    path,
+                    features,
+                    hook,
+                    cap,
+                },
+                logits_p: &mut self.logits_p,
+                logits: &mut self.logits,
+            });
+        }
+        // The float pass is compiled once more with AVX2 where the CPU has it (never fused:
+        // the kernels it calls choose fusion by `engine.mode` themselves).
+        run_portable(
+            FloatMode::Exact,
+            FloatPass {
+                session: self,
+                engine: &engine,
                 layers,
                 path,
                 features,
                 hook,
-                cap,
-                &mut self.logits_p,
-                &mut self.logits,
-            );
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { self.run_avx2(&engine, layers, path, features, hook) };
-        }
-        self.run_float(&engine, layers, path, features, hook)
-    }
-
-    /// The float pass compiled a second time with AVX2 enabled (x86-64 CPUs that have it).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn run_avx2<H: LayerHook>(
-        &mut self,
-        engine: &Engine,
-        layers: &[usize],
-        path: usize,
-        features: &[f32],
-        hook: &mut H,
-    ) -> Result<(), InferError> {
-        self.run_float(engine, layers, path, features, hook)
+            },
+        )
     }
 
     #[inline(always)]
@@ -343,6 +339,32 @@ impl FloatBufs {
                 Some(&self.x[r]),
             );
         }
+    }
+}
+
+/// The float forward pass's arguments, run by [`run_portable`].
+struct FloatPass<'a, H> {
+    session: &'a mut Session,
+    engine: &'a Engine,
+    layers: &'a [usize],
+    path: usize,
+    features: &'a [f32],
+    hook: &'a mut H,
+}
+
+impl<H: LayerHook> Portable for FloatPass<'_, H> {
+    type Out = Result<(), InferError>;
+    #[inline(always)]
+    fn run<const FUSED: bool>(self) -> Self::Out {
+        let FloatPass {
+            session,
+            engine,
+            layers,
+            path,
+            features,
+            hook,
+        } = self;
+        session.run_float(engine, layers, path, features, hook)
     }
 }
 

@@ -31,7 +31,6 @@ mod binary;
 mod forward;
 mod im2col;
 mod plan;
-mod simd;
 
 use std::sync::Arc;
 use std::time::Duration;

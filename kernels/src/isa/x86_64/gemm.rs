@@ -9,8 +9,9 @@
 //! (`vpshufb`), summed as bytes for up to 31 words (31 * 8 = 248 < 256 cannot overflow), then
 //! folded into 64-bit lanes with `vpsadbw`. VPOPCNTDQ counts 64-bit lanes directly.
 
-use super::{Job, OUT_BLOCK};
 use crate::bitpack::ROW_BLOCK;
+use crate::gemm::OUT_BLOCK;
+use crate::isa::PopcountJob;
 use std::arch::x86_64::*;
 
 /// Words summed as bytes before `vpsadbw` folds them (each byte grows by at most 8 per word).
@@ -42,11 +43,17 @@ unsafe fn narrow_256(lo: __m256i, hi: __m256i) -> __m256i {
 }
 
 #[inline(always)]
-unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out: &mut [u32]) {
+unsafe fn avx2_block<const MASKED: bool>(
+    job: &PopcountJob<'_>,
+    r0: usize,
+    g: usize,
+    out: &mut [u32],
+) {
     let words = job.words;
     let s = job.stride;
     // SAFETY: every pointer below stays inside `job.a`, `job.mask`, `job.w` and `out`, whose
-    // shapes `check` validated (rows r0..r0+4 exist, group g exists, j < words <= stride).
+    // shapes `crate::gemm::check` validated (rows r0..r0+4 exist, group g exists,
+    // j < words <= stride).
     unsafe {
         let lut = _mm256_loadu_si256([NIBBLE_POPCOUNT, NIBBLE_POPCOUNT].as_ptr() as *const __m256i);
         let low = _mm256_set1_epi8(0x0f);
@@ -94,11 +101,11 @@ unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out
 }
 
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn avx2(job: &Job<'_>, out: &mut [u32]) {
+pub(super) unsafe fn avx2(job: &PopcountJob<'_>, out: &mut [u32]) {
     let groups = job.outs_padded / OUT_BLOCK;
     for r0 in (0..job.rows).step_by(ROW_BLOCK) {
         for g in 0..groups {
-            // SAFETY: shapes validated by `check`; AVX2 enabled on this function.
+            // SAFETY: shapes validated by `crate::gemm::check`; AVX2 enabled on this function.
             unsafe {
                 if job.mask.is_some() {
                     avx2_block::<true>(job, r0, g, out)
@@ -121,7 +128,7 @@ enum Counter {
 
 #[inline(always)]
 unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>(
-    job: &Job<'_>,
+    job: &PopcountJob<'_>,
     r0: usize,
     g0: usize,
     out: &mut [u32],
@@ -209,12 +216,12 @@ unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>
 }
 
 #[inline(always)]
-unsafe fn avx512_all<const VPOPCNT: bool>(job: &Job<'_>, out: &mut [u32]) {
+unsafe fn avx512_all<const VPOPCNT: bool>(job: &PopcountJob<'_>, out: &mut [u32]) {
     let groups = job.outs_padded / OUT_BLOCK;
     let masked = job.mask.is_some();
     for r0 in (0..job.rows).step_by(ROW_BLOCK) {
         let mut g = 0;
-        // SAFETY: shapes validated by `check`; the callers enable the needed features.
+        // SAFETY: shapes validated by `crate::gemm::check`; the callers enable the needed features.
         unsafe {
             while g + 2 <= groups {
                 if masked {
@@ -236,13 +243,13 @@ unsafe fn avx512_all<const VPOPCNT: bool>(job: &Job<'_>, out: &mut [u32]) {
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx2")]
-pub(super) unsafe fn avx512bw(job: &Job<'_>, out: &mut [u32]) {
-    // SAFETY: features enabled on this function; shapes validated by `check`.
+pub(super) unsafe fn avx512bw(job: &PopcountJob<'_>, out: &mut [u32]) {
+    // SAFETY: features enabled on this function; shapes validated by `crate::gemm::check`.
     unsafe { avx512_all::<false>(job, out) }
 }
 
 #[target_feature(enable = "avx512f,avx512vpopcntdq,avx2")]
-pub(super) unsafe fn avx512vpopcnt(job: &Job<'_>, out: &mut [u32]) {
-    // SAFETY: features enabled on this function; shapes validated by `check`.
+pub(super) unsafe fn avx512vpopcnt(job: &PopcountJob<'_>, out: &mut [u32]) {
+    // SAFETY: features enabled on this function; shapes validated by `crate::gemm::check`.
     unsafe { avx512_all::<true>(job, out) }
 }
