@@ -43,20 +43,36 @@ pub fn prelu(v: f32, a: f32) -> f32 {
     v * if v >= 0.0 { 1.0 } else { a }
 }
 
-/// `y[r][o] = sum_k x[r][k] * wt[k][o]` for `r < rows`, `o < outs_p` (`outs_p` a multiple of
-/// [`NR`]); `x` rows are `x_stride` apart, `y` rows `outs_p` apart. Accumulates over `k` in
-/// order, starting from zero.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    mode: FloatMode,
-    x: &[f32],
-    rows: usize,
-    k: usize,
-    x_stride: usize,
-    wt: &[f32],
-    outs_p: usize,
-    y: &mut [f32],
-) {
+/// The left operand of [`sgemm`]: `rows` rows of `k` floats, `stride` apart in `data`.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub k: usize,
+    pub stride: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// `rows` contiguous rows of `k` floats.
+    pub fn dense(data: &'a [f32], rows: usize, k: usize) -> Self {
+        Rows {
+            data,
+            rows,
+            k,
+            stride: k,
+        }
+    }
+}
+
+/// `y[r][o] = sum_k x[r][k] * wt[k][o]` for `r < x.rows`, `o < outs_p` (`outs_p` a multiple of
+/// [`NR`]); `y` rows are `outs_p` apart. Accumulates over `k` in order, starting from zero.
+pub fn sgemm(mode: FloatMode, x: Rows<'_>, wt: &[f32], outs_p: usize, y: &mut [f32]) {
+    let Rows {
+        data: x,
+        rows,
+        k,
+        stride: x_stride,
+    } = x;
     assert!(
         outs_p.is_multiple_of(NR),
         "output width must be padded to {NR}"
@@ -342,7 +358,7 @@ mod tests {
             let want = naive(&x, rows, k, &wt, op);
             for mode in [FloatMode::Exact, FloatMode::Fused] {
                 let mut y = vec![f32::NAN; rows * op];
-                sgemm(mode, &x, rows, k, k, &wt, op, &mut y);
+                sgemm(mode, Rows::dense(&x, rows, k), &wt, op, &mut y);
                 for (a, b) in y.iter().zip(&want) {
                     assert!(
                         (*a as f64 - b).abs() < 1e-4 * (k as f64).sqrt(),
