@@ -4,8 +4,8 @@
 //! It shares no code with [`crate::infer`] beyond the shape checks, so agreement between the two
 //! checks the folding, the packing, the kernels and the data layouts at once.
 
-use crate::arch::check_weights;
 use crate::infer::InferError;
+use crate::network::check_weights;
 use crate::weights::{ActQuant, BatchNorm, Conv2d, NetworkWeights};
 
 /// `sgn(u) = +1 if u >= 0 else -1` (strictly binary).

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout::*;
 use super::*;
-use crate::arch::{Hyper, check_paths, limits};
 use crate::bitpack::words_for;
+use crate::network::{Hyper, check_paths, limits};
 
 fn le_u16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::*;
-use crate::arch::LayerId;
 use crate::bitpack::words_for;
+use crate::network::LayerId;
 
 /// One layer of a packed model.
 #[derive(Clone, Debug, PartialEq, Serialize)]

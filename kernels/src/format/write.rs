@@ -2,8 +2,8 @@
 
 use super::layout::*;
 use super::*;
-use crate::arch::check_weights;
 use crate::fold::{fold_binary, fold_float};
+use crate::network::check_weights;
 use crate::weights::{ActQuant, BatchNorm, NetworkWeights};
 
 fn quant(q: &ActQuant, keep_tau2: bool) -> Quant {
@@ -178,7 +178,7 @@ impl PackedModel {
     pub fn validate(&self) -> Result<()> {
         let back = PackedModel::from_bytes(&self.encode(Storage::default())?)?;
         if back.dims != self.dims {
-            return Err(FormatError::Invalid(crate::arch::shape_err(
+            return Err(FormatError::Invalid(crate::network::shape_err(
                 "dims",
                 format!(
                     "{} does not follow from the hyper-parameters ({})",

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::arch::LayerId;
 use crate::fp::{FloatMode, Rows, depthwise, gemv, prelu, sgemm};
 use crate::isa::{Portable, run_portable};
+use crate::network::LayerId;
 use crate::weights::Precision;
 
 use super::binary::{self, BinState};

@@ -37,11 +37,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::arch::{Dims, LayerId};
 use crate::features::{FeatureParams, LogMel};
 use crate::format::PackedModel;
 use crate::fp::FloatMode;
 use crate::isa::Isa;
+use crate::network::{Dims, LayerId};
 use crate::weights::Precision;
 
 pub use forward::Session;

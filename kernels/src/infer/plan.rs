@@ -8,13 +8,13 @@
 //! * the D-FSMN state is `[t][c]`, and the classifier weights are permuted from the canonical
 //!   input index `c * t_steps + t` to `t * m + c`.
 
-use crate::arch::Dims;
 use crate::bitpack::{BitRows, get_bit, set_bit, sign_bit, words_for};
 use crate::fold::Affine;
 use crate::format::{LayerWeights, PackedLayer, PackedModel};
 use crate::fp::NR;
 use crate::gemm::PreparedBits;
 use crate::isa::Isa;
+use crate::network::Dims;
 
 use super::im2col::{Im2Col, Run};
 

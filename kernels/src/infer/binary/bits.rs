@@ -1,8 +1,8 @@
 //! Bit conversions: words to 8- or 16-bit gather units and back (conv2's patch gather), and a
 //! block of bit rows as [`LayerBits`] (the Inspect panel's capture).
 
-use crate::arch::LayerId;
 use crate::bitpack::{BitRows, ROW_BLOCK, get_bit};
+use crate::network::LayerId;
 
 use crate::infer::LayerBits;
 

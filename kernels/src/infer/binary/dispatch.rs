@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use crate::arch::LayerId;
 use crate::fp::{FloatMode, gemv};
 use crate::isa::{Simd, SimdTask, run_simd};
+use crate::network::LayerId;
 
 use super::state::BinState;
 use crate::infer::{Engine, InferError, LayerBits, LayerHook};

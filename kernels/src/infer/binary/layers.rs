@@ -1,10 +1,10 @@
 //! The layers that are not a plain per-time-step product: conv1 (direct float convolution),
 //! conv2 (patch gather and masked popcount) and the memory block (depthwise on ±1 planes).
 
-use crate::arch::LayerId;
 use crate::bitpack::get_bit;
 use crate::fp::prelu;
 use crate::isa::Simd;
+use crate::network::LayerId;
 
 use super::bits::plane_off;
 use super::bits::{units_to_words, words_to_units};

@@ -38,8 +38,8 @@ mod state;
 
 use std::time::Instant;
 
-use crate::arch::LayerId;
 use crate::isa::Simd;
+use crate::network::LayerId;
 
 use super::plan::{Conv2, Dense};
 use super::{InferError, LayerHook};
