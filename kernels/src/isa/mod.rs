@@ -1,18 +1,18 @@
 //! The instruction sets of the kernels: run-time detection and one folder per ISA family.
 //!
 //! Laid out like tract's `linalg`: every family implements the same kernel interfaces, the
-//! portable reference sits beside the SIMD versions, and one test suite ([`tests`]) is written
+//! portable reference sits beside the SIMD versions, and one test suite (`tests`) is written
 //! once and instantiated for every implementation the CPU can run, bit-exact against scalar.
 //!
-//! * [`BitKernels`]: the XOR-popcount product of [`crate::gemm`] and the activation binariser of
-//!   [`crate::bitpack`], one implementing type per [`Isa`]; [`xor_popcount`], [`binarize_row`]
-//!   and [`binarize_rows`] dispatch on an [`Isa`] with one `match`.
-//! * [`Simd`]: eight-lane `f32` vectors for the binary forward's fused float work, one token
-//!   type per backend; [`run_simd`] runs a [`SimdTask`] on the backend of an [`Isa`].
-//! * [`Portable`]: portable float code (the kernels of [`crate::fp`] and the float forward)
-//!   compiled once more with AVX2 (+FMA) on x86-64 CPUs that have it, by [`run_portable`].
+//! * `BitKernels`: the XOR-popcount product of [`crate::gemm`] and the activation binariser of
+//!   [`crate::bitpack`], one implementing type per [`Isa`]; `xor_popcount`, `binarize_row`
+//!   and `binarize_rows` dispatch on an [`Isa`] with one `match`.
+//! * `Simd`: eight-lane `f32` vectors for the binary forward's fused float work, one token
+//!   type per backend; `run_simd` runs a `SimdTask` on the backend of an [`Isa`].
+//! * `Portable`: portable float code (the kernels of [`crate::fp`] and the float forward)
+//!   compiled once more with AVX2 (+FMA) on x86-64 CPUs that have it, by `run_portable`.
 //!
-//! Folders: [`scalar`] (the reference, every architecture), `x86_64` (AVX2, AVX-512BW,
+//! Folders: `scalar` (the reference, every architecture), `x86_64` (AVX2, AVX-512BW,
 //! AVX-512 VPOPCNTDQ), `aarch64` (ARMv8.0 NEON).
 //!
 //! Production code calls [`Isa::best`] (detected once and cached); tests and benchmarks iterate

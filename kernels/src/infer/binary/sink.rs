@@ -36,16 +36,18 @@ pub(super) fn segment<S: Simd, K: Sink<S>>(
 ) {
     assert!(i0 + n <= sink.len(), "sink too short");
     let mut c = 0;
-    // SAFETY (all pushes): i0 + c (+ 8) <= i0 + n <= sink.len().
     while c < n && !(i0 + c).is_multiple_of(8) {
+        // SAFETY: i0 + c < i0 + n <= sink.len() (asserted above).
         unsafe { sink.push1(s, i0 + c, one(c)) };
         c += 1;
     }
     while c + 8 <= n {
+        // SAFETY: i0 + c + 8 <= i0 + n <= sink.len().
         unsafe { sink.push(s, i0 + c, vec(c)) };
         c += 8;
     }
     while c < n {
+        // SAFETY: i0 + c < i0 + n <= sink.len().
         unsafe { sink.push1(s, i0 + c, one(c)) };
         c += 1;
     }

@@ -1,5 +1,7 @@
 //! The activation binariser on NEON (see [`crate::bitpack::binarize_row`]).
 
+/// # Safety
+/// NEON is available; the sizes are those `crate::bitpack::binarize_rows` asserts.
 #[target_feature(enable = "neon")]
 pub(super) unsafe fn rows_neon(
     x: &[f32],
@@ -20,6 +22,9 @@ use crate::isa::scalar::binarize::{rows_with, tail as binarize_tail};
 use std::arch::aarch64::*;
 
 /// Four floats: (mask of plane 1, mask of plane 2), `|r|` added to `acc`.
+///
+/// # Safety
+/// NEON; four floats are readable at each of `x`, `t0` and `t1`.
 #[inline(always)]
 unsafe fn step4(
     x: *const f32,
@@ -43,6 +48,9 @@ unsafe fn step4(
 }
 
 /// Eight all-ones/all-zeros u32 masks to one byte, element 0 in bit 0.
+///
+/// # Safety
+/// NEON is available.
 #[inline(always)]
 unsafe fn mask_byte(lo: uint32x4_t, hi: uint32x4_t) -> u64 {
     const WEIGHTS: [u8; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
@@ -53,6 +61,9 @@ unsafe fn mask_byte(lo: uint32x4_t, hi: uint32x4_t) -> u64 {
     }
 }
 
+/// # Safety
+/// NEON is available; `t0` and `t1` are as long as `x`, and `b1` and `b2` hold
+/// `words_for(x.len())` zeroed words.
 #[target_feature(enable = "neon")]
 pub(super) unsafe fn binarize_neon(
     x: &[f32],

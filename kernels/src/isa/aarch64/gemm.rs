@@ -14,6 +14,9 @@ use std::arch::aarch64::*;
 /// Weight rows per block.
 const OUTS: usize = 4;
 
+/// # Safety
+/// NEON; rows `r0..r0 + 4` and weight rows `o0..o0 + 4` exist in the job, every row has
+/// `stride` (even) words, and `out` holds rows `r0..r0 + 4` of `outs_padded` values.
 #[inline(always)]
 unsafe fn block<const MASKED: bool>(job: &PopcountJob<'_>, r0: usize, o0: usize, out: &mut [u32]) {
     let s = job.stride;
@@ -67,6 +70,9 @@ unsafe fn block<const MASKED: bool>(job: &PopcountJob<'_>, r0: usize, o0: usize,
     }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "neon")]
 pub(super) unsafe fn neon(job: &PopcountJob<'_>, out: &mut [u32]) {
     for r0 in (0..job.rows).step_by(ROW_BLOCK) {

@@ -5,6 +5,9 @@ use crate::isa::scalar::binarize::{rows_with, tail as binarize_tail};
 use std::arch::x86_64::*;
 
 /// One 8-float step: returns the two 8-bit masks and adds `|r|` to `acc`.
+///
+/// # Safety
+/// AVX2; eight floats are readable at each of `x`, `t0` and `t1`.
 #[inline(always)]
 unsafe fn step8(x: *const f32, t0: *const f32, t1: *const f32, acc: &mut __m256) -> (u64, u64) {
     // SAFETY: the caller guarantees 8 readable floats at each pointer and AVX2.
@@ -26,6 +29,9 @@ unsafe fn step8(x: *const f32, t0: *const f32, t1: *const f32, acc: &mut __m256)
     }
 }
 
+/// # Safety
+/// AVX2 is available; `t0` and `t1` are as long as `x`, and `b1` and `b2` hold
+/// `words_for(x.len())` zeroed words.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn binarize_avx2(
     x: &[f32],
@@ -58,6 +64,8 @@ pub(super) unsafe fn binarize_avx2(
     reduce8(lanes)
 }
 
+/// # Safety
+/// AVX2 is available; the sizes are those `crate::bitpack::binarize_rows` asserts.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn rows_avx2(
     x: &[f32],
@@ -73,6 +81,9 @@ pub(super) unsafe fn rows_avx2(
     })
 }
 
+/// # Safety
+/// AVX-512F and AVX2 are available; the sizes are those
+/// `crate::bitpack::binarize_rows` asserts.
 #[target_feature(enable = "avx512f,avx2")]
 pub(super) unsafe fn rows_avx512(
     x: &[f32],
@@ -88,6 +99,9 @@ pub(super) unsafe fn rows_avx512(
     })
 }
 
+/// # Safety
+/// AVX-512F and AVX2 are available; `t0` and `t1` are as long as `x`, and `b1` and
+/// `b2` hold `words_for(x.len())` zeroed words.
 #[target_feature(enable = "avx512f,avx2")]
 pub(super) unsafe fn binarize_avx512(
     x: &[f32],

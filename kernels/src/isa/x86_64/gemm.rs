@@ -19,6 +19,8 @@ const BYTE_WORDS: usize = 31;
 
 const NIBBLE_POPCOUNT: [i8; 16] = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
 
+/// # Safety
+/// AVX2 is available.
 #[inline(always)]
 unsafe fn popcnt8_256(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
     // SAFETY: register-only AVX2 operations; the caller runs with AVX2 enabled.
@@ -30,6 +32,9 @@ unsafe fn popcnt8_256(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
 }
 
 /// Two vectors of four u64 (each < 2^32) to eight u32 in order.
+///
+/// # Safety
+/// AVX2 is available.
 #[inline(always)]
 unsafe fn narrow_256(lo: __m256i, hi: __m256i) -> __m256i {
     // SAFETY: register-only AVX2 operations.
@@ -42,6 +47,9 @@ unsafe fn narrow_256(lo: __m256i, hi: __m256i) -> __m256i {
     }
 }
 
+/// # Safety
+/// AVX2; rows `r0..r0 + 4` and output group `g` exist in the job, and `out` holds
+/// rows `r0..r0 + 4` of `outs_padded` values.
 #[inline(always)]
 unsafe fn avx2_block<const MASKED: bool>(
     job: &PopcountJob<'_>,
@@ -100,6 +108,9 @@ unsafe fn avx2_block<const MASKED: bool>(
     }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn avx2(job: &PopcountJob<'_>, out: &mut [u32]) {
     let groups = job.outs_padded / OUT_BLOCK;
@@ -126,6 +137,9 @@ enum Counter {
     Qwords,
 }
 
+/// # Safety
+/// AVX-512F, AVX2 and (for `VPOPCNT`) VPOPCNTDQ, else AVX-512BW; rows `r0..r0 + 4` and
+/// output groups `g0..g0 + NG` exist in the job, and `out` holds rows `r0..r0 + 4`.
 #[inline(always)]
 unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>(
     job: &PopcountJob<'_>,
@@ -215,6 +229,8 @@ unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>
     }
 }
 
+/// # Safety
+/// As [`avx512_block`] for the whole job (validated by `crate::gemm`).
 #[inline(always)]
 unsafe fn avx512_all<const VPOPCNT: bool>(job: &PopcountJob<'_>, out: &mut [u32]) {
     let groups = job.outs_padded / OUT_BLOCK;
@@ -242,12 +258,18 @@ unsafe fn avx512_all<const VPOPCNT: bool>(job: &PopcountJob<'_>, out: &mut [u32]
     }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "avx512f,avx512bw,avx2")]
 pub(super) unsafe fn avx512bw(job: &PopcountJob<'_>, out: &mut [u32]) {
     // SAFETY: features enabled on this function; shapes validated by `crate::gemm::check`.
     unsafe { avx512_all::<false>(job, out) }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "avx512f,avx512vpopcntdq,avx2")]
 pub(super) unsafe fn avx512vpopcnt(job: &PopcountJob<'_>, out: &mut [u32]) {
     // SAFETY: features enabled on this function; shapes validated by `crate::gemm::check`.
