@@ -3,6 +3,7 @@
 //! the CPU cannot run is skipped with a note; each one that runs must equal the scalar
 //! reference bit for bit.
 
+use super::kernel::BitKernels;
 use super::scalar::{Scalar, ScalarBits};
 use super::*;
 use crate::bitpack::{BitRows, get_bit, sign_bit, words_for};

@@ -8,7 +8,7 @@
 //! `uxtl`. u16 lanes hold any row shorter than 65536 bits (the format's limit is far below).
 
 use crate::bitpack::ROW_BLOCK;
-use crate::isa::PopcountJob;
+use crate::isa::kernel::PopcountJob;
 use std::arch::aarch64::*;
 
 /// Weight rows per block.

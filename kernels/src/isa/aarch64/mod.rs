@@ -8,7 +8,8 @@ mod simd;
 
 pub(crate) use simd::Neon;
 
-use super::{BitKernels, Isa, PopcountJob, SimdTask};
+use super::detect::Isa;
+use super::kernel::{BitKernels, PopcountJob, SimdTask};
 use crate::bitpack::BitRows;
 
 /// NEON: `eor`/`cnt`/`uadalp` popcount on row-major weights, 8-float binariser.

@@ -1,6 +1,6 @@
 //! The NEON [`Simd`] backend: two `float32x4_t` per vector (ARMv8.0).
 
-use crate::isa::Simd;
+use crate::isa::simd::Simd;
 use std::arch::aarch64::*;
 
 /// ARMv8.0 Advanced SIMD (part of the aarch64 baseline).

@@ -3,7 +3,7 @@
 //! On x86-64 builds without `popcnt` in the baseline this compiles to a bit-twiddling popcount,
 //! which is why it is the reference and never the production choice when SIMD exists.
 
-use crate::isa::PopcountJob;
+use crate::isa::kernel::PopcountJob;
 
 /// Row-major weights: `w[o * stride + j]`.
 pub(crate) fn run(job: &PopcountJob<'_>, out: &mut [u32]) {

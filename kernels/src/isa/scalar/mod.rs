@@ -10,7 +10,8 @@ mod simd;
 
 pub(crate) use simd::Scalar;
 
-use super::{BitKernels, Isa, PopcountJob};
+use super::detect::Isa;
+use super::kernel::{BitKernels, PopcountJob};
 use crate::bitpack::BitRows;
 
 /// The scalar bit kernels: `u64::count_ones` on row-major weights, one element at a time.

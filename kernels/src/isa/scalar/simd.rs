@@ -1,6 +1,6 @@
 //! The scalar [`Simd`] backend: `[f32; 8]` and plain Rust.
 
-use crate::isa::Simd;
+use crate::isa::simd::Simd;
 
 /// The portable reference.
 #[derive(Clone, Copy, Debug, Default)]

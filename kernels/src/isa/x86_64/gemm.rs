@@ -11,7 +11,7 @@
 
 use crate::bitpack::ROW_BLOCK;
 use crate::gemm::OUT_BLOCK;
-use crate::isa::PopcountJob;
+use crate::isa::kernel::PopcountJob;
 use std::arch::x86_64::*;
 
 /// Words summed as bytes before `vpsadbw` folds them (each byte grows by at most 8 per word).

@@ -10,7 +10,8 @@ mod simd;
 
 pub(crate) use simd::Avx2;
 
-use super::{BitKernels, Isa, PopcountJob, Portable, SimdTask};
+use super::detect::Isa;
+use super::kernel::{BitKernels, PopcountJob, Portable, SimdTask};
 use crate::bitpack::BitRows;
 
 /// AVX2: nibble-lookup popcount (`vpshufb`) + `vpsadbw`, 8-float binariser.

@@ -1,6 +1,6 @@
 //! The AVX2 [`Simd`] backend: one `__m256` per vector.
 
-use crate::isa::Simd;
+use crate::isa::simd::Simd;
 use std::arch::x86_64::*;
 
 /// AVX2 (and AVX): only constructible where the CPU has it.
