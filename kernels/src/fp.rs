@@ -4,11 +4,11 @@
 //! They are portable Rust written so that the compiler vectorises them (fixed-size register
 //! blocks, unit-stride inner loops over outputs) and compiled once more with AVX2 (+FMA) enabled
 //! for x86 CPUs that have it (by `crate::isa::run_portable`). Every output is one sequential
-//! accumulation chain over the reduction index, so the vector width never changes the result: with [`FloatMode::Exact`]
-//! (separate multiply and add, used by the binary model) the output is bit-identical on every
-//! CPU and on both architectures. [`FloatMode::Fused`] (the FP32 baseline) uses FMA where the
-//! hardware has it (x86 FMA3, always on aarch64), which is the fair speed baseline but rounds
-//! differently from the unfused form.
+//! accumulation chain over the reduction index, so the vector width never changes the result:
+//! with [`FloatMode::Exact`] (separate multiply and add, used by the binary model) the output is
+//! bit-identical on every CPU and on both architectures. [`FloatMode::Fused`] (the FP32
+//! baseline) uses FMA where the hardware has it (x86 FMA3, always on aarch64), which is the fair
+//! speed baseline but rounds differently from the unfused form.
 
 use crate::isa::{Portable, run_portable};
 

@@ -21,10 +21,9 @@
 //! multiply and add, the `s2` sums in the canonical 8-lane order of [`crate::bitpack`]), so the
 //! logits are the same bits as binarising each layer's stored output, on every backend of
 //! [`Simd`].
-
 //!
-//! Files: this one holds the layer sequence, [`state`] the buffers, [`layers`] the conv1, conv2 and
-//! memory drivers, [`dense`] the popcount layers, [`epilogue`] their fused epilogue, [`sink`]
+//! Files: this one holds the layer sequence, [`state`] the buffers, [`layers`] the conv1, conv2
+//! and memory drivers, [`dense`] the popcount layers, [`epilogue`] their fused epilogue, [`sink`]
 //! where the epilogue's outputs go (bit rows, the memory block's planes, nowhere), [`bits`] the
 //! bit-unit conversions and the captured planes, [`dispatch`] the choice of [`Simd`] backend.
 
