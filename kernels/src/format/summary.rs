@@ -233,56 +233,41 @@ impl PackedModel {
             .collect();
         for (j, l) in self.layers.iter().enumerate() {
             let np = l.project.affine.iter().flatten().count();
-            let spec = |layer, base, shape, outs, affines, slopes, macs| LayerSpec {
-                layer,
-                base,
-                shape,
-                outs,
-                affines,
-                slopes,
-                macs,
+            let (m, h, t) = (d.m, d.hidden, d.t);
+            let memory = LayerSpec {
+                layer: LayerId::Memory(j),
+                base: "depthwise1d",
+                shape: vec![m, d.taps],
+                outs: m,
+                affines: 1,
+                slopes: 1,
+                macs: m * d.taps * t,
                 paths: running(j),
             };
-            let (m, h, t) = (d.m, d.hidden, d.t);
-            layers.push(layer_summary(
-                st,
-                spec(
-                    LayerId::Memory(j),
-                    "depthwise1d",
-                    vec![m, d.taps],
-                    m,
-                    1,
-                    1,
-                    m * d.taps * t,
-                ),
-                &l.memory.weights,
-            ));
-            layers.push(layer_summary(
-                st,
-                spec(
-                    LayerId::Expand(j),
-                    "pointwise1d",
-                    vec![h, m],
-                    h,
-                    1,
-                    1,
-                    h * m * t,
-                ),
-                &l.expand.weights,
-            ));
-            layers.push(layer_summary(
-                st,
-                spec(
-                    LayerId::Project(j),
-                    "pointwise1d",
-                    vec![m, h],
-                    m,
-                    np,
-                    self.paths.len(),
-                    m * h * t,
-                ),
-                &l.project.weights,
-            ));
+            let expand = LayerSpec {
+                layer: LayerId::Expand(j),
+                base: "pointwise1d",
+                shape: vec![h, m],
+                outs: h,
+                affines: 1,
+                slopes: 1,
+                macs: h * m * t,
+                paths: running(j),
+            };
+            // One output affine and slope per path (affines only for the paths that run it).
+            let project = LayerSpec {
+                layer: LayerId::Project(j),
+                base: "pointwise1d",
+                shape: vec![m, h],
+                outs: m,
+                affines: np,
+                slopes: self.paths.len(),
+                macs: m * h * t,
+                paths: running(j),
+            };
+            layers.push(layer_summary(st, memory, &l.memory.weights));
+            layers.push(layer_summary(st, expand, &l.expand.weights));
+            layers.push(layer_summary(st, project, &l.project.weights));
         }
         let cls_n = d.classes * d.classifier_in();
         layers.push(LayerSummary {
