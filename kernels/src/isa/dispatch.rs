@@ -45,7 +45,7 @@ macro_rules! with_bit_kernels {
 ///
 /// # Safety
 /// As [`BitKernels::xor_popcount`] for `isa`.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn xor_popcount(isa: Isa, job: &PopcountJob<'_>, out: &mut [u32]) {
     // SAFETY: the caller's contract.
     with_bit_kernels!(isa, K => unsafe { K::xor_popcount(job, out) })
@@ -55,7 +55,7 @@ pub(crate) unsafe fn xor_popcount(isa: Isa, job: &PopcountJob<'_>, out: &mut [u3
 ///
 /// # Safety
 /// As [`BitKernels::binarize_row`] for `isa`.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn binarize_row(
     isa: Isa,
     x: &[f32],
@@ -72,7 +72,7 @@ pub(crate) unsafe fn binarize_row(
 ///
 /// # Safety
 /// As [`BitKernels::binarize_rows`] for `isa`.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn binarize_rows(
     isa: Isa,
     x: &[f32],
