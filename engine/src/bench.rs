@@ -18,12 +18,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bifsmn_kernels::arch::LayerId;
 use bifsmn_kernels::bitpack::BitRows;
 use bifsmn_kernels::format::PackedModel;
 use bifsmn_kernels::gemm::{PreparedBits, xor_popcount};
 use bifsmn_kernels::infer::Engine;
 use bifsmn_kernels::isa::Isa;
+use bifsmn_kernels::network::LayerId;
 use burn::module::Module;
 use burn::prelude::*;
 use serde::Serialize;

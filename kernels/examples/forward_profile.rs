@@ -13,9 +13,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bifsmn_kernels::arch::LayerId;
 use bifsmn_kernels::format::PackedModel;
 use bifsmn_kernels::infer::Engine;
+use bifsmn_kernels::network::LayerId;
 use bifsmn_kernels::synth::{SynthSpec, random_features};
 use bifsmn_kernels::weights::Precision;
 

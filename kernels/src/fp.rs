@@ -3,14 +3,14 @@
 //!
 //! They are portable Rust written so that the compiler vectorises them (fixed-size register
 //! blocks, unit-stride inner loops over outputs) and compiled once more with AVX2 (+FMA) enabled
-//! for x86 CPUs that have it. Every output is one sequential accumulation chain over the
-//! reduction index, so the vector width never changes the result: with [`FloatMode::Exact`]
-//! (separate multiply and add, used by the binary model) the output is bit-identical on every
-//! CPU and on both architectures. [`FloatMode::Fused`] (the FP32 baseline) uses FMA where the
-//! hardware has it (x86 FMA3, always on aarch64), which is the fair speed baseline but rounds
-//! differently from the unfused form.
+//! for x86 CPUs that have it (by `crate::isa::run_portable`). Every output is one sequential
+//! accumulation chain over the reduction index, so the vector width never changes the result:
+//! with [`FloatMode::Exact`] (separate multiply and add, used by the binary model) the output is
+//! bit-identical on every CPU and on both architectures. [`FloatMode::Fused`] (the FP32
+//! baseline) uses FMA where the hardware has it (x86 FMA3, always on aarch64), which is the fair
+//! speed baseline but rounds differently from the unfused form.
 
-use crate::isa::has_fma;
+use crate::isa::{Portable, run_portable};
 
 /// Output columns per register block; weight matrices are padded to a multiple of this.
 pub const NR: usize = 16;
@@ -28,12 +28,6 @@ pub enum FloatMode {
     Fused,
 }
 
-impl FloatMode {
-    fn fused(self) -> bool {
-        self == FloatMode::Fused && has_fma()
-    }
-}
-
 #[inline(always)]
 fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
     if F { a.mul_add(b, c) } else { a * b + c }
@@ -49,20 +43,36 @@ pub fn prelu(v: f32, a: f32) -> f32 {
     v * if v >= 0.0 { 1.0 } else { a }
 }
 
-/// `y[r][o] = sum_k x[r][k] * wt[k][o]` for `r < rows`, `o < outs_p` (`outs_p` a multiple of
-/// [`NR`]); `x` rows are `x_stride` apart, `y` rows `outs_p` apart. Accumulates over `k` in
-/// order, starting from zero.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    mode: FloatMode,
-    x: &[f32],
-    rows: usize,
-    k: usize,
-    x_stride: usize,
-    wt: &[f32],
-    outs_p: usize,
-    y: &mut [f32],
-) {
+/// The left operand of [`sgemm`]: `rows` rows of `k` floats, `stride` apart in `data`.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub k: usize,
+    pub stride: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// `rows` contiguous rows of `k` floats.
+    pub fn dense(data: &'a [f32], rows: usize, k: usize) -> Self {
+        Rows {
+            data,
+            rows,
+            k,
+            stride: k,
+        }
+    }
+}
+
+/// `y[r][o] = sum_k x[r][k] * wt[k][o]` for `r < x.rows`, `o < outs_p` (`outs_p` a multiple of
+/// [`NR`]); `y` rows are `outs_p` apart. Accumulates over `k` in order, starting from zero.
+pub fn sgemm(mode: FloatMode, x: Rows<'_>, wt: &[f32], outs_p: usize, y: &mut [f32]) {
+    let Rows {
+        data: x,
+        rows,
+        k,
+        stride: x_stride,
+    } = x;
     assert!(
         outs_p.is_multiple_of(NR),
         "output width must be padded to {NR}"
@@ -75,46 +85,37 @@ pub fn sgemm(
         rows == 0 || x.len() >= (rows - 1) * x_stride + k,
         "sgemm input size"
     );
-    let fused = mode.fused();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 (and FMA when `fused`, see `has_fma`) are present.
-            unsafe {
-                if fused {
-                    sgemm_avx2_fma(x, rows, k, x_stride, wt, outs_p, y)
-                } else {
-                    sgemm_avx2(x, rows, k, x_stride, wt, outs_p, y)
-                }
-            }
-            return;
-        }
-    }
-    if fused {
-        sgemm_body::<true, MR>(x, rows, k, x_stride, wt, outs_p, y)
-    } else {
-        sgemm_body::<false, MR>(x, rows, k, x_stride, wt, outs_p, y)
-    }
+    run_portable(
+        mode,
+        Sgemm {
+            x,
+            rows,
+            k,
+            xs: x_stride,
+            wt,
+            op: outs_p,
+            y,
+        },
+    )
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn sgemm_avx2(x: &[f32], rows: usize, k: usize, xs: usize, wt: &[f32], op: usize, y: &mut [f32]) {
-    sgemm_body::<false, MR>(x, rows, k, xs, wt, op, y)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn sgemm_avx2_fma(
-    x: &[f32],
+/// The arguments of [`sgemm`], run by [`run_portable`].
+struct Sgemm<'a> {
+    x: &'a [f32],
     rows: usize,
     k: usize,
     xs: usize,
-    wt: &[f32],
+    wt: &'a [f32],
     op: usize,
-    y: &mut [f32],
-) {
-    sgemm_body::<true, MR>(x, rows, k, xs, wt, op, y)
+    y: &'a mut [f32],
+}
+
+impl Portable for Sgemm<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run<const F: bool>(self) {
+        sgemm_body::<F, MR>(self.x, self.rows, self.k, self.xs, self.wt, self.op, self.y)
+    }
 }
 
 #[inline(always)]
@@ -179,36 +180,31 @@ pub fn gemv(mode: FloatMode, x: &[f32], wt: &[f32], outs_p: usize, y: &mut [f32]
         outs_p.is_multiple_of(NR) && wt.len() >= x.len() * outs_p && y.len() >= outs_p,
         "gemv buffer sizes"
     );
-    let fused = mode.fused();
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: as in `sgemm`.
-        unsafe {
-            if fused {
-                gemv_avx2_fma(x, wt, outs_p, y)
-            } else {
-                gemv_avx2(x, wt, outs_p, y)
-            }
-        }
-        return;
-    }
-    if fused {
-        gemv_body::<true>(x, wt, outs_p, y)
-    } else {
-        gemv_body::<false>(x, wt, outs_p, y)
-    }
+    run_portable(
+        mode,
+        Gemv {
+            x,
+            wt,
+            op: outs_p,
+            y,
+        },
+    )
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn gemv_avx2(x: &[f32], wt: &[f32], op: usize, y: &mut [f32]) {
-    gemv_body::<false>(x, wt, op, y)
+/// The arguments of [`gemv`], run by [`run_portable`].
+struct Gemv<'a> {
+    x: &'a [f32],
+    wt: &'a [f32],
+    op: usize,
+    y: &'a mut [f32],
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gemv_avx2_fma(x: &[f32], wt: &[f32], op: usize, y: &mut [f32]) {
-    gemv_body::<true>(x, wt, op, y)
+impl Portable for Gemv<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run<const F: bool>(self) {
+        gemv_body::<F>(self.x, self.wt, self.op, self.y)
+    }
 }
 
 #[inline(always)]
@@ -259,36 +255,35 @@ pub fn depthwise(
             && out.len() >= steps * m,
         "depthwise buffer sizes"
     );
-    let fused = mode.fused();
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: as in `sgemm`.
-        unsafe {
-            if fused {
-                depthwise_avx2_fma(w, taps, xp, steps, m, out)
-            } else {
-                depthwise_avx2(w, taps, xp, steps, m, out)
-            }
-        }
-        return;
-    }
-    if fused {
-        depthwise_body::<true>(w, taps, xp, steps, m, out)
-    } else {
-        depthwise_body::<false>(w, taps, xp, steps, m, out)
-    }
+    run_portable(
+        mode,
+        Depthwise {
+            w,
+            taps,
+            xp,
+            steps,
+            m,
+            out,
+        },
+    )
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn depthwise_avx2(w: &[f32], taps: usize, xp: &[f32], steps: usize, m: usize, out: &mut [f32]) {
-    depthwise_body::<false>(w, taps, xp, steps, m, out)
+/// The arguments of [`depthwise`], run by [`run_portable`].
+struct Depthwise<'a> {
+    w: &'a [f32],
+    taps: usize,
+    xp: &'a [f32],
+    steps: usize,
+    m: usize,
+    out: &'a mut [f32],
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn depthwise_avx2_fma(w: &[f32], taps: usize, xp: &[f32], steps: usize, m: usize, out: &mut [f32]) {
-    depthwise_body::<true>(w, taps, xp, steps, m, out)
+impl Portable for Depthwise<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run<const F: bool>(self) {
+        depthwise_body::<F>(self.w, self.taps, self.xp, self.steps, self.m, self.out)
+    }
 }
 
 #[inline(always)]
@@ -363,7 +358,7 @@ mod tests {
             let want = naive(&x, rows, k, &wt, op);
             for mode in [FloatMode::Exact, FloatMode::Fused] {
                 let mut y = vec![f32::NAN; rows * op];
-                sgemm(mode, &x, rows, k, k, &wt, op, &mut y);
+                sgemm(mode, Rows::dense(&x, rows, k), &wt, op, &mut y);
                 for (a, b) in y.iter().zip(&want) {
                     assert!(
                         (*a as f64 - b).abs() < 1e-4 * (k as f64).sqrt(),

@@ -4,9 +4,9 @@
 //! It shares no code with [`crate::infer`] beyond the shape checks, so agreement between the two
 //! checks the folding, the packing, the kernels and the data layouts at once.
 
-use crate::arch::check_weights;
 use crate::infer::InferError;
-use crate::weights::{ActQuant, BatchNorm, NetworkWeights};
+use crate::network::check_weights;
+use crate::weights::{ActQuant, BatchNorm, Conv2d, NetworkWeights};
 
 /// `sgn(u) = +1 if u >= 0 else -1` (strictly binary).
 fn sgn(u: f64) -> f64 {
@@ -66,19 +66,15 @@ fn weights(w: &[f32], outs: usize, binary: bool) -> Vec<f64> {
     out
 }
 
-/// Conv2d on `(cin, h, w)` with zero padding; returns `(cout, oh, ow)`.
-#[allow(clippy::too_many_arguments)]
+/// Conv2d of `layer` (its bias, kernel, stride and padding; the weights `wt` as prepared by
+/// [`weights`]) on `x` of shape `(cin, h, w)` with zero padding; returns `(cout, oh, ow)`.
 fn conv2d(
     x: &[f64],
-    cin: usize,
-    h: usize,
-    w: usize,
+    (cin, h, w): (usize, usize, usize),
     wt: &[f64],
-    bias: &[f32],
-    k: usize,
-    s: usize,
-    p: usize,
+    layer: &Conv2d,
 ) -> (Vec<f64>, usize, usize) {
+    let (bias, k, s, p) = (&layer.bias, layer.kernel, layer.stride, layer.padding);
     let cout = bias.len();
     let oh = (h + 2 * p - k) / s + 1;
     let ow = (w + 2 * p - k) / s + 1;
@@ -135,17 +131,7 @@ pub fn forward(w: &NetworkWeights, path: usize, features: &[f32]) -> Result<Vec<
     // h1 = prelu_a1(bn1(conv1(F)))
     let f: Vec<f64> = features.iter().map(|&v| v as f64).collect();
     let c1w = weights(&w.conv1.weight, d.c1, false);
-    let (mut h1, oh, ow) = conv2d(
-        &f,
-        1,
-        d.n_mels,
-        d.frames,
-        &c1w,
-        &w.conv1.bias,
-        w.conv1.kernel,
-        w.conv1.stride,
-        w.conv1.padding,
-    );
+    let (mut h1, oh, ow) = conv2d(&f, (1, d.n_mels, d.frames), &c1w, &w.conv1);
     for o in 0..d.c1 {
         for v in &mut h1[o * oh * ow..(o + 1) * oh * ow] {
             *v = prelu(bn(&w.bn1, o, *v), w.act1);
@@ -159,17 +145,7 @@ pub fn forward(w: &NetworkWeights, path: usize, features: &[f32]) -> Result<Vec<
         None => h1,
     };
     let c2w = weights(&w.conv2.weight, d.c2, binary);
-    let (mut h2, _, _) = conv2d(
-        &x2,
-        d.c1,
-        d.h1,
-        d.w1,
-        &c2w,
-        &w.conv2.bias,
-        w.conv2.kernel,
-        w.conv2.stride,
-        w.conv2.padding,
-    );
+    let (mut h2, _, _) = conv2d(&x2, (d.c1, d.h1, d.w1), &c2w, &w.conv2);
     let per = d.h2 * t;
     for o in 0..d.c2 {
         for v in &mut h2[o * per..(o + 1) * per] {

@@ -108,146 +108,60 @@ impl SynthSpec {
 
     /// Random weights with BatchNorm statistics that keep activations near unit scale.
     pub fn weights(&self, seed: u64) -> NetworkWeights {
-        let mut g = SplitMix64::new(seed ^ 0x5eed_0000_0000_0001);
-        let binary = self.precision == Precision::Binary;
+        let mut r = Draws {
+            g: SplitMix64::new(seed ^ 0x5eed_0000_0000_0001),
+            binary: self.precision == Precision::Binary,
+            planes: self.planes,
+        };
         let f = self.features;
         let frames = f.frames();
         let conv_out = |n: usize, k: usize| (n + 2 * (k / 2) - k) / self.stride + 1;
         let (k1, k2) = (self.conv1_kernel, self.conv2_kernel);
         let (h1, w1) = (conv_out(f.n_mels, k1), conv_out(frames, k1));
         let (h2, t) = (conv_out(h1, k2), conv_out(w1, k2));
-        let (c1, c2, m, hid) = (
-            self.conv1_channels,
-            self.conv2_channels,
-            self.memory,
-            self.hidden,
-        );
+        let (c1, c2, m) = (self.conv1_channels, self.conv2_channels, self.memory);
         let paths = self.paths.clone().unwrap_or_else(|| {
-            if binary {
+            if r.binary {
                 NetworkWeights::standard_paths(self.layers)
             } else {
                 vec![(0..self.layers).collect()]
             }
         });
-        // Expected output variance of a layer with `fan_in` inputs and U(-a, a) weights.
-        let bn = |g: &mut SplitMix64, n: usize, var: f32| BatchNorm {
-            gamma: g.vec(n, 0.5, 1.5),
-            beta: g.vec(n, -0.2, 0.2),
-            running_mean: (0..n).map(|_| g.uniform(-0.3, 0.3) * var.sqrt()).collect(),
-            running_var: (0..n).map(|_| var * g.uniform(0.5, 2.0)).collect(),
-            eps: 1e-5,
-        };
-        let quant = |g: &mut SplitMix64, n: usize| {
-            binary.then(|| ActQuant {
-                planes: self.planes,
-                tau0: g.vec(n, -0.3, 0.3),
-                tau1: g.vec(n, -0.3, 0.3),
-                tau2: g.vec(n, -0.1, 0.1),
-            })
-        };
-        // Binary outputs are sums of fan_in terms of size ~ sw * (1 + s2); float ones ~ 1.
-        let out_var = |fan_in: usize| {
-            if binary {
-                0.25 * 2.0 * fan_in as f32
-            } else {
-                1.0
-            }
-        };
-        let slope = |g: &mut SplitMix64| if binary { g.uniform(0.0, 0.3) } else { 0.0 };
-        let a = |fan_in: usize| (3.0 / fan_in as f32).sqrt();
-
         let conv1 = Conv2d {
             out_channels: c1,
             in_channels: 1,
             kernel: k1,
             stride: self.stride,
             padding: k1 / 2,
-            weight: g.vec(c1 * k1 * k1, -a(k1 * k1), a(k1 * k1)),
-            bias: g.vec(c1, -0.1, 0.1),
+            weight: r
+                .g
+                .vec(c1 * k1 * k1, -xavier_bound(k1 * k1), xavier_bound(k1 * k1)),
+            bias: r.g.vec(c1, -0.1, 0.1),
         };
-        let bn1 = bn(&mut g, c1, 1.0);
-        let act1 = slope(&mut g);
+        let bn1 = r.bn(c1, 1.0);
+        let act1 = r.slope();
         let fan2 = c1 * k2 * k2;
-        let w_scale = |fan: usize| if binary { 1.0 } else { a(fan) };
         let conv2 = Conv2d {
             out_channels: c2,
             in_channels: c1,
             kernel: k2,
             stride: self.stride,
             padding: k2 / 2,
-            weight: g.vec(c2 * fan2, -w_scale(fan2), w_scale(fan2)),
-            bias: g.vec(c2, -0.1, 0.1),
+            weight: r.g.vec(c2 * fan2, -r.w_scale(fan2), r.w_scale(fan2)),
+            bias: r.g.vec(c2, -0.1, 0.1),
         };
-        let conv2_quant = quant(&mut g, c1);
-        let bn2 = bn(&mut g, c2, out_var(fan2));
-        let act2 = slope(&mut g);
+        let conv2_quant = r.quant(c1);
+        let bn2 = r.bn(c2, r.out_var(fan2));
+        let act2 = r.slope();
         let fc1_in = c2 * h2;
-        let fc1 = Dense {
-            out_features: m,
-            in_features: fc1_in,
-            weight: g.vec(m * fc1_in, -w_scale(fc1_in), w_scale(fc1_in)),
-            bias: g.vec(m, -0.1, 0.1),
-        };
-        let fc1_quant = quant(&mut g, fc1_in);
-        let act_fc1 = slope(&mut g);
+        let fc1 = r.dense(m, fc1_in, r.w_scale(fc1_in));
+        let fc1_quant = r.quant(fc1_in);
+        let act_fc1 = r.slope();
         let layers = (0..self.layers)
-            .map(|j| {
-                let memory = DepthwiseConv1d {
-                    channels: m,
-                    taps: self.taps,
-                    weight: g.vec(m * self.taps, -w_scale(self.taps), w_scale(self.taps)),
-                    bias: g.vec(m, -0.1, 0.1),
-                };
-                let memory_quant = quant(&mut g, m);
-                let memory_bn = bn(&mut g, m, out_var(self.taps));
-                let memory_act = g.uniform(0.0, 0.3);
-                let expand = Dense {
-                    out_features: hid,
-                    in_features: m,
-                    weight: g.vec(hid * m, -w_scale(m), w_scale(m)),
-                    bias: g.vec(hid, -0.1, 0.1),
-                };
-                let expand_quant = quant(&mut g, m);
-                let expand_bn = bn(&mut g, hid, out_var(m));
-                let expand_act = slope(&mut g);
-                let project = Dense {
-                    out_features: m,
-                    in_features: hid,
-                    weight: g.vec(m * hid, -w_scale(hid), w_scale(hid)),
-                    bias: g.vec(m, -0.1, 0.1),
-                };
-                let project_quant = quant(&mut g, hid);
-                let out_bn = paths
-                    .iter()
-                    .map(|p| {
-                        let b = bn(&mut g, m, out_var(hid));
-                        p.contains(&j).then_some(b)
-                    })
-                    .collect();
-                let out_act = g.vec(paths.len(), 0.0, 0.3);
-                DfsmnLayer {
-                    memory,
-                    memory_quant,
-                    memory_bn,
-                    memory_act,
-                    expand,
-                    expand_quant,
-                    expand_bn,
-                    expand_act,
-                    project,
-                    project_quant,
-                    out_bn,
-                    out_act,
-                }
-            })
+            .map(|j| self.dfsmn_layer(&mut r, j, &paths))
             .collect();
         let cls_in = m * t;
-        let classifier = Dense {
-            out_features: self.classes,
-            in_features: cls_in,
-            weight: g.vec(self.classes * cls_in, -a(cls_in), a(cls_in)),
-            bias: g.vec(self.classes, -0.1, 0.1),
-        };
+        let classifier = r.dense(self.classes, cls_in, xavier_bound(cls_in));
         NetworkWeights {
             precision: self.precision,
             labels: (0..self.classes).map(|i| format!("class{i}")).collect(),
@@ -267,6 +181,121 @@ impl SynthSpec {
             classifier,
         }
     }
+
+    /// D-FSMN layer `j` (its output BatchNorm only for the paths that run it).
+    fn dfsmn_layer(&self, r: &mut Draws, j: usize, paths: &[Vec<usize>]) -> DfsmnLayer {
+        let (m, hid, taps) = (self.memory, self.hidden, self.taps);
+        let memory = DepthwiseConv1d {
+            channels: m,
+            taps,
+            weight: r.g.vec(m * taps, -r.w_scale(taps), r.w_scale(taps)),
+            bias: r.g.vec(m, -0.1, 0.1),
+        };
+        let memory_quant = r.quant(m);
+        let memory_bn = r.bn(m, r.out_var(taps));
+        let memory_act = r.g.uniform(0.0, 0.3);
+        let expand = r.dense(hid, m, r.w_scale(m));
+        let expand_quant = r.quant(m);
+        let expand_bn = r.bn(hid, r.out_var(m));
+        let expand_act = r.slope();
+        let project = r.dense(m, hid, r.w_scale(hid));
+        let project_quant = r.quant(hid);
+        let out_bn = paths
+            .iter()
+            .map(|p| {
+                let b = r.bn(m, r.out_var(hid));
+                p.contains(&j).then_some(b)
+            })
+            .collect();
+        let out_act = r.g.vec(paths.len(), 0.0, 0.3);
+        DfsmnLayer {
+            memory,
+            memory_quant,
+            memory_bn,
+            memory_act,
+            expand,
+            expand_quant,
+            expand_bn,
+            expand_act,
+            project,
+            project_quant,
+            out_bn,
+            out_act,
+        }
+    }
+}
+
+/// The random stream of [`SynthSpec::weights`] and the scales that depend on the precision.
+/// Every draw happens in a fixed order, so a seed always gives the same network.
+struct Draws {
+    g: SplitMix64,
+    binary: bool,
+    planes: u8,
+}
+
+impl Draws {
+    /// BatchNorm statistics for outputs of variance `var`.
+    fn bn(&mut self, n: usize, var: f32) -> BatchNorm {
+        let g = &mut self.g;
+        BatchNorm {
+            gamma: g.vec(n, 0.5, 1.5),
+            beta: g.vec(n, -0.2, 0.2),
+            running_mean: (0..n).map(|_| g.uniform(-0.3, 0.3) * var.sqrt()).collect(),
+            running_var: (0..n).map(|_| var * g.uniform(0.5, 2.0)).collect(),
+            eps: 1e-5,
+        }
+    }
+
+    /// Activation thresholds of `n` inputs (binary networks only).
+    fn quant(&mut self, n: usize) -> Option<ActQuant> {
+        let planes = self.planes;
+        let g = &mut self.g;
+        self.binary.then(|| ActQuant {
+            planes,
+            tau0: g.vec(n, -0.3, 0.3),
+            tau1: g.vec(n, -0.3, 0.3),
+            tau2: g.vec(n, -0.1, 0.1),
+        })
+    }
+
+    /// Expected output variance of a layer with `fan_in` inputs: binary outputs are sums of
+    /// `fan_in` terms of size ~ sw * (1 + s2); float ones ~ 1.
+    fn out_var(&self, fan_in: usize) -> f32 {
+        if self.binary {
+            0.25 * 2.0 * fan_in as f32
+        } else {
+            1.0
+        }
+    }
+
+    /// A PReLU slope (0 for a float network).
+    fn slope(&mut self) -> f32 {
+        if self.binary {
+            self.g.uniform(0.0, 0.3)
+        } else {
+            0.0
+        }
+    }
+
+    /// The weight range: signs only matter in a binary network.
+    fn w_scale(&self, fan: usize) -> f32 {
+        if self.binary { 1.0 } else { xavier_bound(fan) }
+    }
+
+    /// A dense layer with weights in `U(-scale, scale)`.
+    fn dense(&mut self, outs: usize, ins: usize, scale: f32) -> Dense {
+        Dense {
+            out_features: outs,
+            in_features: ins,
+            weight: self.g.vec(outs * ins, -scale, scale),
+            bias: self.g.vec(outs, -0.1, 0.1),
+        }
+    }
+}
+
+/// The Xavier-uniform bound for `fan_in` inputs.
+fn xavier_bound(fan_in: usize) -> f32 {
+    (3.0 / fan_in as f32).sqrt()
 }
 
 /// Random standardised features (uniform in `[-2, 2)`), `params.len()` values.

@@ -11,12 +11,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bifsmn_kernels::arch::LayerId;
 use bifsmn_kernels::board::{BoardInfo, memory_kib};
 use bifsmn_kernels::features::FeatureParams;
 use bifsmn_kernels::format::{FloatDtype, PackedModel, Storage, model_hash};
 use bifsmn_kernels::infer::{Engine, EngineOptions, InferError, Session};
 use bifsmn_kernels::isa::Isa;
+use bifsmn_kernels::network::LayerId;
 use bifsmn_kernels::reference;
 use bifsmn_kernels::report::{
     BENCH_SCHEMA, BenchReport, ClassifyModel, ClassifyReport, InfoReport, Latency, LayerTiming,

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 pub use layout::{Dtype, FloatDtype, Kind, f16_to_f32, f32_to_f16};
 pub use summary::{LayerSummary, ModelSummary, PathSummary};
 
-use crate::arch::{Dims, ShapeError};
 use crate::features::FeatureParams;
 use crate::fold::Affine;
+use crate::network::{Dims, ShapeError};
 use crate::weights::Precision;
 
 /// Everything that can be wrong with a model file or with weights handed to the writer.

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout::*;
 use super::*;
-use crate::arch::{Hyper, check_paths, limits};
 use crate::bitpack::words_for;
+use crate::network::{Hyper, check_paths, limits};
 
 fn le_u16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
@@ -351,230 +351,32 @@ fn as_usize(v: u32) -> usize {
 
 impl PackedModel {
     /// Parse and validate a model file (see `docs/FORMAT.md`). Never panics.
+    ///
+    /// Sections are read in a fixed order (header, labels, paths, planes, slopes, the layers
+    /// front to back, the classifier), so the first problem of a file is always the one named.
     pub fn from_bytes(bytes: &[u8]) -> Result<PackedModel> {
         let mut r = Reader {
             sections: locate(bytes)?,
             used: BTreeSet::new(),
         };
-        let meta_key = Key::global(Kind::Meta);
-        let meta = r.u32s(meta_key)?;
-        if meta.len() != META_LEN {
-            return Err(bad(
-                meta_key,
-                format!("has {} entries, expected {META_LEN}", meta.len()),
-            ));
-        }
-        let precision = match meta[0] {
-            0 => Precision::Binary,
-            1 => Precision::Float,
-            v => {
-                return Err(bad(
-                    meta_key,
-                    format!("precision code {v} is not 0 (binary) or 1 (float)"),
-                ));
-            }
-        };
-        if meta[15] != 0 {
-            return Err(bad(meta_key, "reserved entry 15 is not zero"));
-        }
-        let hyper = Hyper {
-            precision,
-            classes: as_usize(meta[1]),
-            layers: as_usize(meta[2]),
-            paths: as_usize(meta[3]),
-            conv1_channels: as_usize(meta[4]),
-            conv1_kernel: as_usize(meta[5]),
-            conv1_stride: as_usize(meta[6]),
-            conv1_padding: as_usize(meta[7]),
-            conv2_channels: as_usize(meta[8]),
-            conv2_kernel: as_usize(meta[9]),
-            conv2_stride: as_usize(meta[10]),
-            conv2_padding: as_usize(meta[11]),
-            memory: as_usize(meta[12]),
-            hidden: as_usize(meta[13]),
-            taps: as_usize(meta[14]),
-        };
-        let fkey = Key::global(Kind::Features);
-        let fb = r.bytes(fkey)?;
-        if fb.len() != FEATURES_LEN {
-            return Err(bad(
-                fkey,
-                format!("has {} bytes, expected {FEATURES_LEN}", fb.len()),
-            ));
-        }
-        let features = FeatureParams {
-            sample_rate: le_u32(fb, 0),
-            clip_samples: as_usize(le_u32(fb, 4)),
-            n_fft: as_usize(le_u32(fb, 8)),
-            hop: as_usize(le_u32(fb, 12)),
-            n_mels: as_usize(le_u32(fb, 16)),
-            f_min: f32::from_le_bytes([fb[20], fb[21], fb[22], fb[23]]),
-            f_max: f32::from_le_bytes([fb[24], fb[25], fb[26], fb[27]]),
-        };
+        let hyper = read_hyper(&mut r)?;
+        let features = read_features(&mut r)?;
         let dims = Dims::new(hyper, &features)?;
         let labels = read_labels(&mut r, dims.classes)?;
         let paths = read_paths(&mut r, dims.hyper.paths, dims.layers)?;
-        let binary = precision == Precision::Binary;
-        let planes_key = Key::global(Kind::Planes);
-        let planes: Vec<u8> = if binary {
-            let v = r.u32s(planes_key)?;
-            if v.len() != 2 + 3 * dims.layers {
-                return Err(bad(
-                    planes_key,
-                    format!(
-                        "has {} entries, expected 2 + 3 x {} layers",
-                        v.len(),
-                        dims.layers
-                    ),
-                ));
-            }
-            if let Some(i) = v.iter().position(|&p| p != 1 && p != 2) {
-                return Err(bad(
-                    planes_key,
-                    format!("entry {i} is {}, expected 1 or 2", v[i]),
-                ));
-            }
-            v.iter().map(|&p| p as u8).collect()
-        } else {
-            if r.has(planes_key) {
-                return Err(bad(planes_key, "a float model has no activation planes"));
-            }
-            Vec::new()
+        let binary = hyper.precision == Precision::Binary;
+        let planes = read_planes(&mut r, &dims, binary)?;
+        let q = Quants {
+            binary,
+            planes: &planes,
         };
-        let slopes_key = Key::global(Kind::Slopes);
         let np = dims.hyper.paths;
-        let (slopes, _) = r.floats(slopes_key, 3 + dims.layers * (2 + np))?;
-
-        let (m, hid, c1, c2) = (dims.m, dims.hidden, dims.c1, dims.c2);
-        let k1 = dims.hyper.conv1_kernel;
-        let (conv1_w, fp_dt) = r.floats(Key::global(Kind::Conv1Weight), c1 * k1 * k1)?;
-        let (conv1_a, pc_dt) = r.affine(Key::global(Kind::Conv1Affine), c1)?;
-        let conv1 = PackedLayer {
-            weights: LayerWeights::Float { weight: conv1_w },
-            affine: conv1_a,
-            slope: slopes[0],
-        };
-        let q = |r: &mut Reader<'_>,
-                 kind: Kind,
-                 key: Key,
-                 n: usize,
-                 plane_idx: usize,
-                 tau2: bool|
-         -> Result<Option<Quant>> {
-            if binary {
-                Ok(Some(r.quant(key, n, planes[plane_idx], tau2)?))
-            } else if r.has(key) {
-                Err(bad(
-                    key,
-                    format!("a float model has no {} thresholds", kind.name()),
-                ))
-            } else {
-                Ok(None)
-            }
-        };
-        let quant2 = q(
-            &mut r,
-            Kind::Conv2Thresh,
-            Key::global(Kind::Conv2Thresh),
-            c1,
-            0,
-            true,
-        )?;
-        let (w2, _) = r.weights(
-            Key::global(Kind::Conv2Weight),
-            c2 * dims.conv2_patch(),
-            binary,
-            quant2,
-        )?;
-        let conv2 = PackedLayer {
-            weights: w2,
-            affine: r.affine(Key::global(Kind::Conv2Affine), c2)?.0,
-            slope: slopes[1],
-        };
-        let quant_fc1 = q(
-            &mut r,
-            Kind::Fc1Thresh,
-            Key::global(Kind::Fc1Thresh),
-            dims.fc1_in,
-            1,
-            false,
-        )?;
-        let (wf, _) = r.weights(
-            Key::global(Kind::Fc1Weight),
-            m * dims.fc1_in,
-            binary,
-            quant_fc1,
-        )?;
-        let fc1 = PackedLayer {
-            weights: wf,
-            affine: r.affine(Key::global(Kind::Fc1Affine), m)?.0,
-            slope: slopes[2],
-        };
+        let (slopes, _) = r.floats(Key::global(Kind::Slopes), 3 + dims.layers * (2 + np))?;
+        let (front, storage) = read_front(&mut r, &q, &dims, &slopes)?;
         let mut layers = Vec::with_capacity(dims.layers);
         for j in 0..dims.layers {
             let s = &slopes[3 + j * (2 + np)..3 + (j + 1) * (2 + np)];
-            let qm = q(
-                &mut r,
-                Kind::MemoryThresh,
-                Key::layer(Kind::MemoryThresh, j),
-                m,
-                2 + 3 * j,
-                false,
-            )?;
-            let (wm, _) =
-                r.weights(Key::layer(Kind::MemoryWeight, j), m * dims.taps, binary, qm)?;
-            let memory = PackedLayer {
-                weights: wm,
-                affine: r.affine(Key::layer(Kind::MemoryAffine, j), m)?.0,
-                slope: s[0],
-            };
-            let qe = q(
-                &mut r,
-                Kind::ExpandThresh,
-                Key::layer(Kind::ExpandThresh, j),
-                m,
-                3 + 3 * j,
-                false,
-            )?;
-            let (we, _) = r.weights(Key::layer(Kind::ExpandWeight, j), hid * m, binary, qe)?;
-            let expand = PackedLayer {
-                weights: we,
-                affine: r.affine(Key::layer(Kind::ExpandAffine, j), hid)?.0,
-                slope: s[1],
-            };
-            let qp = q(
-                &mut r,
-                Kind::ProjectThresh,
-                Key::layer(Kind::ProjectThresh, j),
-                hid,
-                4 + 3 * j,
-                false,
-            )?;
-            let (wp, _) = r.weights(Key::layer(Kind::ProjectWeight, j), m * hid, binary, qp)?;
-            let mut affine = Vec::with_capacity(np);
-            for (p, path) in paths.iter().enumerate() {
-                let key = Key::layer_path(Kind::ProjectAffine, j, p);
-                if path.contains(&j) {
-                    affine.push(Some(r.affine(key, m)?.0));
-                } else {
-                    if r.has(key) {
-                        return Err(bad(
-                            key,
-                            format!("present but path {p} does not run layer {j}"),
-                        ));
-                    }
-                    affine.push(None);
-                }
-            }
-            layers.push(PackedDfsmn {
-                memory,
-                expand,
-                project: PackedProject {
-                    weights: wp,
-                    affine,
-                    slope: s[2..].to_vec(),
-                },
-            });
+            layers.push(read_dfsmn(&mut r, &q, &dims, &paths, j, s)?);
         }
         let classifier = PackedClassifier {
             weight: r
@@ -588,15 +390,13 @@ impl PackedModel {
         if let Some(extra) = r.sections.keys().find(|k| !r.used.contains(k)) {
             return Err(bad(*extra, "not part of a model with these dimensions"));
         }
+        let [conv1, conv2, fc1] = front;
         Ok(PackedModel {
             dims,
             labels,
             features,
             paths,
-            storage: Storage {
-                fp_weights: fp_dt,
-                per_channel: pc_dt,
-            },
+            storage,
             conv1,
             conv2,
             fc1,
@@ -604,6 +404,265 @@ impl PackedModel {
             classifier,
         })
     }
+}
+
+/// The hyper-parameters from the meta section.
+fn read_hyper(r: &mut Reader<'_>) -> Result<Hyper> {
+    let meta_key = Key::global(Kind::Meta);
+    let meta = r.u32s(meta_key)?;
+    if meta.len() != META_LEN {
+        return Err(bad(
+            meta_key,
+            format!("has {} entries, expected {META_LEN}", meta.len()),
+        ));
+    }
+    let precision = match meta[0] {
+        0 => Precision::Binary,
+        1 => Precision::Float,
+        v => {
+            return Err(bad(
+                meta_key,
+                format!("precision code {v} is not 0 (binary) or 1 (float)"),
+            ));
+        }
+    };
+    if meta[15] != 0 {
+        return Err(bad(meta_key, "reserved entry 15 is not zero"));
+    }
+    Ok(Hyper {
+        precision,
+        classes: as_usize(meta[1]),
+        layers: as_usize(meta[2]),
+        paths: as_usize(meta[3]),
+        conv1_channels: as_usize(meta[4]),
+        conv1_kernel: as_usize(meta[5]),
+        conv1_stride: as_usize(meta[6]),
+        conv1_padding: as_usize(meta[7]),
+        conv2_channels: as_usize(meta[8]),
+        conv2_kernel: as_usize(meta[9]),
+        conv2_stride: as_usize(meta[10]),
+        conv2_padding: as_usize(meta[11]),
+        memory: as_usize(meta[12]),
+        hidden: as_usize(meta[13]),
+        taps: as_usize(meta[14]),
+    })
+}
+
+/// The front end's parameters from the features section.
+fn read_features(r: &mut Reader<'_>) -> Result<FeatureParams> {
+    let fkey = Key::global(Kind::Features);
+    let fb = r.bytes(fkey)?;
+    if fb.len() != FEATURES_LEN {
+        return Err(bad(
+            fkey,
+            format!("has {} bytes, expected {FEATURES_LEN}", fb.len()),
+        ));
+    }
+    Ok(FeatureParams {
+        sample_rate: le_u32(fb, 0),
+        clip_samples: as_usize(le_u32(fb, 4)),
+        n_fft: as_usize(le_u32(fb, 8)),
+        hop: as_usize(le_u32(fb, 12)),
+        n_mels: as_usize(le_u32(fb, 16)),
+        f_min: f32::from_le_bytes([fb[20], fb[21], fb[22], fb[23]]),
+        f_max: f32::from_le_bytes([fb[24], fb[25], fb[26], fb[27]]),
+    })
+}
+
+/// The activation planes of every binarised input (binary models; a float model has none).
+fn read_planes(r: &mut Reader<'_>, dims: &Dims, binary: bool) -> Result<Vec<u8>> {
+    let planes_key = Key::global(Kind::Planes);
+    if !binary {
+        if r.has(planes_key) {
+            return Err(bad(planes_key, "a float model has no activation planes"));
+        }
+        return Ok(Vec::new());
+    }
+    let v = r.u32s(planes_key)?;
+    if v.len() != 2 + 3 * dims.layers {
+        return Err(bad(
+            planes_key,
+            format!(
+                "has {} entries, expected 2 + 3 x {} layers",
+                v.len(),
+                dims.layers
+            ),
+        ));
+    }
+    if let Some(i) = v.iter().position(|&p| p != 1 && p != 2) {
+        return Err(bad(
+            planes_key,
+            format!("entry {i} is {}, expected 1 or 2", v[i]),
+        ));
+    }
+    Ok(v.iter().map(|&p| p as u8).collect())
+}
+
+/// The model's precision and activation planes, which decide whether a layer has thresholds.
+struct Quants<'p> {
+    binary: bool,
+    planes: &'p [u8],
+}
+
+impl Quants<'_> {
+    /// The thresholds `key` of `n` inputs (binary models; a float model has none), with the
+    /// planes of entry `plane_idx` of the planes section.
+    fn read(
+        &self,
+        r: &mut Reader<'_>,
+        kind: Kind,
+        key: Key,
+        n: usize,
+        plane_idx: usize,
+        tau2: bool,
+    ) -> Result<Option<Quant>> {
+        if self.binary {
+            Ok(Some(r.quant(key, n, self.planes[plane_idx], tau2)?))
+        } else if r.has(key) {
+            Err(bad(
+                key,
+                format!("a float model has no {} thresholds", kind.name()),
+            ))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// conv1, conv2 and fc1, and the storage types of the float weights and per-channel values.
+fn read_front(
+    r: &mut Reader<'_>,
+    q: &Quants<'_>,
+    dims: &Dims,
+    slopes: &[f32],
+) -> Result<([PackedLayer; 3], Storage)> {
+    let (m, c1, c2) = (dims.m, dims.c1, dims.c2);
+    let binary = q.binary;
+    let k1 = dims.hyper.conv1_kernel;
+    let (conv1_w, fp_dt) = r.floats(Key::global(Kind::Conv1Weight), c1 * k1 * k1)?;
+    let (conv1_a, pc_dt) = r.affine(Key::global(Kind::Conv1Affine), c1)?;
+    let conv1 = PackedLayer {
+        weights: LayerWeights::Float { weight: conv1_w },
+        affine: conv1_a,
+        slope: slopes[0],
+    };
+    let quant2 = q.read(
+        r,
+        Kind::Conv2Thresh,
+        Key::global(Kind::Conv2Thresh),
+        c1,
+        0,
+        true,
+    )?;
+    let (w2, _) = r.weights(
+        Key::global(Kind::Conv2Weight),
+        c2 * dims.conv2_patch(),
+        binary,
+        quant2,
+    )?;
+    let conv2 = PackedLayer {
+        weights: w2,
+        affine: r.affine(Key::global(Kind::Conv2Affine), c2)?.0,
+        slope: slopes[1],
+    };
+    let quant_fc1 = q.read(
+        r,
+        Kind::Fc1Thresh,
+        Key::global(Kind::Fc1Thresh),
+        dims.fc1_in,
+        1,
+        false,
+    )?;
+    let (wf, _) = r.weights(
+        Key::global(Kind::Fc1Weight),
+        m * dims.fc1_in,
+        binary,
+        quant_fc1,
+    )?;
+    let fc1 = PackedLayer {
+        weights: wf,
+        affine: r.affine(Key::global(Kind::Fc1Affine), m)?.0,
+        slope: slopes[2],
+    };
+    let storage = Storage {
+        fp_weights: fp_dt,
+        per_channel: pc_dt,
+    };
+    Ok(([conv1, conv2, fc1], storage))
+}
+
+/// D-FSMN layer `j` (its slopes `s`: memory, expand, then one per path).
+fn read_dfsmn(
+    r: &mut Reader<'_>,
+    q: &Quants<'_>,
+    dims: &Dims,
+    paths: &[Vec<usize>],
+    j: usize,
+    s: &[f32],
+) -> Result<PackedDfsmn> {
+    let (m, hid) = (dims.m, dims.hidden);
+    let binary = q.binary;
+    let qm = q.read(
+        r,
+        Kind::MemoryThresh,
+        Key::layer(Kind::MemoryThresh, j),
+        m,
+        2 + 3 * j,
+        false,
+    )?;
+    let (wm, _) = r.weights(Key::layer(Kind::MemoryWeight, j), m * dims.taps, binary, qm)?;
+    let memory = PackedLayer {
+        weights: wm,
+        affine: r.affine(Key::layer(Kind::MemoryAffine, j), m)?.0,
+        slope: s[0],
+    };
+    let qe = q.read(
+        r,
+        Kind::ExpandThresh,
+        Key::layer(Kind::ExpandThresh, j),
+        m,
+        3 + 3 * j,
+        false,
+    )?;
+    let (we, _) = r.weights(Key::layer(Kind::ExpandWeight, j), hid * m, binary, qe)?;
+    let expand = PackedLayer {
+        weights: we,
+        affine: r.affine(Key::layer(Kind::ExpandAffine, j), hid)?.0,
+        slope: s[1],
+    };
+    let qp = q.read(
+        r,
+        Kind::ProjectThresh,
+        Key::layer(Kind::ProjectThresh, j),
+        hid,
+        4 + 3 * j,
+        false,
+    )?;
+    let (wp, _) = r.weights(Key::layer(Kind::ProjectWeight, j), m * hid, binary, qp)?;
+    let mut affine = Vec::with_capacity(paths.len());
+    for (p, path) in paths.iter().enumerate() {
+        let key = Key::layer_path(Kind::ProjectAffine, j, p);
+        if path.contains(&j) {
+            affine.push(Some(r.affine(key, m)?.0));
+        } else {
+            if r.has(key) {
+                return Err(bad(
+                    key,
+                    format!("present but path {p} does not run layer {j}"),
+                ));
+            }
+            affine.push(None);
+        }
+    }
+    Ok(PackedDfsmn {
+        memory,
+        expand,
+        project: PackedProject {
+            weights: wp,
+            affine,
+            slope: s[2..].to_vec(),
+        },
+    })
 }
 
 fn read_labels(r: &mut Reader<'_>, classes: usize) -> Result<Vec<String>> {

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::*;
-use crate::arch::LayerId;
 use crate::bitpack::words_for;
+use crate::network::LayerId;
 
 /// One layer of a packed model.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -62,171 +62,106 @@ fn float_bytes(n: usize, dt: FloatDtype) -> usize {
     n * dt.dtype().unit()
 }
 
+/// What [`layer_summary`] needs of a binarisable layer besides its weights.
+struct LayerSpec {
+    layer: LayerId,
+    /// The operation's name for a float layer (`bin` is prefixed for a binary one).
+    base: &'static str,
+    shape: Vec<usize>,
+    outs: usize,
+    /// Affines (scale and shift per output) stored for the layer.
+    affines: usize,
+    slopes: usize,
+    macs: usize,
+    paths: Vec<usize>,
+}
+
+/// Weights, thresholds and affines of a binarisable layer, in the storage types `st`.
+fn layer_summary(st: Storage, spec: LayerSpec, w: &LayerWeights) -> LayerSummary {
+    let LayerSpec {
+        layer,
+        base,
+        shape,
+        outs,
+        affines,
+        slopes,
+        macs,
+        paths,
+    } = spec;
+    let n: usize = shape.iter().product();
+    let (op, bits, wbytes, planes, tparams) = match w {
+        LayerWeights::Binary { quant, .. } => {
+            let t = quant.tau0.len() + quant.tau1.len() + quant.tau2.len();
+            (
+                format!("bin{base}"),
+                1,
+                8 * words_for(n) + float_bytes(t, st.per_channel),
+                quant.planes,
+                t,
+            )
+        }
+        LayerWeights::Float { .. } => (
+            base.to_owned(),
+            float_bits(st.fp_weights),
+            float_bytes(n, st.fp_weights),
+            0,
+            0,
+        ),
+    };
+    let aff = 2 * outs * affines;
+    LayerSummary {
+        layer,
+        op,
+        shape,
+        weight_bits: bits,
+        planes,
+        params: n + aff + tparams + slopes,
+        packed_bytes: wbytes + float_bytes(aff, st.per_channel) + 4 * slopes,
+        macs,
+        paths,
+    }
+}
+
+fn float_bits(dt: FloatDtype) -> u32 {
+    match dt {
+        FloatDtype::F32 => 32,
+        FloatDtype::F16 => 16,
+    }
+}
+
+/// Each path's totals over the layers it runs.
+fn path_summaries(paths: &[Vec<usize>], layers: &[LayerSummary]) -> Vec<PathSummary> {
+    paths
+        .iter()
+        .enumerate()
+        .map(|(p, path)| {
+            let mut s = PathSummary {
+                index: p,
+                layers: path.clone(),
+                params: 0,
+                packed_bytes: 0,
+                macs: 0,
+                binary_macs: 0,
+            };
+            for l in layers.iter().filter(|l| l.paths.contains(&p)) {
+                s.params += l.params;
+                s.packed_bytes += l.packed_bytes;
+                s.macs += l.macs;
+                if l.weight_bits == 1 {
+                    s.binary_macs += l.macs;
+                }
+            }
+            s
+        })
+        .collect()
+}
+
 impl PackedModel {
     /// Describe every layer and path.
     pub fn summary(&self) -> ModelSummary {
-        let d = &self.dims;
         let st = self.storage;
-        let all: Vec<usize> = (0..self.paths.len()).collect();
-        let running = |j: usize| -> Vec<usize> {
-            (0..self.paths.len())
-                .filter(|&p| self.paths[p].contains(&j))
-                .collect()
-        };
-        let mut layers = Vec::new();
-        // Weights, thresholds and one affine of a binarisable layer.
-        let mut push = |layer: LayerId,
-                        base: &str,
-                        shape: Vec<usize>,
-                        w: &LayerWeights,
-                        outs: usize,
-                        affines: usize,
-                        slopes: usize,
-                        macs: usize,
-                        paths: Vec<usize>| {
-            let n: usize = shape.iter().product();
-            let (op, bits, wbytes, planes, tparams) = match w {
-                LayerWeights::Binary { quant, .. } => {
-                    let t = quant.tau0.len() + quant.tau1.len() + quant.tau2.len();
-                    (
-                        format!("bin{base}"),
-                        1,
-                        8 * words_for(n) + float_bytes(t, st.per_channel),
-                        quant.planes,
-                        t,
-                    )
-                }
-                LayerWeights::Float { .. } => {
-                    let bits = match st.fp_weights {
-                        FloatDtype::F32 => 32,
-                        FloatDtype::F16 => 16,
-                    };
-                    (base.to_owned(), bits, float_bytes(n, st.fp_weights), 0, 0)
-                }
-            };
-            let aff = 2 * outs * affines;
-            layers.push(LayerSummary {
-                layer,
-                op,
-                shape,
-                weight_bits: bits,
-                planes,
-                params: n + aff + tparams + slopes,
-                packed_bytes: wbytes + float_bytes(aff, st.per_channel) + 4 * slopes,
-                macs,
-                paths,
-            });
-        };
-        let (k1, k2) = (d.hyper.conv1_kernel, d.hyper.conv2_kernel);
-        push(
-            LayerId::Conv1,
-            "conv2d",
-            vec![d.c1, 1, k1, k1],
-            &self.conv1.weights,
-            d.c1,
-            1,
-            1,
-            d.c1 * k1 * k1 * d.h1 * d.w1,
-            all.clone(),
-        );
-        push(
-            LayerId::Conv2,
-            "conv2d",
-            vec![d.c2, d.c1, k2, k2],
-            &self.conv2.weights,
-            d.c2,
-            1,
-            1,
-            d.c2 * d.conv2_patch() * d.h2 * d.t,
-            all.clone(),
-        );
-        push(
-            LayerId::Fc1,
-            "linear",
-            vec![d.m, d.fc1_in],
-            &self.fc1.weights,
-            d.m,
-            1,
-            1,
-            d.m * d.fc1_in * d.t,
-            all.clone(),
-        );
-        for (j, l) in self.layers.iter().enumerate() {
-            let np = l.project.affine.iter().flatten().count();
-            push(
-                LayerId::Memory(j),
-                "depthwise1d",
-                vec![d.m, d.taps],
-                &l.memory.weights,
-                d.m,
-                1,
-                1,
-                d.m * d.taps * d.t,
-                running(j),
-            );
-            push(
-                LayerId::Expand(j),
-                "pointwise1d",
-                vec![d.hidden, d.m],
-                &l.expand.weights,
-                d.hidden,
-                1,
-                1,
-                d.hidden * d.m * d.t,
-                running(j),
-            );
-            push(
-                LayerId::Project(j),
-                "pointwise1d",
-                vec![d.m, d.hidden],
-                &l.project.weights,
-                d.m,
-                np,
-                self.paths.len(),
-                d.m * d.hidden * d.t,
-                running(j),
-            );
-        }
-        let cls_n = d.classes * d.classifier_in();
-        let cls_bits = match st.fp_weights {
-            FloatDtype::F32 => 32,
-            FloatDtype::F16 => 16,
-        };
-        layers.push(LayerSummary {
-            layer: LayerId::Classifier,
-            op: "linear".into(),
-            shape: vec![d.classes, d.classifier_in()],
-            weight_bits: cls_bits,
-            planes: 0,
-            params: cls_n + d.classes,
-            packed_bytes: float_bytes(cls_n + d.classes, st.fp_weights),
-            macs: cls_n,
-            paths: all,
-        });
-        let paths = self
-            .paths
-            .iter()
-            .enumerate()
-            .map(|(p, path)| {
-                let mut s = PathSummary {
-                    index: p,
-                    layers: path.clone(),
-                    params: 0,
-                    packed_bytes: 0,
-                    macs: 0,
-                    binary_macs: 0,
-                };
-                for l in layers.iter().filter(|l| l.paths.contains(&p)) {
-                    s.params += l.params;
-                    s.packed_bytes += l.packed_bytes;
-                    s.macs += l.macs;
-                    if l.weight_bits == 1 {
-                        s.binary_macs += l.macs;
-                    }
-                }
-                s
-            })
-            .collect();
+        let layers = self.layer_summaries();
+        let paths = path_summaries(&self.paths, &layers);
         ModelSummary {
             precision: self.precision(),
             labels: self.labels.clone(),
@@ -238,6 +173,115 @@ impl PackedModel {
             layers,
             paths,
         }
+    }
+
+    /// One summary per layer, front to back, the classifier last.
+    fn layer_summaries(&self) -> Vec<LayerSummary> {
+        let d = &self.dims;
+        let st = self.storage;
+        let all: Vec<usize> = (0..self.paths.len()).collect();
+        let running = |j: usize| -> Vec<usize> {
+            (0..self.paths.len())
+                .filter(|&p| self.paths[p].contains(&j))
+                .collect()
+        };
+        let (k1, k2) = (d.hyper.conv1_kernel, d.hyper.conv2_kernel);
+        let front = [
+            (
+                LayerSpec {
+                    layer: LayerId::Conv1,
+                    base: "conv2d",
+                    shape: vec![d.c1, 1, k1, k1],
+                    outs: d.c1,
+                    affines: 1,
+                    slopes: 1,
+                    macs: d.c1 * k1 * k1 * d.h1 * d.w1,
+                    paths: all.clone(),
+                },
+                &self.conv1.weights,
+            ),
+            (
+                LayerSpec {
+                    layer: LayerId::Conv2,
+                    base: "conv2d",
+                    shape: vec![d.c2, d.c1, k2, k2],
+                    outs: d.c2,
+                    affines: 1,
+                    slopes: 1,
+                    macs: d.c2 * d.conv2_patch() * d.h2 * d.t,
+                    paths: all.clone(),
+                },
+                &self.conv2.weights,
+            ),
+            (
+                LayerSpec {
+                    layer: LayerId::Fc1,
+                    base: "linear",
+                    shape: vec![d.m, d.fc1_in],
+                    outs: d.m,
+                    affines: 1,
+                    slopes: 1,
+                    macs: d.m * d.fc1_in * d.t,
+                    paths: all.clone(),
+                },
+                &self.fc1.weights,
+            ),
+        ];
+        let mut layers: Vec<LayerSummary> = front
+            .into_iter()
+            .map(|(spec, w)| layer_summary(st, spec, w))
+            .collect();
+        for (j, l) in self.layers.iter().enumerate() {
+            let np = l.project.affine.iter().flatten().count();
+            let (m, h, t) = (d.m, d.hidden, d.t);
+            let memory = LayerSpec {
+                layer: LayerId::Memory(j),
+                base: "depthwise1d",
+                shape: vec![m, d.taps],
+                outs: m,
+                affines: 1,
+                slopes: 1,
+                macs: m * d.taps * t,
+                paths: running(j),
+            };
+            let expand = LayerSpec {
+                layer: LayerId::Expand(j),
+                base: "pointwise1d",
+                shape: vec![h, m],
+                outs: h,
+                affines: 1,
+                slopes: 1,
+                macs: h * m * t,
+                paths: running(j),
+            };
+            // One output affine and slope per path (affines only for the paths that run it).
+            let project = LayerSpec {
+                layer: LayerId::Project(j),
+                base: "pointwise1d",
+                shape: vec![m, h],
+                outs: m,
+                affines: np,
+                slopes: self.paths.len(),
+                macs: m * h * t,
+                paths: running(j),
+            };
+            layers.push(layer_summary(st, memory, &l.memory.weights));
+            layers.push(layer_summary(st, expand, &l.expand.weights));
+            layers.push(layer_summary(st, project, &l.project.weights));
+        }
+        let cls_n = d.classes * d.classifier_in();
+        layers.push(LayerSummary {
+            layer: LayerId::Classifier,
+            op: "linear".into(),
+            shape: vec![d.classes, d.classifier_in()],
+            weight_bits: float_bits(st.fp_weights),
+            planes: 0,
+            params: cls_n + d.classes,
+            packed_bytes: float_bytes(cls_n + d.classes, st.fp_weights),
+            macs: cls_n,
+            paths: all,
+        });
+        layers
     }
 }
 

@@ -2,8 +2,8 @@
 
 use super::layout::*;
 use super::*;
-use crate::arch::check_weights;
 use crate::fold::{fold_binary, fold_float};
+use crate::network::check_weights;
 use crate::weights::{ActQuant, BatchNorm, NetworkWeights};
 
 fn quant(q: &ActQuant, keep_tau2: bool) -> Quant {
@@ -178,7 +178,7 @@ impl PackedModel {
     pub fn validate(&self) -> Result<()> {
         let back = PackedModel::from_bytes(&self.encode(Storage::default())?)?;
         if back.dims != self.dims {
-            return Err(FormatError::Invalid(crate::arch::shape_err(
+            return Err(FormatError::Invalid(crate::network::shape_err(
                 "dims",
                 format!(
                     "{} does not follow from the hyper-parameters ({})",
@@ -231,9 +231,29 @@ impl PackedModel {
 
     /// Every section in file order.
     fn sections(&self, st: Storage) -> Result<Vec<Section>> {
+        let mut s = Vec::new();
+        self.header_sections(&mut s)?;
+        self.layer_sections(&mut s, st)?;
+        let w = st.fp_weights;
+        s.push(Section::floats(
+            Key::global(Kind::ClassifierWeight),
+            "CLASSIFIER_WEIGHT",
+            &self.classifier.weight,
+            w,
+        )?);
+        s.push(Section::floats(
+            Key::global(Kind::ClassifierBias),
+            "CLASSIFIER_BIAS",
+            &self.classifier.bias,
+            w,
+        )?);
+        Ok(s)
+    }
+
+    /// Meta, labels, features, paths, planes (binary models) and slopes.
+    fn header_sections(&self, s: &mut Vec<Section>) -> Result<()> {
         let d = &self.dims;
         let h = &d.hyper;
-        let mut s = Vec::new();
         let meta: [usize; META_LEN] = [
             match h.precision {
                 Precision::Binary => 0,
@@ -306,33 +326,13 @@ impl PackedModel {
             &slopes,
             FloatDtype::F32,
         )?);
+        Ok(())
+    }
 
+    /// The weights, affines and thresholds of every layer but the classifier, front to back.
+    fn layer_sections(&self, s: &mut Vec<Section>, st: Storage) -> Result<()> {
         let w = st.fp_weights;
         let pc = st.per_channel;
-        let push_layer = |s: &mut Vec<Section>,
-                          weights: &LayerWeights,
-                          affine: Option<&Affine>,
-                          kw: Key,
-                          ka: Key,
-                          kt: Key|
-         -> Result<()> {
-            match weights {
-                LayerWeights::Binary { bits, .. } => s.push(Section::bits(kw, bits)),
-                LayerWeights::Float { weight } => {
-                    s.push(Section::floats(kw, &kw.to_string(), weight, w)?)
-                }
-            }
-            if let Some(a) = affine {
-                s.push(Section::affine(ka, a, pc)?);
-            }
-            if let LayerWeights::Binary { quant, .. } = weights {
-                let mut t = quant.tau0.clone();
-                t.extend_from_slice(&quant.tau1);
-                t.extend_from_slice(&quant.tau2);
-                s.push(Section::floats(kt, &kt.to_string(), &t, pc)?);
-            }
-            Ok(())
-        };
         s.push(Section::floats(
             Key::global(Kind::Conv1Weight),
             "CONV1_WEIGHT",
@@ -345,7 +345,8 @@ impl PackedModel {
             pc,
         )?);
         push_layer(
-            &mut s,
+            s,
+            st,
             &self.conv2.weights,
             Some(&self.conv2.affine),
             Key::global(Kind::Conv2Weight),
@@ -353,7 +354,8 @@ impl PackedModel {
             Key::global(Kind::Conv2Thresh),
         )?;
         push_layer(
-            &mut s,
+            s,
+            st,
             &self.fc1.weights,
             Some(&self.fc1.affine),
             Key::global(Kind::Fc1Weight),
@@ -362,7 +364,8 @@ impl PackedModel {
         )?;
         for (j, l) in self.layers.iter().enumerate() {
             push_layer(
-                &mut s,
+                s,
+                st,
                 &l.memory.weights,
                 Some(&l.memory.affine),
                 Key::layer(Kind::MemoryWeight, j),
@@ -370,7 +373,8 @@ impl PackedModel {
                 Key::layer(Kind::MemoryThresh, j),
             )?;
             push_layer(
-                &mut s,
+                s,
+                st,
                 &l.expand.weights,
                 Some(&l.expand.affine),
                 Key::layer(Kind::ExpandWeight, j),
@@ -378,7 +382,8 @@ impl PackedModel {
                 Key::layer(Kind::ExpandThresh, j),
             )?;
             push_layer(
-                &mut s,
+                s,
+                st,
                 &l.project.weights,
                 None,
                 Key::layer(Kind::ProjectWeight, j),
@@ -395,20 +400,36 @@ impl PackedModel {
                 }
             }
         }
-        s.push(Section::floats(
-            Key::global(Kind::ClassifierWeight),
-            "CLASSIFIER_WEIGHT",
-            &self.classifier.weight,
-            w,
-        )?);
-        s.push(Section::floats(
-            Key::global(Kind::ClassifierBias),
-            "CLASSIFIER_BIAS",
-            &self.classifier.bias,
-            w,
-        )?);
-        Ok(s)
+        Ok(())
     }
+}
+
+/// A layer's weights, its affine (if given) and its thresholds (binary layers) under the keys
+/// `kw`, `ka` and `kt`.
+fn push_layer(
+    s: &mut Vec<Section>,
+    st: Storage,
+    weights: &LayerWeights,
+    affine: Option<&Affine>,
+    kw: Key,
+    ka: Key,
+    kt: Key,
+) -> Result<()> {
+    let (w, pc) = (st.fp_weights, st.per_channel);
+    match weights {
+        LayerWeights::Binary { bits, .. } => s.push(Section::bits(kw, bits)),
+        LayerWeights::Float { weight } => s.push(Section::floats(kw, &kw.to_string(), weight, w)?),
+    }
+    if let Some(a) = affine {
+        s.push(Section::affine(ka, a, pc)?);
+    }
+    if let LayerWeights::Binary { quant, .. } = weights {
+        let mut t = quant.tau0.clone();
+        t.extend_from_slice(&quant.tau1);
+        t.extend_from_slice(&quant.tau2);
+        s.push(Section::floats(kt, &kt.to_string(), &t, pc)?);
+    }
+    Ok(())
 }
 
 fn planes_of(w: &LayerWeights) -> u32 {

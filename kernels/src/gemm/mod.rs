@@ -9,22 +9,16 @@
 //! Outputs are written for every padded row and every padded output (`rows_padded` x
 //! `outs_padded`, row-major); padding weight rows are zero, so padded outputs are harmless.
 //!
-//! One submodule per implementation family:
-//! * [`scalar`]: the reference (`u64::count_ones`), canonical row-major weights;
-//! * `x86`: AVX2, AVX-512BW and AVX-512 VPOPCNTDQ on an out-interleaved weight layout
+//! The kernels live in the ISA folders of [`crate::isa`] (`gemm.rs` in each):
+//! * `scalar`: the reference (`u64::count_ones`), canonical row-major weights;
+//! * `x86_64`: AVX2, AVX-512BW and AVX-512 VPOPCNTDQ on an out-interleaved weight layout
 //!   (`[group of 8 outputs][word][8]`) so that one broadcast activation word meets 8 outputs
 //!   per vector and no horizontal reduction is needed;
-//! * `neon`: row-major weights, 4 rows x 4 outputs per block, `eor`/`cnt`/`uadalp` per
+//! * `aarch64`: row-major weights, 4 rows x 4 outputs per block, `eor`/`cnt`/`uadalp` per
 //!   128-bit chunk and one `addp` tree per block (ARMv8.0 only).
 
-#[cfg(target_arch = "aarch64")]
-mod neon;
-pub mod scalar;
-#[cfg(target_arch = "x86_64")]
-mod x86;
-
 use crate::bitpack::{BitRows, ROW_BLOCK, stride_for, words_for};
-use crate::isa::Isa;
+use crate::isa::{Isa, PopcountJob};
 
 /// Output rows are padded to this many (the x86 kernels' output vector width).
 pub const OUT_BLOCK: usize = 8;
@@ -133,7 +127,7 @@ pub fn xor_popcount_rows(
 ) {
     check(a, w, rows.clone(), out);
     let a_data = &a.data()[rows.start * a.stride()..rows.end * a.stride()];
-    let job = Job {
+    let job = PopcountJob {
         a: a_data,
         mask: None,
         rows: rows.len(),
@@ -164,7 +158,7 @@ pub fn xor_popcount_masked_rows(
         "mask shape differs from the activations"
     );
     let range = rows.start * a.stride()..rows.end * a.stride();
-    let job = Job {
+    let job = PopcountJob {
         a: &a.data()[range.clone()],
         mask: Some(&masks.data()[range]),
         rows: rows.len(),
@@ -176,39 +170,10 @@ pub fn xor_popcount_masked_rows(
     dispatch(w.isa, &job, out);
 }
 
-/// Everything a kernel needs; the slices are validated by [`check`].
-pub(crate) struct Job<'a> {
-    /// `rows x stride` activation words.
-    pub a: &'a [u64],
-    /// Same shape as `a`.
-    pub mask: Option<&'a [u64]>,
-    /// A multiple of [`ROW_BLOCK`].
-    pub rows: usize,
-    pub stride: usize,
-    /// Meaningful words per row (`<= stride`).
-    pub words: usize,
-    /// Weights in the layout of the ISA.
-    pub w: &'a [u64],
-    /// A multiple of [`OUT_BLOCK`].
-    pub outs_padded: usize,
-}
-
-fn dispatch(isa: Isa, job: &Job<'_>, out: &mut [u32]) {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: support was checked in `check`; slice shapes were validated there too.
-        Isa::Avx2 => unsafe { x86::avx2(job, out) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx512Bw => unsafe { x86::avx512bw(job, out) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx512Vpopcnt => unsafe { x86::avx512vpopcnt(job, out) },
-        #[cfg(target_arch = "aarch64")]
-        // SAFETY: as above.
-        Isa::Neon => unsafe { neon::neon(job, out) },
-        _ => scalar::run(job, out),
-    }
+/// Run the kernel of `isa` on a job whose shapes [`check`] validated.
+fn dispatch(isa: Isa, job: &PopcountJob<'_>, out: &mut [u32]) {
+    // SAFETY: support was checked in `check`; slice shapes were validated there too.
+    unsafe { crate::isa::xor_popcount(isa, job, out) }
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::arch::LayerId;
-use crate::fp::{FloatMode, depthwise, gemv, prelu, sgemm};
+use crate::fp::{FloatMode, Rows, depthwise, gemv, prelu, sgemm};
+use crate::isa::{Portable, run_portable};
+use crate::network::LayerId;
 use crate::weights::Precision;
 
 use super::binary::{self, BinState};
@@ -166,38 +167,33 @@ impl Session {
             });
         }
         if let Some(bin) = &mut self.bin {
-            return binary::run(
-                bin,
-                &engine,
+            return binary::run(binary::Forward {
+                state: bin,
+                pass: binary::Pass {
+                    engine: &engine,
+                    layers,
+                    path,
+                    features,
+                    hook,
+                    cap,
+                },
+                logits_p: &mut self.logits_p,
+                logits: &mut self.logits,
+            });
+        }
+        // The float pass is compiled once more with AVX2 where the CPU has it (never fused:
+        // the kernels it calls choose fusion by `engine.mode` themselves).
+        run_portable(
+            FloatMode::Exact,
+            FloatPass {
+                session: self,
+                engine: &engine,
                 layers,
                 path,
                 features,
                 hook,
-                cap,
-                &mut self.logits_p,
-                &mut self.logits,
-            );
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { self.run_avx2(&engine, layers, path, features, hook) };
-        }
-        self.run_float(&engine, layers, path, features, hook)
-    }
-
-    /// The float pass compiled a second time with AVX2 enabled (x86-64 CPUs that have it).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn run_avx2<H: LayerHook>(
-        &mut self,
-        engine: &Engine,
-        layers: &[usize],
-        path: usize,
-        features: &[f32],
-        hook: &mut H,
-    ) -> Result<(), InferError> {
-        self.run_float(engine, layers, path, features, hook)
+            },
+        )
     }
 
     #[inline(always)]
@@ -217,41 +213,40 @@ impl Session {
         timed!(hook, LayerId::Conv1, f.conv1(engine, features));
         timed!(hook, LayerId::Conv2, f.conv2(engine));
         timed!(hook, LayerId::Fc1, {
-            dense(
-                threads, mode, &p.fc1, &p.fc1_epi, &f.z, d.t, &mut f.yf, &mut f.x, None,
-            );
+            let step = FloatStep {
+                layer: &p.fc1,
+                epi: &p.fc1_epi,
+                input: &f.z,
+                t: d.t,
+                residual: None,
+            };
+            dense(threads, mode, step, &mut f.yf, &mut f.x);
         });
         for &j in layers {
             let l = &p.layers[j];
             timed!(hook, LayerId::Memory(j), f.memory(engine, j));
             timed!(hook, LayerId::Expand(j), {
-                dense(
-                    threads,
-                    mode,
-                    &l.expand,
-                    &l.expand_epi,
-                    &f.mem,
-                    d.t,
-                    &mut f.yf,
-                    &mut f.u,
-                    None,
-                );
+                let step = FloatStep {
+                    layer: &l.expand,
+                    epi: &l.expand_epi,
+                    input: &f.mem,
+                    t: d.t,
+                    residual: None,
+                };
+                dense(threads, mode, step, &mut f.yf, &mut f.u);
             });
             timed!(hook, LayerId::Project(j), {
                 let epi = l.project_epi[path].as_ref().ok_or_else(|| {
                     InferError::Model(format!("layer {j} has no output affine for path {path}"))
                 })?;
-                dense(
-                    threads,
-                    mode,
-                    &l.project,
+                let step = FloatStep {
+                    layer: &l.project,
                     epi,
-                    &f.u,
-                    d.t,
-                    &mut f.yf,
-                    &mut f.x,
-                    Some(&f.mem),
-                );
+                    input: &f.u,
+                    t: d.t,
+                    residual: Some(&f.mem),
+                };
+                dense(threads, mode, step, &mut f.yf, &mut f.x);
             });
         }
         timed!(hook, LayerId::Classifier, {
@@ -275,9 +270,7 @@ impl FloatBufs {
         par_sgemm(
             engine.opts.threads,
             engine.mode,
-            &self.col1,
-            col.positions,
-            col.patch,
+            Rows::dense(&self.col1, col.positions, col.patch),
             &p.conv1.wt,
             op,
             &mut self.yf,
@@ -306,9 +299,7 @@ impl FloatBufs {
         par_sgemm(
             engine.opts.threads,
             engine.mode,
-            &self.col2,
-            p2,
-            col.patch,
+            Rows::dense(&self.col2, p2, col.patch),
             &w.wt,
             w.outs_p,
             &mut self.yf,
@@ -346,25 +337,66 @@ impl FloatBufs {
     }
 }
 
-/// A per-time-step float product with its epilogue (fc1, expand, project).
-/// `input` is `[t][k]`, `out` is `[t][outs]`; `residual` (same shape as `out`) is added last.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn dense(
-    threads: usize,
-    mode: FloatMode,
-    layer: &Dense,
-    e: &Epilogue,
-    input: &[f32],
+/// The float forward pass's arguments, run by [`run_portable`].
+struct FloatPass<'a, H> {
+    session: &'a mut Session,
+    engine: &'a Engine,
+    layers: &'a [usize],
+    path: usize,
+    features: &'a [f32],
+    hook: &'a mut H,
+}
+
+impl<H: LayerHook> Portable for FloatPass<'_, H> {
+    type Out = Result<(), InferError>;
+    #[inline(always)]
+    fn run<const FUSED: bool>(self) -> Self::Out {
+        let FloatPass {
+            session,
+            engine,
+            layers,
+            path,
+            features,
+            hook,
+        } = self;
+        session.run_float(engine, layers, path, features, hook)
+    }
+}
+
+/// A per-time-step float product (fc1, expand, project) and its epilogue.
+struct FloatStep<'a> {
+    layer: &'a Dense,
+    epi: &'a Epilogue,
+    /// `[t][k]`.
+    input: &'a [f32],
+    /// Time steps.
     t: usize,
-    yf: &mut [f32],
-    out: &mut [f32],
-    residual: Option<&[f32]>,
-) {
+    /// Added last, `[t][outs]`.
+    residual: Option<&'a [f32]>,
+}
+
+/// A [`FloatStep`] on `threads` with `mode`: the product into `yf`, the epilogue into `out`
+/// (`[t][outs]`).
+#[inline(always)]
+fn dense(threads: usize, mode: FloatMode, step: FloatStep<'_>, yf: &mut [f32], out: &mut [f32]) {
+    let FloatStep {
+        layer,
+        epi: e,
+        input,
+        t,
+        residual,
+    } = step;
     let Dense::F(w) = layer else {
         return;
     };
-    par_sgemm(threads, mode, input, t, w.k, &w.wt, w.outs_p, yf);
+    par_sgemm(
+        threads,
+        mode,
+        Rows::dense(input, t, w.k),
+        &w.wt,
+        w.outs_p,
+        yf,
+    );
     let n = w.outs;
     for tt in 0..t {
         float_epilogue(
@@ -437,20 +469,12 @@ pub(super) fn split_rows<T: Send>(
     });
 }
 
-#[allow(clippy::too_many_arguments)]
-fn par_sgemm(
-    threads: usize,
-    mode: FloatMode,
-    x: &[f32],
-    rows: usize,
-    k: usize,
-    wt: &[f32],
-    op: usize,
-    y: &mut [f32],
-) {
+/// [`sgemm`] of contiguous rows `x`, split by [`split_rows`].
+fn par_sgemm(threads: usize, mode: FloatMode, x: Rows<'_>, wt: &[f32], op: usize, y: &mut [f32]) {
+    let (rows, k) = (x.rows, x.k);
     split_rows(threads, rows * k * op, rows, 4, op, y, |r, out| {
         let n = r.len();
-        sgemm(mode, &x[r.start * k..], n, k, k, wt, op, out)
+        sgemm(mode, Rows::dense(&x.data[r.start * k..], n, k), wt, op, out)
     });
 }
 
@@ -491,18 +515,16 @@ mod tests {
         let wt = g.vec(k * op, -1.0, 1.0);
         let mut one = vec![0.0; rows * op];
         let mut many = vec![0.0; rows * op];
-        sgemm(FloatMode::Exact, &x, rows, k, k, &wt, op, &mut one);
+        sgemm(
+            FloatMode::Exact,
+            Rows::dense(&x, rows, k),
+            &wt,
+            op,
+            &mut one,
+        );
         split_rows(3, usize::MAX, rows, 4, op, &mut many, |r, out| {
-            sgemm(
-                FloatMode::Exact,
-                &x[r.start * k..],
-                r.len(),
-                k,
-                k,
-                &wt,
-                op,
-                out,
-            )
+            let x = Rows::dense(&x[r.start * k..], r.len(), k);
+            sgemm(FloatMode::Exact, x, &wt, op, out)
         });
         assert_eq!(one, many);
     }

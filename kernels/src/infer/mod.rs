@@ -31,18 +31,17 @@ mod binary;
 mod forward;
 mod im2col;
 mod plan;
-mod simd;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::arch::{Dims, LayerId};
 use crate::features::{FeatureParams, LogMel};
 use crate::format::PackedModel;
 use crate::fp::FloatMode;
 use crate::isa::Isa;
+use crate::network::{Dims, LayerId};
 use crate::weights::Precision;
 
 pub use forward::Session;

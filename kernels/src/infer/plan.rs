@@ -8,13 +8,13 @@
 //! * the D-FSMN state is `[t][c]`, and the classifier weights are permuted from the canonical
 //!   input index `c * t_steps + t` to `t * m + c`.
 
-use crate::arch::Dims;
 use crate::bitpack::{BitRows, get_bit, set_bit, sign_bit, words_for};
 use crate::fold::Affine;
-use crate::format::{LayerWeights, PackedLayer, PackedModel};
+use crate::format::{LayerWeights, PackedDfsmn, PackedLayer, PackedModel, Quant};
 use crate::fp::NR;
 use crate::gemm::PreparedBits;
 use crate::isa::Isa;
+use crate::network::Dims;
 
 use super::im2col::{Im2Col, Run};
 
@@ -267,71 +267,7 @@ impl Plan {
             d.hyper.conv2_padding,
             true,
         );
-        let kk = k2 * k2;
-        // Internal patch index (ky, kx, c) -> canonical (c, ky, kx).
-        let patch_src = move |i: usize| (i % d.c1) * kk + i / d.c1;
-        let patch = d.conv2_patch();
-        let conv2 = match &model.conv2.weights {
-            LayerWeights::Binary { bits, quant } => {
-                let p1 = d.h1 * d.w1;
-                let p2 = conv2_col.positions;
-                let rows = permuted_rows(bits, d.c2, patch, patch_src);
-                // Masks: the valid runs of each position, for both planes.
-                let plane_off = p2.next_multiple_of(crate::bitpack::ROW_BLOCK);
-                let mut masks = BitRows::new(2 * plane_off, patch);
-                for r in &conv2_col.runs {
-                    for plane in [0, plane_off] {
-                        let row = masks.row_mut(r.pos as usize + plane);
-                        for b in r.dst..r.dst + r.len {
-                            set_bit(row, b as usize, true);
-                        }
-                    }
-                }
-                // Border bias: + scale * sum over taps outside the input of sgn(W) * tau2[c].
-                let a = &model.conv2.affine;
-                let mut shift = vec![0f32; p2 * d.c2];
-                for pos in 0..p2 {
-                    let row = masks.row(pos);
-                    for o in 0..d.c2 {
-                        let mut corr = 0f64;
-                        for i in 0..patch {
-                            if !get_bit(row, i) {
-                                let sgn = if get_bit(&rows[o * words_for(patch)..], i) {
-                                    -1.0
-                                } else {
-                                    1.0
-                                };
-                                corr += sgn * quant.tau2[i % d.c1] as f64;
-                            }
-                        }
-                        shift[pos * d.c2 + o] =
-                            (a.shift[o] as f64 + a.scale[o] as f64 * corr) as f32;
-                    }
-                }
-                let gather = if let Some(runs) = conv2_col.unit_runs(16) {
-                    PatchGather::U16(runs)
-                } else if let Some(runs) = conv2_col.unit_runs(8) {
-                    PatchGather::U8(runs)
-                } else {
-                    PatchGather::Bits
-                };
-                Conv2::Bin(Conv2Bin {
-                    gather,
-                    w: PreparedBits::new(isa, &rows, d.c2, patch),
-                    tau0: (0..p1 * d.c1).map(|i| quant.tau0[i % d.c1]).collect(),
-                    tau1: (0..p1 * d.c1).map(|i| quant.tau1[i % d.c1]).collect(),
-                    planes: quant.planes,
-                    scale: a.scale.clone(),
-                    shift,
-                    valid: conv2_col.valid.iter().map(|&v| v as f32).collect(),
-                    masks,
-                    slope: model.conv2.slope,
-                })
-            }
-            LayerWeights::Float { weight } => {
-                Conv2::F(dense_f(weight, d.c2, patch, patch_src), epi(&model.conv2))
-            }
-        };
+        let conv2 = conv2_plan(model, isa, &conv2_col);
         // fc1 internal input f * c2 + c reads canonical c * h2 + f.
         let fc1_canon: Vec<usize> = (0..d.fc1_in)
             .map(|i| (i % d.c2) * d.h2 + i / d.c2)
@@ -340,52 +276,7 @@ impl Plan {
         let layers = model
             .layers
             .iter()
-            .map(|l| {
-                let (taps, bin): (Vec<f32>, _) = match &l.memory.weights {
-                    LayerWeights::Binary { bits, quant } => (
-                        (0..d.taps * d.m)
-                            .map(|i| {
-                                let (tap, c) = (i / d.m, i % d.m);
-                                if get_bit(bits, c * d.taps + tap) {
-                                    -1.0
-                                } else {
-                                    1.0
-                                }
-                            })
-                            .collect(),
-                        Some(Binariser {
-                            planes: quant.planes,
-                            tau0: quant.tau0.clone(),
-                            tau1: quant.tau1.clone(),
-                        }),
-                    ),
-                    LayerWeights::Float { weight } => (
-                        (0..d.taps * d.m)
-                            .map(|i| weight[(i % d.m) * d.taps + i / d.m])
-                            .collect(),
-                        None,
-                    ),
-                };
-                let pad = bin.as_ref().map(|b| MemoryPad::new(b, (d.taps - 1) / 2));
-                Layer {
-                    memory: Memory {
-                        taps,
-                        bin,
-                        pad,
-                        epi: epi(&l.memory),
-                    },
-                    expand: dense(isa, &l.expand.weights, d.hidden, d.m, |i| i),
-                    expand_epi: epi(&l.expand),
-                    project: dense(isa, &l.project.weights, d.m, d.hidden, |i| i),
-                    project_epi: l
-                        .project
-                        .affine
-                        .iter()
-                        .zip(&l.project.slope)
-                        .map(|(a, &s)| a.as_ref().map(|a| Epilogue::new(a, s)))
-                        .collect(),
-                }
-            })
+            .map(|l| layer_plan(&d, isa, l))
             .collect();
         let cin = d.classifier_in();
         // Internal input t * m + c reads canonical c * t_steps + t.
@@ -407,5 +298,138 @@ impl Plan {
             cls_bias: model.classifier.bias.clone(),
             fc1_canon,
         }
+    }
+}
+
+/// conv2 in the kernels' layout: masked bit rows, or float weights for a float model.
+fn conv2_plan(model: &PackedModel, isa: Isa, conv2_col: &Im2Col) -> Conv2 {
+    let d = model.dims;
+    let k2 = d.hyper.conv2_kernel;
+    let kk = k2 * k2;
+    // Internal patch index (ky, kx, c) -> canonical (c, ky, kx).
+    let patch_src = move |i: usize| (i % d.c1) * kk + i / d.c1;
+    let patch = d.conv2_patch();
+    match &model.conv2.weights {
+        LayerWeights::Binary { bits, quant } => {
+            let rows = permuted_rows(bits, d.c2, patch, patch_src);
+            Conv2::Bin(conv2_bin(model, isa, conv2_col, &rows, quant))
+        }
+        LayerWeights::Float { weight } => {
+            Conv2::F(dense_f(weight, d.c2, patch, patch_src), epi(&model.conv2))
+        }
+    }
+}
+
+/// Binary conv2: its weight rows `rows` (internal patch order), the valid-tap masks of every
+/// output position, and the per-position shifts that stand for the taps outside the input.
+fn conv2_bin(
+    model: &PackedModel,
+    isa: Isa,
+    conv2_col: &Im2Col,
+    rows: &[u64],
+    quant: &Quant,
+) -> Conv2Bin {
+    let d = model.dims;
+    let patch = d.conv2_patch();
+    let p1 = d.h1 * d.w1;
+    let p2 = conv2_col.positions;
+    // Masks: the valid runs of each position, for both planes.
+    let plane_off = p2.next_multiple_of(crate::bitpack::ROW_BLOCK);
+    let mut masks = BitRows::new(2 * plane_off, patch);
+    for r in &conv2_col.runs {
+        for plane in [0, plane_off] {
+            let row = masks.row_mut(r.pos as usize + plane);
+            for b in r.dst..r.dst + r.len {
+                set_bit(row, b as usize, true);
+            }
+        }
+    }
+    // Border bias: + scale * sum over taps outside the input of sgn(W) * tau2[c].
+    let a = &model.conv2.affine;
+    let mut shift = vec![0f32; p2 * d.c2];
+    for pos in 0..p2 {
+        let row = masks.row(pos);
+        for o in 0..d.c2 {
+            let mut corr = 0f64;
+            for i in 0..patch {
+                if !get_bit(row, i) {
+                    let sgn = if get_bit(&rows[o * words_for(patch)..], i) {
+                        -1.0
+                    } else {
+                        1.0
+                    };
+                    corr += sgn * quant.tau2[i % d.c1] as f64;
+                }
+            }
+            shift[pos * d.c2 + o] = (a.shift[o] as f64 + a.scale[o] as f64 * corr) as f32;
+        }
+    }
+    let gather = if let Some(runs) = conv2_col.unit_runs(16) {
+        PatchGather::U16(runs)
+    } else if let Some(runs) = conv2_col.unit_runs(8) {
+        PatchGather::U8(runs)
+    } else {
+        PatchGather::Bits
+    };
+    Conv2Bin {
+        gather,
+        w: PreparedBits::new(isa, rows, d.c2, patch),
+        tau0: (0..p1 * d.c1).map(|i| quant.tau0[i % d.c1]).collect(),
+        tau1: (0..p1 * d.c1).map(|i| quant.tau1[i % d.c1]).collect(),
+        planes: quant.planes,
+        scale: a.scale.clone(),
+        shift,
+        valid: conv2_col.valid.iter().map(|&v| v as f32).collect(),
+        masks,
+        slope: model.conv2.slope,
+    }
+}
+
+/// One D-FSMN layer: the memory taps as floats (±1 for a binary block, `[tap][channel]`), the
+/// two pointwise products and every path's output affine.
+fn layer_plan(d: &Dims, isa: Isa, l: &PackedDfsmn) -> Layer {
+    let (taps, bin): (Vec<f32>, _) = match &l.memory.weights {
+        LayerWeights::Binary { bits, quant } => (
+            (0..d.taps * d.m)
+                .map(|i| {
+                    let (tap, c) = (i / d.m, i % d.m);
+                    if get_bit(bits, c * d.taps + tap) {
+                        -1.0
+                    } else {
+                        1.0
+                    }
+                })
+                .collect(),
+            Some(Binariser {
+                planes: quant.planes,
+                tau0: quant.tau0.clone(),
+                tau1: quant.tau1.clone(),
+            }),
+        ),
+        LayerWeights::Float { weight } => (
+            (0..d.taps * d.m)
+                .map(|i| weight[(i % d.m) * d.taps + i / d.m])
+                .collect(),
+            None,
+        ),
+    };
+    let pad = bin.as_ref().map(|b| MemoryPad::new(b, (d.taps - 1) / 2));
+    Layer {
+        memory: Memory {
+            taps,
+            bin,
+            pad,
+            epi: epi(&l.memory),
+        },
+        expand: dense(isa, &l.expand.weights, d.hidden, d.m, |i| i),
+        expand_epi: epi(&l.expand),
+        project: dense(isa, &l.project.weights, d.m, d.hidden, |i| i),
+        project_epi: l
+            .project
+            .affine
+            .iter()
+            .zip(&l.project.slope)
+            .map(|(a, &s)| a.as_ref().map(|a| Epilogue::new(a, s)))
+            .collect(),
     }
 }

@@ -3,10 +3,10 @@
 //! On x86-64 builds without `popcnt` in the baseline this compiles to a bit-twiddling popcount,
 //! which is why it is the reference and never the production choice when SIMD exists.
 
-use super::Job;
+use crate::isa::kernel::PopcountJob;
 
 /// Row-major weights: `w[o * stride + j]`.
-pub(crate) fn run(job: &Job<'_>, out: &mut [u32]) {
+pub(crate) fn run(job: &PopcountJob<'_>, out: &mut [u32]) {
     let s = job.stride;
     for r in 0..job.rows {
         let a = &job.a[r * s..r * s + job.words];

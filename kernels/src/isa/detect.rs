@@ -1,9 +1,4 @@
-//! Which instruction set the bit kernels use, detected once at run time.
-//!
-//! Every micro-kernel in [`crate::bitpack`] and [`crate::gemm`] has a scalar reference and one
-//! SIMD version per [`Isa`]. Production code calls [`Isa::best`] (detected once and cached);
-//! tests and benchmarks iterate over [`Isa::available`] and force each one explicitly, so every
-//! SIMD path is checked bit-exact against the scalar one on the machine that runs the tests.
+//! Which instruction set the kernels use, detected once at run time.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -137,36 +132,4 @@ pub fn has_fma() -> bool {
             false
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scalar_is_always_available_and_best_is_supported() {
-        let av = Isa::available();
-        assert_eq!(av[0], Isa::Scalar);
-        assert!(Isa::best().is_supported());
-        assert!(av.contains(&Isa::best()));
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for isa in Isa::ALL {
-            assert_eq!(Isa::from_name(isa.name()), Some(isa));
-            let json = serde_json::to_string(&isa).unwrap();
-            assert_eq!(json, format!("\"{}\"", isa.name()));
-            assert_eq!(serde_json::from_str::<Isa>(&json).unwrap(), isa);
-        }
-        assert_eq!(Isa::from_name("sse9"), None);
-    }
-
-    #[test]
-    fn the_native_simd_family_is_detected() {
-        #[cfg(target_arch = "aarch64")]
-        assert!(Isa::available().contains(&Isa::Neon));
-        #[cfg(target_arch = "x86_64")]
-        assert!(!Isa::available().contains(&Isa::Neon));
-    }
 }

@@ -9,8 +9,9 @@
 //! (`vpshufb`), summed as bytes for up to 31 words (31 * 8 = 248 < 256 cannot overflow), then
 //! folded into 64-bit lanes with `vpsadbw`. VPOPCNTDQ counts 64-bit lanes directly.
 
-use super::{Job, OUT_BLOCK};
 use crate::bitpack::ROW_BLOCK;
+use crate::gemm::OUT_BLOCK;
+use crate::isa::kernel::PopcountJob;
 use std::arch::x86_64::*;
 
 /// Words summed as bytes before `vpsadbw` folds them (each byte grows by at most 8 per word).
@@ -18,6 +19,8 @@ const BYTE_WORDS: usize = 31;
 
 const NIBBLE_POPCOUNT: [i8; 16] = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
 
+/// # Safety
+/// AVX2 is available.
 #[inline(always)]
 unsafe fn popcnt8_256(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
     // SAFETY: register-only AVX2 operations; the caller runs with AVX2 enabled.
@@ -29,6 +32,9 @@ unsafe fn popcnt8_256(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
 }
 
 /// Two vectors of four u64 (each < 2^32) to eight u32 in order.
+///
+/// # Safety
+/// AVX2 is available.
 #[inline(always)]
 unsafe fn narrow_256(lo: __m256i, hi: __m256i) -> __m256i {
     // SAFETY: register-only AVX2 operations.
@@ -41,12 +47,21 @@ unsafe fn narrow_256(lo: __m256i, hi: __m256i) -> __m256i {
     }
 }
 
+/// # Safety
+/// AVX2; rows `r0..r0 + 4` and output group `g` exist in the job, and `out` holds
+/// rows `r0..r0 + 4` of `outs_padded` values.
 #[inline(always)]
-unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out: &mut [u32]) {
+unsafe fn avx2_block<const MASKED: bool>(
+    job: &PopcountJob<'_>,
+    r0: usize,
+    g: usize,
+    out: &mut [u32],
+) {
     let words = job.words;
     let s = job.stride;
     // SAFETY: every pointer below stays inside `job.a`, `job.mask`, `job.w` and `out`, whose
-    // shapes `check` validated (rows r0..r0+4 exist, group g exists, j < words <= stride).
+    // shapes `crate::gemm::check` validated (rows r0..r0+4 exist, group g exists,
+    // j < words <= stride).
     unsafe {
         let lut = _mm256_loadu_si256([NIBBLE_POPCOUNT, NIBBLE_POPCOUNT].as_ptr() as *const __m256i);
         let low = _mm256_set1_epi8(0x0f);
@@ -93,12 +108,15 @@ unsafe fn avx2_block<const MASKED: bool>(job: &Job<'_>, r0: usize, g: usize, out
     }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn avx2(job: &Job<'_>, out: &mut [u32]) {
+pub(super) unsafe fn avx2(job: &PopcountJob<'_>, out: &mut [u32]) {
     let groups = job.outs_padded / OUT_BLOCK;
     for r0 in (0..job.rows).step_by(ROW_BLOCK) {
         for g in 0..groups {
-            // SAFETY: shapes validated by `check`; AVX2 enabled on this function.
+            // SAFETY: shapes validated by `crate::gemm::check`; AVX2 enabled on this function.
             unsafe {
                 if job.mask.is_some() {
                     avx2_block::<true>(job, r0, g, out)
@@ -119,9 +137,12 @@ enum Counter {
     Qwords,
 }
 
+/// # Safety
+/// AVX-512F, AVX2 and (for `VPOPCNT`) VPOPCNTDQ, else AVX-512BW; rows `r0..r0 + 4` and
+/// output groups `g0..g0 + NG` exist in the job, and `out` holds rows `r0..r0 + 4`.
 #[inline(always)]
 unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>(
-    job: &Job<'_>,
+    job: &PopcountJob<'_>,
     r0: usize,
     g0: usize,
     out: &mut [u32],
@@ -208,13 +229,15 @@ unsafe fn avx512_block<const NG: usize, const MASKED: bool, const VPOPCNT: bool>
     }
 }
 
+/// # Safety
+/// As [`avx512_block`] for the whole job (validated by `crate::gemm`).
 #[inline(always)]
-unsafe fn avx512_all<const VPOPCNT: bool>(job: &Job<'_>, out: &mut [u32]) {
+unsafe fn avx512_all<const VPOPCNT: bool>(job: &PopcountJob<'_>, out: &mut [u32]) {
     let groups = job.outs_padded / OUT_BLOCK;
     let masked = job.mask.is_some();
     for r0 in (0..job.rows).step_by(ROW_BLOCK) {
         let mut g = 0;
-        // SAFETY: shapes validated by `check`; the callers enable the needed features.
+        // SAFETY: shapes validated by `crate::gemm::check`; the callers enable the needed features.
         unsafe {
             while g + 2 <= groups {
                 if masked {
@@ -235,14 +258,20 @@ unsafe fn avx512_all<const VPOPCNT: bool>(job: &Job<'_>, out: &mut [u32]) {
     }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "avx512f,avx512bw,avx2")]
-pub(super) unsafe fn avx512bw(job: &Job<'_>, out: &mut [u32]) {
-    // SAFETY: features enabled on this function; shapes validated by `check`.
+pub(super) unsafe fn avx512bw(job: &PopcountJob<'_>, out: &mut [u32]) {
+    // SAFETY: features enabled on this function; shapes validated by `crate::gemm::check`.
     unsafe { avx512_all::<false>(job, out) }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "avx512f,avx512vpopcntdq,avx2")]
-pub(super) unsafe fn avx512vpopcnt(job: &Job<'_>, out: &mut [u32]) {
-    // SAFETY: features enabled on this function; shapes validated by `check`.
+pub(super) unsafe fn avx512vpopcnt(job: &PopcountJob<'_>, out: &mut [u32]) {
+    // SAFETY: features enabled on this function; shapes validated by `crate::gemm::check`.
     unsafe { avx512_all::<true>(job, out) }
 }

@@ -7,15 +7,18 @@
 //! accumulators into two vectors of 8 totals, already in `[row][out]` order, widened with
 //! `uxtl`. u16 lanes hold any row shorter than 65536 bits (the format's limit is far below).
 
-use super::Job;
 use crate::bitpack::ROW_BLOCK;
+use crate::isa::kernel::PopcountJob;
 use std::arch::aarch64::*;
 
 /// Weight rows per block.
 const OUTS: usize = 4;
 
+/// # Safety
+/// NEON; rows `r0..r0 + 4` and weight rows `o0..o0 + 4` exist in the job, every row has
+/// `stride` (even) words, and `out` holds rows `r0..r0 + 4` of `outs_padded` values.
 #[inline(always)]
-unsafe fn block<const MASKED: bool>(job: &Job<'_>, r0: usize, o0: usize, out: &mut [u32]) {
+unsafe fn block<const MASKED: bool>(job: &PopcountJob<'_>, r0: usize, o0: usize, out: &mut [u32]) {
     let s = job.stride;
     let chunks = s / 2;
     // SAFETY: rows r0..r0+4 and weight rows o0..o0+4 exist (padded shapes validated by
@@ -67,8 +70,11 @@ unsafe fn block<const MASKED: bool>(job: &Job<'_>, r0: usize, o0: usize, out: &m
     }
 }
 
+/// # Safety
+/// The CPU has the features this function enables; the job's slices have the shapes their
+/// fields state (validated by `crate::gemm`), with `w` in this ISA's layout.
 #[target_feature(enable = "neon")]
-pub(super) unsafe fn neon(job: &Job<'_>, out: &mut [u32]) {
+pub(super) unsafe fn neon(job: &PopcountJob<'_>, out: &mut [u32]) {
     for r0 in (0..job.rows).step_by(ROW_BLOCK) {
         for o0 in (0..job.outs_padded).step_by(OUTS) {
             // SAFETY: see `block`.

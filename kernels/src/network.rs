@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::features::FeatureParams;
-use crate::weights::{ActQuant, BatchNorm, NetworkWeights, Precision};
+use crate::weights::{ActQuant, BatchNorm, DfsmnLayer, NetworkWeights, Precision};
 
 /// Limits on every dimension (documented in `docs/FORMAT.md`).
 pub mod limits {
@@ -445,13 +445,24 @@ pub fn check_weights(w: &NetworkWeights) -> Result<Dims, ShapeError> {
     };
     let d = Dims::new(hyper, &w.features)?;
     check_paths(&w.paths, d.layers)?;
-    if w.labels.len() != d.classes {
+    check_labels(&w.labels, &d)?;
+    check_front(w, &d)?;
+    for (j, l) in w.layers.iter().enumerate() {
+        check_dfsmn(w, &d, j, l)?;
+    }
+    check_classifier(w, &d)?;
+    Ok(d)
+}
+
+/// One label per class, none too long.
+fn check_labels(labels: &[String], d: &Dims) -> Result<(), ShapeError> {
+    if labels.len() != d.classes {
         return Err(shape_err(
             "labels",
-            format!("{} labels for {} classes", w.labels.len(), d.classes),
+            format!("{} labels for {} classes", labels.len(), d.classes),
         ));
     }
-    if let Some(l) = w.labels.iter().find(|l| l.len() > MAX_LABEL_BYTES) {
+    if let Some(l) = labels.iter().find(|l| l.len() > MAX_LABEL_BYTES) {
         return Err(shape_err(
             "labels",
             format!(
@@ -460,6 +471,11 @@ pub fn check_weights(w: &NetworkWeights) -> Result<Dims, ShapeError> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// conv1, bn1, conv2, bn2 and fc1 against the dimensions.
+fn check_front(w: &NetworkWeights, d: &Dims) -> Result<(), ShapeError> {
     let (k1, k2) = (w.conv1.kernel, w.conv2.kernel);
     if w.conv1.in_channels != 1 {
         return Err(shape_err(
@@ -495,80 +511,88 @@ pub fn check_weights(w: &NetworkWeights) -> Result<Dims, ShapeError> {
     len_is("fc1.bias", &w.fc1.bias, d.m)?;
     check_quant("fc1_quant", &w.fc1_quant, d.fc1_in, w.precision)?;
     finite("act_fc1", w.act_fc1)?;
-    for (j, l) in w.layers.iter().enumerate() {
-        let f = |s: &str| format!("layers[{j}].{s}");
-        if l.memory.channels != d.m || l.memory.taps != d.taps {
-            return Err(shape_err(
-                f("memory"),
-                format!(
-                    "{} channels x {} taps, expected {} x {}",
-                    l.memory.channels, l.memory.taps, d.m, d.taps
-                ),
-            ));
-        }
-        len_is(&f("memory.weight"), &l.memory.weight, d.m * d.taps)?;
-        len_is(&f("memory.bias"), &l.memory.bias, d.m)?;
-        check_quant(&f("memory_quant"), &l.memory_quant, d.m, w.precision)?;
-        check_bn(&f("memory_bn"), &l.memory_bn, d.m)?;
-        finite(&f("memory_act"), l.memory_act)?;
-        if l.expand.in_features != d.m || l.expand.out_features != d.hidden {
-            return Err(shape_err(
-                f("expand"),
-                format!(
-                    "{} -> {}, expected {} -> {}",
-                    l.expand.in_features, l.expand.out_features, d.m, d.hidden
-                ),
-            ));
-        }
-        len_is(&f("expand.weight"), &l.expand.weight, d.hidden * d.m)?;
-        len_is(&f("expand.bias"), &l.expand.bias, d.hidden)?;
-        check_quant(&f("expand_quant"), &l.expand_quant, d.m, w.precision)?;
-        check_bn(&f("expand_bn"), &l.expand_bn, d.hidden)?;
-        finite(&f("expand_act"), l.expand_act)?;
-        if l.project.in_features != d.hidden || l.project.out_features != d.m {
-            return Err(shape_err(
-                f("project"),
-                format!(
-                    "{} -> {}, expected {} -> {}",
-                    l.project.in_features, l.project.out_features, d.hidden, d.m
-                ),
-            ));
-        }
-        len_is(&f("project.weight"), &l.project.weight, d.m * d.hidden)?;
-        len_is(&f("project.bias"), &l.project.bias, d.m)?;
-        check_quant(&f("project_quant"), &l.project_quant, d.hidden, w.precision)?;
-        if l.out_bn.len() != d.hyper.paths || l.out_act.len() != d.hyper.paths {
-            return Err(shape_err(
-                f("out_bn/out_act"),
-                format!(
-                    "{} / {} entries for {} paths",
-                    l.out_bn.len(),
-                    l.out_act.len(),
-                    d.hyper.paths
-                ),
-            ));
-        }
-        for (p, path) in w.paths.iter().enumerate() {
-            let runs = path.contains(&j);
-            match (&l.out_bn[p], runs) {
-                (Some(bn), true) => check_bn(&f(&format!("out_bn[{p}]")), bn, d.m)?,
-                (None, false) => {}
-                (Some(_), false) => {
-                    return Err(shape_err(
-                        f(&format!("out_bn[{p}]")),
-                        "present but path does not run this layer",
-                    ));
-                }
-                (None, true) => {
-                    return Err(shape_err(
-                        f(&format!("out_bn[{p}]")),
-                        "missing for a path that runs this layer",
-                    ));
-                }
-            }
-            finite(&f(&format!("out_act[{p}]")), l.out_act[p])?;
-        }
+    Ok(())
+}
+
+/// D-FSMN layer `j` against the dimensions and the paths that run it.
+fn check_dfsmn(w: &NetworkWeights, d: &Dims, j: usize, l: &DfsmnLayer) -> Result<(), ShapeError> {
+    let f = |s: &str| format!("layers[{j}].{s}");
+    if l.memory.channels != d.m || l.memory.taps != d.taps {
+        return Err(shape_err(
+            f("memory"),
+            format!(
+                "{} channels x {} taps, expected {} x {}",
+                l.memory.channels, l.memory.taps, d.m, d.taps
+            ),
+        ));
     }
+    len_is(&f("memory.weight"), &l.memory.weight, d.m * d.taps)?;
+    len_is(&f("memory.bias"), &l.memory.bias, d.m)?;
+    check_quant(&f("memory_quant"), &l.memory_quant, d.m, w.precision)?;
+    check_bn(&f("memory_bn"), &l.memory_bn, d.m)?;
+    finite(&f("memory_act"), l.memory_act)?;
+    if l.expand.in_features != d.m || l.expand.out_features != d.hidden {
+        return Err(shape_err(
+            f("expand"),
+            format!(
+                "{} -> {}, expected {} -> {}",
+                l.expand.in_features, l.expand.out_features, d.m, d.hidden
+            ),
+        ));
+    }
+    len_is(&f("expand.weight"), &l.expand.weight, d.hidden * d.m)?;
+    len_is(&f("expand.bias"), &l.expand.bias, d.hidden)?;
+    check_quant(&f("expand_quant"), &l.expand_quant, d.m, w.precision)?;
+    check_bn(&f("expand_bn"), &l.expand_bn, d.hidden)?;
+    finite(&f("expand_act"), l.expand_act)?;
+    if l.project.in_features != d.hidden || l.project.out_features != d.m {
+        return Err(shape_err(
+            f("project"),
+            format!(
+                "{} -> {}, expected {} -> {}",
+                l.project.in_features, l.project.out_features, d.hidden, d.m
+            ),
+        ));
+    }
+    len_is(&f("project.weight"), &l.project.weight, d.m * d.hidden)?;
+    len_is(&f("project.bias"), &l.project.bias, d.m)?;
+    check_quant(&f("project_quant"), &l.project_quant, d.hidden, w.precision)?;
+    if l.out_bn.len() != d.hyper.paths || l.out_act.len() != d.hyper.paths {
+        return Err(shape_err(
+            f("out_bn/out_act"),
+            format!(
+                "{} / {} entries for {} paths",
+                l.out_bn.len(),
+                l.out_act.len(),
+                d.hyper.paths
+            ),
+        ));
+    }
+    for (p, path) in w.paths.iter().enumerate() {
+        let runs = path.contains(&j);
+        match (&l.out_bn[p], runs) {
+            (Some(bn), true) => check_bn(&f(&format!("out_bn[{p}]")), bn, d.m)?,
+            (None, false) => {}
+            (Some(_), false) => {
+                return Err(shape_err(
+                    f(&format!("out_bn[{p}]")),
+                    "present but path does not run this layer",
+                ));
+            }
+            (None, true) => {
+                return Err(shape_err(
+                    f(&format!("out_bn[{p}]")),
+                    "missing for a path that runs this layer",
+                ));
+            }
+        }
+        finite(&f(&format!("out_act[{p}]")), l.out_act[p])?;
+    }
+    Ok(())
+}
+
+/// The classifier against the backbone's output.
+fn check_classifier(w: &NetworkWeights, d: &Dims) -> Result<(), ShapeError> {
     if w.classifier.in_features != d.classifier_in() {
         return Err(shape_err(
             "classifier.in_features",
@@ -587,7 +611,7 @@ pub fn check_weights(w: &NetworkWeights) -> Result<Dims, ShapeError> {
         d.classes * d.classifier_in(),
     )?;
     len_is("classifier.bias", &w.classifier.bias, d.classes)?;
-    Ok(d)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,87 @@
+//! The AVX2 [`Simd`] backend: one `__m256` per vector.
+
+use crate::isa::simd::Simd;
+use std::arch::x86_64::*;
+
+/// AVX2 (and AVX): only constructible where the CPU has it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2(());
+
+impl Avx2 {
+    pub(crate) fn new() -> Option<Avx2> {
+        std::arch::is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+}
+
+// SAFETY (every method): an `Avx2` exists only on CPUs with AVX2 (see `Avx2::new`); the
+// pointer methods pass their callers' guarantees on.
+impl Simd for Avx2 {
+    type V = __m256;
+    type M = __m256;
+    #[inline(always)]
+    fn splat(self, v: f32) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_set1_ps(v) }
+    }
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; the caller guarantees the 8 lanes
+        // behind the pointer.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, v: __m256) {
+        // SAFETY: an `Avx2` exists only where AVX2 does; the caller guarantees the 8 lanes
+        // behind the pointer.
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_u32(self, p: *const u32) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; the caller guarantees the 8 lanes
+        // behind the pointer.
+        unsafe { _mm256_cvtepi32_ps(_mm256_loadu_si256(p.cast())) }
+    }
+    #[inline(always)]
+    fn add(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    fn sub(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    fn mul(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn abs(self, a: __m256) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_and_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff))) }
+    }
+    #[inline(always)]
+    fn nge0(self, a: __m256) -> __m256 {
+        // NGE_UQ: "not >= 0", true for NaN.
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only operations.
+        unsafe { _mm256_cmp_ps::<_CMP_NGE_UQ>(a, _mm256_setzero_ps()) }
+    }
+    #[inline(always)]
+    fn select(self, m: __m256, t: __m256, f: __m256) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_blendv_ps(f, t, m) }
+    }
+    #[inline(always)]
+    fn bits(self, m: __m256) -> u64 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_movemask_ps(m) as u32 as u64 }
+    }
+    #[inline(always)]
+    fn to_array(self, v: __m256) -> [f32; 8] {
+        let mut a = [0f32; 8];
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_storeu_ps(a.as_mut_ptr(), v) };
+        a
+    }
+}
