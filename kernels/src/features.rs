@@ -1,4 +1,5 @@
-//! The paper's log-mel front end (spec section 1), shared by training and by the board runner.
+//! The paper's log-mel front end (docs/METHOD.md §1), shared by training and by the board
+//! runner.
 //!
 //! torchaudio `MelSpectrogram(n_fft=2048, hop=512, n_mels=32, center=True, pad_mode="reflect",
 //! power=2, normalized=True)` followed by `AmplitudeToDB(ref=1, top_db=None)`: a periodic Hann

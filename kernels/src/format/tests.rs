@@ -275,11 +275,11 @@ fn summary_counts_the_paper_model() {
         .filter(|l| l.weight_bits == 1)
         .map(|l| l.shape.iter().product::<usize>())
         .sum();
-    // Spec section 2: 574 976 one-bit weights.
+    // docs/METHOD.md §2: 574 976 one-bit weights.
     assert_eq!(binary_weight_bits, 574_976);
     let p0 = &s.paths[0];
     assert_eq!(p0.layers, (0..8).collect::<Vec<_>>());
-    // Spec: 5.43 M MACs for the 12-class, 8-layer model.
+    // docs/METHOD.md §2: 5.43 M MACs for the 12-class, 8-layer model.
     assert_eq!(p0.macs, 102_400 + 819_200 + 262_144 + 8 * 529_408 + 12_288);
     assert!(s.to_string().contains("layer7.project"));
 }
