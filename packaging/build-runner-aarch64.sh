@@ -62,7 +62,7 @@ fi
 SIZE=$(stat -c %s "$BIN")
 echo "built $BIN: $SIZE bytes ($((SIZE / 1024)) KiB), static, aarch64"
 
-# Publish for deploy (engine/src/deploy/runners.rs): copy, then rename, so a deploy running at
+# Publish for deploy (deploy/src/runners.rs): copy, then rename, so a deploy running at
 # the same moment never uploads a half-copied runner.
 RUNNERS="$PWD/target/runners/aarch64"
 mkdir -p "$RUNNERS"

@@ -10,7 +10,7 @@
 # file of the layout; from the unpacked tree: bifsmn / bifsmn-workbench / bifsmn-runner
 # --version (version and commit), bifsmn-runner info, the static aarch64 runner's info under
 # qemu-aarch64 -cpu cortex-a53, the aarch64 runner where deploy looks for it
-# (<exe>/../lib/bifsmn-workbench/runners, engine/src/deploy/runners.rs), `bifsmn data info
+# (<exe>/../lib/bifsmn-workbench/runners, deploy/src/runners.rs), `bifsmn data info
 # --demo` finding the unpacked demo set, `bifsmn eval` of the packaged demo student, the completions (bash -n, zsh, fish), the icons,
 # copyright files, and desktop-file-validate on the desktop entry.
 set -euo pipefail
@@ -125,7 +125,7 @@ if run "aarch64 runner info under qemu" qemu-aarch64 -cpu cortex-a53 "$ARM" info
         fail "aarch64 runner info does not say aarch64: $OUT"
     fi
 fi
-# Deploy's search rule (engine/src/deploy/runners.rs): <dir of bifsmn>/../lib/bifsmn-workbench/runners/<arch>.
+# Deploy's search rule (deploy/src/runners.rs): <dir of bifsmn>/../lib/bifsmn-workbench/runners/<arch>.
 if [[ -f "$(dirname "$R/usr/bin/bifsmn")/../lib/bifsmn-workbench/runners/aarch64/bifsmn-runner" ]]; then
     ok "aarch64 runner at <exe>/../lib/bifsmn-workbench/runners/aarch64, where deploy looks"
 else

@@ -2,7 +2,7 @@
 //!
 //! The deploy module appends one JSON object per line to `bench-history.jsonl`. Each holds a
 //! runner bench report (`docs/RUNNER.md`, schema `bifsmn-runner-bench/1`), either as the line
-//! itself or under a `report` key; `engine::deploy::history` finds the latest one for a model
+//! itself or under a `report` key; `bifsmn_deploy::history` finds the latest one for a model
 //! and path, skipping what it cannot read. No history simply means no measured column.
 
 use std::collections::HashMap;

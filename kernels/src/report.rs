@@ -1,5 +1,5 @@
 //! The board runner's JSON reports (`docs/RUNNER.md`) as serde structs: the runner writes them,
-//! the workbench (`bifsmn_engine::deploy`) reads them back.
+//! the workbench (`bifsmn-deploy`) reads them back.
 //!
 //! The types are deliberately loose where a board may run an older or newer runner than the
 //! workbench was built with: strings where the runner has enums (ISA, layer, precision, dtype),
