@@ -5,7 +5,7 @@
 #   packaging/third-party-licenses.pl > THIRD-PARTY-LICENSES
 #
 # Reads `cargo metadata` (Cargo.lock, Linux x86-64), follows normal dependencies (not build or
-# dev ones) from the workspace's app, engine and kernels crates, and prints a summary table
+# dev ones) from the workspace crates listed in @shipped, and prints a summary table
 # followed by each crate's licence files (LICENSE*, COPYING*, NOTICE*, UNLICENSE*), printed once
 # per distinct text. Perl with core modules only (dpkg-dev already needs perl).
 use strict;
@@ -21,9 +21,11 @@ my %pkg = map { $_->{id} => $_ } @{ $meta->{packages} };
 my %node = map { $_->{id} => $_ } @{ $meta->{resolve}{nodes} };
 my %member = map { $_ => 1 } @{ $meta->{workspace_members} };
 
-my @roots = grep { my $n = $pkg{$_}{name}; $n eq 'bifsmn-app' || $n eq 'bifsmn-engine' || $n eq 'bifsmn-deploy' || $n eq 'bifsmn-kernels' }
-    @{ $meta->{workspace_members} };
-die "third-party-licenses: workspace crates not found\n" unless @roots == 3;
+# The workspace crates whose code ships in the binaries.
+my @shipped = qw(bifsmn-app bifsmn-engine bifsmn-deploy bifsmn-kernels);
+my %shipped = map { $_ => 1 } @shipped;
+my @roots = grep { $shipped{ $pkg{$_}{name} } } @{ $meta->{workspace_members} };
+die "third-party-licenses: workspace crates not found (want @shipped)\n" unless @roots == @shipped;
 
 my %seen;
 my @queue = @roots;
