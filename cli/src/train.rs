@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use super::data::{RootArgs, resolve_root};
 use super::output::{print_json, progress};
-use crate::data::{AugmentConfig, Dataset, Split};
-use crate::model::BinarizerKind;
-use crate::train::checkpoint::open_model;
-use crate::train::eval::{PathEvaluation, evaluate};
-use crate::train::{Backend, DistillMode, EpochMetrics, Role, TrainConfig, TrainEvent, Trainer};
+use bifsmn_engine::data::{AugmentConfig, Dataset, Split};
+use bifsmn_engine::model::BinarizerKind;
+use bifsmn_engine::train::checkpoint::open_model;
+use bifsmn_engine::train::eval::{PathEvaluation, evaluate};
+use bifsmn_engine::train::{Backend, DistillMode, EpochMetrics, Role, TrainConfig, TrainEvent, Trainer};
 
 /// Which network to train.
 #[derive(Debug, Subcommand)]
@@ -281,7 +281,7 @@ pub struct TrainOutcome {
     pub history: Vec<EpochMetrics>,
 }
 
-fn fmt_paths(m: &[crate::train::PathMetrics]) -> String {
+fn fmt_paths(m: &[bifsmn_engine::train::PathMetrics]) -> String {
     m.iter()
         .map(|p| format!("{}L {:5.1}%", p.layers, 100.0 * p.accuracy))
         .collect::<Vec<_>>()
@@ -473,7 +473,7 @@ struct PathReport {
     recall: Vec<Option<f32>>,
     /// Keyword recall and non-keyword false-accept rate (12-class labellings).
     #[serde(flatten)]
-    keywords: Option<crate::train::eval::KeywordScores>,
+    keywords: Option<bifsmn_engine::train::eval::KeywordScores>,
     confusion: Vec<Vec<u32>>,
 }
 
@@ -522,14 +522,14 @@ pub fn evaluate_packed(
 ) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
     let root = match root {
         Some(r) => r,
-        None => crate::data::demo_root()
+        None => bifsmn_engine::data::demo_root()
             .context("no --root given and the embedded demo set was not found")?,
     };
     let protocol = protocol.unwrap_or("12").parse()?;
     let dataset =
         Dataset::open(&root, protocol).with_context(|| format!("opening {}", root.display()))?;
     let bar = progress(dataset.indices_in(split).len() as u64, "classifying", quiet);
-    let out = crate::train::eval::evaluate_packed(model, &dataset, split, &|| bar.inc(1))?;
+    let out = bifsmn_engine::train::eval::evaluate_packed(model, &dataset, split, &|| bar.inc(1))?;
     bar.finish_and_clear();
     Ok(out)
 }
