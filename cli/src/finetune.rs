@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use super::train::run_training;
+use super::session::run_training;
 use bifsmn_engine::train::finetune::{self, FinetuneConfig, FinetuneReport};
 
 /// `train finetune` options.

@@ -34,6 +34,7 @@ pub mod listen;
 pub mod model;
 pub mod output;
 pub mod record;
+pub mod session;
 pub mod stream_eval;
 pub mod synth;
 pub mod train;
