@@ -14,14 +14,12 @@
 //! * [`bench`] and [`ablate`]: the comparison tables of `bifsmn bench` and `bifsmn ablate`.
 //! * [`capture`]: microphone input (cpal) into a lock-free ring, recording clips into a dataset.
 //! * [`stream`]: streaming keyword detection over any sample source, and its evaluation.
-//! * [`cli`]: the `bifsmn` command line.
 //! * [`fsutil`]: crash-safe writes and folder copies.
 
 pub mod ablate;
 pub mod audio;
 pub mod bench;
 pub mod capture;
-pub mod cli;
 pub mod data;
 pub mod export;
 pub mod fsutil;

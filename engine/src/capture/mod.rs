@@ -25,6 +25,7 @@ mod convert;
 mod device;
 mod input;
 pub mod record;
+mod record_error;
 pub mod splits;
 pub mod vad;
 

@@ -10,48 +10,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use super::record_error::RecordError;
 use super::splits::{SplitLists, clip_speaker, scan_clips};
 use super::vad::{SpeechSpan, VadConfig, speech_span, trim_to_clip};
 use crate::audio::{self, AudioError, SAMPLE_RATE};
 use crate::data::Split;
 use crate::data::speech_commands::BACKGROUND_DIR;
-
-/// Why a clip could not be saved.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error(
-        "invalid label {0:?}: use a plain folder name (letters, digits, '-', '_'; not starting with '_' or '.')"
-    )]
-    InvalidLabel(String),
-    #[error("the speaker name must not be empty")]
-    EmptySpeaker,
-    #[error(
-        "no speech found in the recording (peak {peak_dbfs:.1} dBFS): speak louder or closer to the microphone"
-    )]
-    NoSpeech { peak_dbfs: f32 },
-    #[error("the recording is empty")]
-    Empty,
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Audio(#[from] AudioError),
-    #[error("{} exists but {} does not: add the missing list (it may be empty)", present.display(), missing.display())]
-    OnlyOneList { present: PathBuf, missing: PathBuf },
-    #[error("speaker {speaker} has clips in both the validation and the test list of {}", root.display())]
-    SpeakerInBothLists { speaker: String, root: PathBuf },
-}
-
-impl RecordError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
 
 /// Where and how to save.
 #[derive(Clone, Debug, PartialEq)]

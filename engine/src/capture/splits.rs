@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::record::RecordError;
+use super::record_error::RecordError;
 use crate::data::speech_commands::{BACKGROUND_DIR, TESTING_LIST, VALIDATION_LIST};
 use crate::data::{Split, which_set};
 use crate::fsutil::write_atomic;

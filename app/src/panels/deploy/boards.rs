@@ -10,7 +10,6 @@ use bifsmn_deploy::{
 };
 use egui::{RichText, Ui};
 
-use super::push::DeployParams;
 use super::{DeployPanel, error_notice};
 use crate::task::{Task, take_done};
 use crate::widgets::notice::show_slot;
@@ -49,6 +48,14 @@ impl CheckState {
     pub fn running(&self) -> bool {
         matches!(self, CheckState::Running { .. })
     }
+}
+
+/// The settings of one push, the same for every board.
+#[derive(Clone, Debug)]
+pub(crate) struct DeployParams {
+    pub model: PathBuf,
+    pub paths: Vec<u32>,
+    pub options: BenchOptions,
 }
 
 /// What a connection is for.

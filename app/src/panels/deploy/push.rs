@@ -13,7 +13,7 @@ use bifsmn_deploy::{
 use bifsmn_kernels::format::{PackedModel, model_hash};
 use egui::{RichText, Ui};
 
-use super::boards::Purpose;
+use super::boards::{DeployParams, Purpose};
 use super::{DeployPanel, DeployView, EntryKey, error_notice};
 use crate::task::{JobStatus, Task, take_done};
 use crate::widgets::Notice;
@@ -92,14 +92,6 @@ fn read_model_info(path: &Path) -> ModelInfo {
         },
         Err(e) => ModelInfo::Invalid(format!("{}: {e}", path.display())),
     }
-}
-
-/// The settings of one push, the same for every board.
-#[derive(Clone, Debug)]
-pub(crate) struct DeployParams {
-    pub model: PathBuf,
-    pub paths: Vec<u32>,
-    pub options: BenchOptions,
 }
 
 /// One board's progress.

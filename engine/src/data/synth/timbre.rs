@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use super::SynthError;
-use super::speakers::Speaker;
 
 /// Formants espeak-ng lets a variant set (0 is the low nasal resonance, 1-5 the vocal tract).
 const FORMANTS: usize = 6;
@@ -111,18 +110,14 @@ pub struct EspeakData {
 }
 
 impl EspeakData {
-    /// The folder to pass to `espeak-ng --path` for `speaker` (it holds `espeak-ng-data`), or
-    /// `None` for a speaker with an installed variant.
-    pub fn path_for(&self, speaker: &Speaker) -> Option<PathBuf> {
-        speaker
-            .timbre
-            .as_ref()
-            .map(|t| self.dir.path().join(t.name()))
+    /// The folder to pass to `espeak-ng --path` for a speaker with this generated `timbre`
+    /// (it holds `espeak-ng-data`), or `None` for a speaker with an installed variant.
+    pub fn path_for(&self, timbre: Option<&Timbre>) -> Option<PathBuf> {
+        timbre.map(|t| self.dir.path().join(t.name()))
     }
 
-    /// Build the folders for every speaker with a generated timbre; `None` if none has one.
-    pub fn prepare(speakers: &[&Speaker]) -> Result<Option<EspeakData>, SynthError> {
-        let timbres: Vec<&Timbre> = speakers.iter().filter_map(|s| s.timbre.as_ref()).collect();
+    /// Build the folders for every generated timbre; `None` if there is none.
+    pub fn prepare(timbres: &[&Timbre]) -> Result<Option<EspeakData>, SynthError> {
         if timbres.is_empty() {
             return Ok(None);
         }

@@ -1,5 +1,5 @@
 //! `bifsmn`: the workbench's command-line interface. See `bifsmn --help`.
 
 fn main() -> std::process::ExitCode {
-    bifsmn_engine::cli::main()
+    bifsmn_cli::main()
 }

@@ -7,9 +7,10 @@ use clap::Args;
 
 use super::data::{RootArgs, resolve_root};
 use super::output::print_json;
-use super::train::{BackendArg, SplitArg, run_training};
-use crate::ablate::{AblationSettings, run_ablation, variants};
-use crate::fsutil::write_atomic;
+use super::session::run_training;
+use super::train::{BackendArg, SplitArg};
+use bifsmn_engine::ablate::{AblationSettings, run_ablation, variants};
+use bifsmn_engine::fsutil::write_atomic;
 
 #[derive(Debug, Args)]
 pub struct AblateArgs {

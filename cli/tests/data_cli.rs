@@ -21,7 +21,7 @@ fn write_wav(path: &Path, n: usize) {
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../engine/tests/fixtures")
         .join(name)
 }
 

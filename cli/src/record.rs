@@ -9,8 +9,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::output::print_json;
-use crate::capture::record::{RecordError, SaveOptions, SavedClip, plan, save_clip};
-use crate::capture::{Capture, CaptureConfig, CaptureStats};
+use bifsmn_engine::capture::record::{RecordError, SaveOptions, SavedClip, plan, save_clip};
+use bifsmn_engine::capture::{Capture, CaptureConfig, CaptureStats};
 
 /// `record` options.
 #[derive(Debug, Args)]
@@ -49,7 +49,7 @@ pub struct RecordArgs {
 #[derive(Serialize)]
 struct Report {
     speaker_id: String,
-    split: crate::data::Split,
+    split: bifsmn_engine::data::Split,
     saved: Vec<SavedClip>,
     failed: Vec<String>,
     capture: CaptureStats,

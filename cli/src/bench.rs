@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::output::print_json;
-use crate::bench::run_bench;
+use bifsmn_engine::bench::run_bench;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {

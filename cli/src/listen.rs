@@ -11,9 +11,9 @@ use crossbeam_channel::RecvTimeoutError;
 use serde::Serialize;
 
 use super::output::print_json;
-use crate::capture::{CaptureConfig, CaptureStats, Level, SampleKind, list_input_devices};
-use crate::stream::live::{LiveDetector, LiveMessage};
-use crate::stream::{
+use bifsmn_engine::capture::{CaptureConfig, CaptureStats, Level, SampleKind, list_input_devices};
+use bifsmn_engine::stream::live::{LiveDetector, LiveMessage};
+use bifsmn_engine::stream::{
     DetectorConfig, DetectorStats, FileSource, KeywordEvent, Latency, MicSource, ModelScorer,
     SampleSource,
 };
@@ -208,7 +208,7 @@ pub fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     let summary = Summary {
         source: source_name,
         events,
-        audio_seconds: position as f64 / crate::audio::SAMPLE_RATE as f64,
+        audio_seconds: position as f64 / bifsmn_engine::audio::SAMPLE_RATE as f64,
         detector: stats.as_ref().map(|s| s.0),
         latency: stats.as_ref().map(|s| s.1),
         capture: stats.and_then(|s| s.2),

@@ -6,8 +6,8 @@ use burn::prelude::Device;
 use clap::{Args, Subcommand};
 
 use super::output::print_json;
-use crate::model::DfsmnConfig;
-use crate::model::summary::summarize;
+use bifsmn_engine::model::DfsmnConfig;
+use bifsmn_engine::model::summary::summarize;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {

@@ -22,11 +22,11 @@ use serde::Serialize;
 
 use super::data::{RootArgs, resolve_root};
 use super::output::print_json;
-use crate::data::{Dataset, Protocol};
-use crate::fsutil::write_atomic;
-use crate::stream::eval::{EvalConfig, EvalReport, default_thresholds, evaluate, points_csv};
-use crate::stream::mix::{self, MixConfig, MixedStream, PlacementKind};
-use crate::stream::{DetectorConfig, ModelScorer, Scorer};
+use bifsmn_engine::data::{Dataset, Protocol};
+use bifsmn_engine::fsutil::write_atomic;
+use bifsmn_engine::stream::eval::{EvalConfig, EvalReport, default_thresholds, evaluate, points_csv};
+use bifsmn_engine::stream::mix::{self, MixConfig, MixedStream, PlacementKind};
+use bifsmn_engine::stream::{DetectorConfig, ModelScorer, Scorer};
 
 /// `stream-eval` options.
 #[derive(Debug, Args)]

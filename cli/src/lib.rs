@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 /// `print!` for command output: a closed pipe ends the command quietly ([`output::write_stdout`]).
 macro_rules! out {
     ($($arg:tt)*) => {
-        $crate::cli::output::write_stdout(format_args!($($arg)*))
+        $crate::output::write_stdout(format_args!($($arg)*))
     };
 }
 
@@ -16,10 +16,10 @@ macro_rules! out {
 /// ([`output::write_stdout`]).
 macro_rules! outln {
     () => {
-        $crate::cli::output::write_stdout(format_args!("\n"))
+        $crate::output::write_stdout(format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
@@ -34,13 +34,14 @@ pub mod listen;
 pub mod model;
 pub mod output;
 pub mod record;
+pub mod session;
 pub mod stream_eval;
 pub mod synth;
 pub mod train;
 
 /// BiFSMN Workbench: train, inspect, test and deploy 1-bit keyword-spotting networks.
 #[derive(Debug, Parser)]
-#[command(name = "bifsmn", version = crate::version::LONG, about, long_about = None)]
+#[command(name = "bifsmn", version = bifsmn_engine::version::LONG, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -7,7 +7,7 @@ use bifsmn_kernels::format::{FloatDtype, Storage};
 use clap::Args;
 
 use super::output::print_json;
-use crate::export::export_run;
+use bifsmn_engine::export::export_run;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {

@@ -1,4 +1,4 @@
-//! `bifsmn data synth`: a keyword corpus from text (see [`crate::data::synth`]).
+//! `bifsmn data synth`: a keyword corpus from text (see [`bifsmn_engine::data::synth`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +8,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::output::{print_json, progress};
-use crate::data::synth::{self, EngineKind, SynthConfig};
+use bifsmn_engine::data::synth::{self, EngineKind, SynthConfig};
 
 /// `data synth` options. The defaults make the corpus the shipped demo models use.
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
 //! `bifsmn train finetune`: teach a trained student the user's own voice from a few takes
-//! (see [`crate::train::finetune`]).
+//! (see [`bifsmn_engine::train::finetune`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use super::train::run_training;
-use crate::train::finetune::{self, FinetuneConfig, FinetuneReport};
+use super::session::run_training;
+use bifsmn_engine::train::finetune::{self, FinetuneConfig, FinetuneReport};
 
 /// `train finetune` options.
 #[derive(Debug, Args)]
@@ -56,7 +56,7 @@ pub struct FinetuneArgs {
 pub fn run(args: FinetuneArgs) -> anyhow::Result<ExitCode> {
     let replay = match &args.replay {
         Some(r) => r.clone(),
-        None => crate::data::demo_root().context("no --replay given and no demo set found")?,
+        None => bifsmn_engine::data::demo_root().context("no --replay given and no demo set found")?,
     };
     let mut config = FinetuneConfig::new(
         args.model.clone(),

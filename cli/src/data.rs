@@ -12,13 +12,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::output::{byte_progress, print_json, progress};
-use crate::audio;
-use crate::data::{
+use bifsmn_engine::audio;
+use bifsmn_engine::data::{
     Archive, Dataset, DownloadOptions, MergeMode, Progress, Protocol, Split, Stage, demo_root,
     fetch_archive, merge_datasets,
 };
-use crate::features::{FeatureParams, LogMel};
-use crate::fsutil::write_atomic;
+use bifsmn_engine::features::{FeatureParams, LogMel};
+use bifsmn_engine::fsutil::write_atomic;
 
 /// Dataset commands.
 #[derive(Debug, Subcommand)]
@@ -224,11 +224,11 @@ pub(crate) fn resolve_root(args: &RootArgs) -> anyhow::Result<PathBuf> {
 struct InfoReport<'a> {
     root: &'a Path,
     protocol: Protocol,
-    splits_from: crate::data::speech_commands::SplitSource,
+    splits_from: bifsmn_engine::data::speech_commands::SplitSource,
     fingerprint: String,
     background_files: usize,
     labels: &'a [String],
-    counts: crate::data::ClassCounts,
+    counts: bifsmn_engine::data::ClassCounts,
     totals: Totals,
 }
 
@@ -262,8 +262,8 @@ fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let splits_from = match ds.split_source {
-        crate::data::speech_commands::SplitSource::Lists => "validation_list.txt, testing_list.txt",
-        crate::data::speech_commands::SplitSource::SpeakerHash => {
+        bifsmn_engine::data::speech_commands::SplitSource::Lists => "validation_list.txt, testing_list.txt",
+        bifsmn_engine::data::speech_commands::SplitSource::SpeakerHash => {
             "speaker hash (no split lists), 10 % validation, 10 % test"
         }
     };
