@@ -22,7 +22,7 @@ my %node = map { $_->{id} => $_ } @{ $meta->{resolve}{nodes} };
 my %member = map { $_ => 1 } @{ $meta->{workspace_members} };
 
 # The workspace crates whose code ships in the binaries.
-my @shipped = qw(bifsmn-app bifsmn-engine bifsmn-deploy bifsmn-kernels);
+my @shipped = qw(bifsmn-app bifsmn-cli bifsmn-engine bifsmn-deploy bifsmn-kernels);
 my %shipped = map { $_ => 1 } @shipped;
 my @roots = grep { $shipped{ $pkg{$_}{name} } } @{ $meta->{workspace_members} };
 die "third-party-licenses: workspace crates not found (want @shipped)\n" unless @roots == @shipped;

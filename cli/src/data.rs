@@ -262,7 +262,9 @@ fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let splits_from = match ds.split_source {
-        bifsmn_engine::data::speech_commands::SplitSource::Lists => "validation_list.txt, testing_list.txt",
+        bifsmn_engine::data::speech_commands::SplitSource::Lists => {
+            "validation_list.txt, testing_list.txt"
+        }
         bifsmn_engine::data::speech_commands::SplitSource::SpeakerHash => {
             "speaker hash (no split lists), 10 % validation, 10 % test"
         }

@@ -56,7 +56,9 @@ pub struct FinetuneArgs {
 pub fn run(args: FinetuneArgs) -> anyhow::Result<ExitCode> {
     let replay = match &args.replay {
         Some(r) => r.clone(),
-        None => bifsmn_engine::data::demo_root().context("no --replay given and no demo set found")?,
+        None => {
+            bifsmn_engine::data::demo_root().context("no --replay given and no demo set found")?
+        }
     };
     let mut config = FinetuneConfig::new(
         args.model.clone(),

@@ -1,6 +1,7 @@
 //! One training run on the trainer thread, drawn as progress bars (or JSON lines), for
 //! `bifsmn train`, `bifsmn train finetune` and `bifsmn ablate`.
 
+use anyhow::{Context, bail};
 use indicatif::ProgressBar;
 use serde::Serialize;
 

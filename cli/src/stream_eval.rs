@@ -24,7 +24,9 @@ use super::data::{RootArgs, resolve_root};
 use super::output::print_json;
 use bifsmn_engine::data::{Dataset, Protocol};
 use bifsmn_engine::fsutil::write_atomic;
-use bifsmn_engine::stream::eval::{EvalConfig, EvalReport, default_thresholds, evaluate, points_csv};
+use bifsmn_engine::stream::eval::{
+    EvalConfig, EvalReport, default_thresholds, evaluate, points_csv,
+};
 use bifsmn_engine::stream::mix::{self, MixConfig, MixedStream, PlacementKind};
 use bifsmn_engine::stream::{DetectorConfig, ModelScorer, Scorer};
 

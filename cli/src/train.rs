@@ -7,17 +7,16 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use burn::module::Module;
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::data::{RootArgs, resolve_root};
-use super::session::run_training;
 use super::output::{print_json, progress};
+use super::session::run_training;
 use bifsmn_engine::data::{AugmentConfig, Dataset, Split};
 use bifsmn_engine::model::BinarizerKind;
 use bifsmn_engine::train::checkpoint::open_model;
 use bifsmn_engine::train::eval::{PathEvaluation, evaluate};
-use bifsmn_engine::train::{Backend, DistillMode, EpochMetrics, Role, TrainConfig, TrainEvent, Trainer};
+use bifsmn_engine::train::{Backend, DistillMode, Role, TrainConfig};
 
 /// Which network to train.
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 pub use super::record_error::RecordError;
 use super::splits::{SplitLists, clip_speaker, scan_clips};
 use super::vad::{SpeechSpan, VadConfig, speech_span, trim_to_clip};
-use crate::audio::{self, AudioError, SAMPLE_RATE};
+use crate::audio::{self, SAMPLE_RATE};
 use crate::data::Split;
 use crate::data::speech_commands::BACKGROUND_DIR;
 

@@ -3,10 +3,12 @@
 //! each connection, never stored).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use bifsmn_deploy::{
-    self as deploy, Auth, BoardCheck, BoardProfile, CheckHandle, Credentials, DeployError,
-    EventKind, HostKeyPolicy, KeyMismatch, Secret, SecretNeed, SshConfig, Target, UnknownHost,
+    self as deploy, Auth, BenchOptions, BoardCheck, BoardProfile, CheckHandle, Credentials,
+    DeployError, EventKind, HostKeyPolicy, KeyMismatch, Secret, SecretNeed, SshConfig, Target,
+    UnknownHost,
 };
 use egui::{RichText, Ui};
 

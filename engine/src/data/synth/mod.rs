@@ -419,8 +419,7 @@ pub fn synthesize(
     }
     claim_root(config, root)?;
     let speakers: Vec<&Speaker> = plan.speakers.iter().map(|(s, _)| s).collect();
-    let timbres: Vec<&timbre::Timbre> =
-        speakers.iter().filter_map(|s| s.timbre.as_ref()).collect();
+    let timbres: Vec<&timbre::Timbre> = speakers.iter().filter_map(|s| s.timbre.as_ref()).collect();
     let espeak_data = timbre::EspeakData::prepare(&timbres)?;
 
     let total = plan.items();
@@ -434,7 +433,9 @@ pub fn synthesize(
             if cancel.load(Ordering::Relaxed) {
                 return Err(SynthError::Cancelled);
             }
-            let espeak_path = espeak_data.as_ref().and_then(|d| d.path_for(speaker.timbre.as_ref()));
+            let espeak_path = espeak_data
+                .as_ref()
+                .and_then(|d| d.path_for(speaker.timbre.as_ref()));
             let outcome =
                 render_speaker(config, root, speaker, items, espeak_path.as_deref(), cancel)?;
             reused.fetch_add(outcome.reused, Ordering::Relaxed);
