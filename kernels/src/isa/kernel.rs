@@ -71,7 +71,7 @@ pub(crate) trait BitKernels {
     );
 }
 
-/// A computation written once against [`Simd`], run by [`run_simd`] on one backend.
+/// A computation written once against [`Simd`], run by [`run_simd`](super::dispatch::run_simd) on one backend.
 pub(crate) trait SimdTask {
     type Out;
     /// Implementations are `#[inline(always)]` so that the body is compiled inside the
@@ -79,7 +79,7 @@ pub(crate) trait SimdTask {
     fn run<S: Simd>(self, s: S) -> Self::Out;
 }
 
-/// Portable float code that [`run_portable`] compiles once more with wider vectors.
+/// Portable float code that [`run_portable`](super::dispatch::run_portable) compiles once more with wider vectors.
 pub(crate) trait Portable {
     type Out;
     /// `FUSED`: accumulate with fused multiply-add. Implementations are `#[inline(always)]`

@@ -17,7 +17,8 @@ pub(in crate::infer) struct Pass<'a, H> {
     pub(in crate::infer) path: usize,
     pub(in crate::infer) features: &'a [f32],
     pub(in crate::infer) hook: &'a mut H,
-    /// Where [`super::Session::layer_bits`] collects each binary layer's planes.
+    /// Where [`Session::layer_bits`](crate::infer::Session::layer_bits) collects each binary
+    /// layer's planes.
     pub(in crate::infer) cap: Option<&'a mut Vec<LayerBits>>,
 }
 

@@ -60,8 +60,12 @@ impl<S: Simd> Sink<S> for NoSink {
     fn len(&self) -> usize {
         usize::MAX
     }
+    /// # Safety
+    /// As [`Sink::push`].
     #[inline(always)]
     unsafe fn push(&mut self, _: S, _: usize, _: S::V) {}
+    /// # Safety
+    /// As [`Sink::push1`].
     #[inline(always)]
     unsafe fn push1(&mut self, _: S, _: usize, _: f32) {}
 }
@@ -162,6 +166,8 @@ impl<S: Simd> Sink<S> for RowSink<'_, S> {
         self.t0.len()
     }
 
+    /// # Safety
+    /// As [`Sink::push`].
     #[inline(always)]
     unsafe fn push(&mut self, s: S, i: usize, y: S::V) {
         debug_assert!(i.is_multiple_of(8) && i + 8 <= self.t0.len());
@@ -182,6 +188,8 @@ impl<S: Simd> Sink<S> for RowSink<'_, S> {
         self.bits(i, s.bits(m1), s.bits(s.nge0(r)));
     }
 
+    /// # Safety
+    /// As [`Sink::push1`].
     #[inline(always)]
     unsafe fn push1(&mut self, s: S, i: usize, y: f32) {
         if self.in_vec {
@@ -267,6 +275,8 @@ impl<S: Simd> Sink<S> for TimeSink<'_> {
         self.t0.len()
     }
 
+    /// # Safety
+    /// As [`Sink::push`].
     #[inline(always)]
     unsafe fn push(&mut self, s: S, c: usize, y: S::V) {
         // SAFETY: c + 8 <= m, the length of every slice.
@@ -284,6 +294,8 @@ impl<S: Simd> Sink<S> for TimeSink<'_> {
         }
     }
 
+    /// # Safety
+    /// As [`Sink::push1`].
     #[inline(always)]
     unsafe fn push1(&mut self, _: S, c: usize, y: f32) {
         let (s1, r) = binarize1(y, self.t0[c], self.t1[c]);

@@ -18,12 +18,16 @@ pub(crate) struct NeonBits;
 impl BitKernels for NeonBits {
     const ISA: Isa = Isa::Neon;
 
+    /// # Safety
+    /// As [`BitKernels::xor_popcount`].
     #[inline(always)]
     unsafe fn xor_popcount(job: &PopcountJob<'_>, out: &mut [u32]) {
         // SAFETY: the caller's contract (NEON is baseline, the shapes hold).
         unsafe { gemm::neon(job, out) }
     }
 
+    /// # Safety
+    /// As [`BitKernels::binarize_row`].
     #[inline(always)]
     unsafe fn binarize_row(
         x: &[f32],
@@ -36,6 +40,8 @@ impl BitKernels for NeonBits {
         unsafe { binarize::binarize_neon(x, tau0, tau1, b1, b2) }
     }
 
+    /// # Safety
+    /// As [`BitKernels::binarize_rows`].
     #[inline(always)]
     unsafe fn binarize_rows(
         x: &[f32],

@@ -28,12 +28,16 @@ impl Simd for Neon {
         // SAFETY: a `Neon` exists only where NEON does; register-only (or local-array) operations.
         unsafe { F8(vdupq_n_f32(v), vdupq_n_f32(v)) }
     }
+    /// # Safety
+    /// As [`Simd::load`].
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> F8 {
         // SAFETY: a `Neon` exists only where NEON does; the caller guarantees the 8 lanes
         // behind the pointer.
         unsafe { F8(vld1q_f32(p), vld1q_f32(p.add(4))) }
     }
+    /// # Safety
+    /// As [`Simd::store`].
     #[inline(always)]
     unsafe fn store(self, p: *mut f32, v: F8) {
         // SAFETY: a `Neon` exists only where NEON does; the caller guarantees the 8 lanes
@@ -43,6 +47,8 @@ impl Simd for Neon {
             vst1q_f32(p.add(4), v.1);
         }
     }
+    /// # Safety
+    /// As [`Simd::load_u32`].
     #[inline(always)]
     unsafe fn load_u32(self, p: *const u32) -> F8 {
         // SAFETY: a `Neon` exists only where NEON does; the caller guarantees the 8 lanes

@@ -20,11 +20,15 @@ pub(crate) struct ScalarBits;
 impl BitKernels for ScalarBits {
     const ISA: Isa = Isa::Scalar;
 
+    /// # Safety
+    /// As [`BitKernels::xor_popcount`].
     #[inline(always)]
     unsafe fn xor_popcount(job: &PopcountJob<'_>, out: &mut [u32]) {
         gemm::run(job, out)
     }
 
+    /// # Safety
+    /// As [`BitKernels::binarize_row`].
     #[inline(always)]
     unsafe fn binarize_row(
         x: &[f32],
@@ -36,6 +40,8 @@ impl BitKernels for ScalarBits {
         binarize::row(x, tau0, tau1, b1, b2)
     }
 
+    /// # Safety
+    /// As [`BitKernels::binarize_rows`].
     #[inline(always)]
     unsafe fn binarize_rows(
         x: &[f32],

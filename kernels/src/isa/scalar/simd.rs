@@ -13,16 +13,22 @@ impl Simd for Scalar {
     fn splat(self, v: f32) -> [f32; 8] {
         [v; 8]
     }
+    /// # Safety
+    /// As [`Simd::load`].
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> [f32; 8] {
         // SAFETY: the caller guarantees 8 readable floats.
         unsafe { p.cast::<[f32; 8]>().read_unaligned() }
     }
+    /// # Safety
+    /// As [`Simd::store`].
     #[inline(always)]
     unsafe fn store(self, p: *mut f32, v: [f32; 8]) {
         // SAFETY: the caller guarantees 8 writable floats.
         unsafe { p.cast::<[f32; 8]>().write_unaligned(v) }
     }
+    /// # Safety
+    /// As [`Simd::load_u32`].
     #[inline(always)]
     unsafe fn load_u32(self, p: *const u32) -> [f32; 8] {
         // SAFETY: the caller guarantees 8 readable u32.

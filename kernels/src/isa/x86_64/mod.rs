@@ -29,12 +29,16 @@ macro_rules! bit_kernels {
         impl BitKernels for $ty {
             const ISA: Isa = $isa;
 
+            /// # Safety
+            /// As [`BitKernels::xor_popcount`].
             #[inline(always)]
             unsafe fn xor_popcount(job: &PopcountJob<'_>, out: &mut [u32]) {
                 // SAFETY: the caller's contract (the CPU has the features, the shapes hold).
                 unsafe { $popcount(job, out) }
             }
 
+            /// # Safety
+            /// As [`BitKernels::binarize_row`].
             #[inline(always)]
             unsafe fn binarize_row(
                 x: &[f32],
@@ -47,6 +51,8 @@ macro_rules! bit_kernels {
                 unsafe { $row(x, tau0, tau1, b1, b2) }
             }
 
+            /// # Safety
+            /// As [`BitKernels::binarize_rows`].
             #[inline(always)]
             unsafe fn binarize_rows(
                 x: &[f32],

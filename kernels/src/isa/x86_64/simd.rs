@@ -23,18 +23,24 @@ impl Simd for Avx2 {
         // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
         unsafe { _mm256_set1_ps(v) }
     }
+    /// # Safety
+    /// As [`Simd::load`].
     #[inline(always)]
     unsafe fn load(self, p: *const f32) -> __m256 {
         // SAFETY: an `Avx2` exists only where AVX2 does; the caller guarantees the 8 lanes
         // behind the pointer.
         unsafe { _mm256_loadu_ps(p) }
     }
+    /// # Safety
+    /// As [`Simd::store`].
     #[inline(always)]
     unsafe fn store(self, p: *mut f32, v: __m256) {
         // SAFETY: an `Avx2` exists only where AVX2 does; the caller guarantees the 8 lanes
         // behind the pointer.
         unsafe { _mm256_storeu_ps(p, v) }
     }
+    /// # Safety
+    /// As [`Simd::load_u32`].
     #[inline(always)]
     unsafe fn load_u32(self, p: *const u32) -> __m256 {
         // SAFETY: an `Avx2` exists only where AVX2 does; the caller guarantees the 8 lanes
