@@ -344,6 +344,13 @@ pub fn check_paths(paths: &[Vec<usize>], layers: usize) -> Result<(), ShapeError
                 "layer indices must be strictly increasing",
             ));
         }
+        // Thin paths are distinct by definition; a repeated one is a writer's mistake.
+        if let Some(q) = paths[..p].iter().position(|other| other == path) {
+            return Err(shape_err(
+                format!("path {p}"),
+                format!("runs the same layers as path {q}"),
+            ));
+        }
     }
     Ok(())
 }

@@ -342,7 +342,32 @@ fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
             return Err(bad(w[1].2, format!("overlaps section {}", w[0].2)));
         }
     }
+    // Bytes that belong to no section are zero (the writer's alignment padding): two files of
+    // the same model cannot then differ in bytes that nobody reads.
+    let mut at = table_end;
+    let mut before = "the section table".to_string();
+    for &(start, end, key) in &spans {
+        check_gap(bytes, at, start, &before)?;
+        if end >= at {
+            (at, before) = (end, key.to_string());
+        }
+    }
+    check_gap(bytes, at, body, &before)?;
     Ok(sections)
+}
+
+/// `bytes[from..to]`, the gap after `before` (the table or a section), is zero.
+fn check_gap(bytes: &[u8], from: usize, to: usize, before: &str) -> Result<()> {
+    match bytes
+        .get(from..to)
+        .and_then(|gap| gap.iter().position(|&b| b != 0))
+    {
+        Some(i) => Err(FormatError::BadSection {
+            section: format!("gap after {before} (bytes {from}..{to})"),
+            problem: format!("byte {} belongs to no section and is not zero", from + i),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn as_usize(v: u32) -> usize {

@@ -283,3 +283,18 @@ fn summary_counts_the_paper_model() {
     assert_eq!(p0.macs, 102_400 + 819_200 + 262_144 + 8 * 529_408 + 12_288);
     assert!(s.to_string().contains("layer7.project"));
 }
+
+#[test]
+fn a_repeated_thin_path_is_refused() {
+    let spec = SynthSpec {
+        paths: Some(vec![vec![0, 2], vec![0, 2]]),
+        ..SynthSpec::tiny(Precision::Binary)
+    };
+    let e = PackedModel::from_weights(&spec.weights(1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("path 1") && e.contains("same layers as path 0"),
+        "{e}"
+    );
+}
