@@ -5,7 +5,8 @@
 //! shares for `T` workers, each with its own [`Session`](bifsmn_kernels::infer::Session) over
 //! the shared `Arc<Engine>`; the workers are started once per column and wait on a barrier, so
 //! a timed call is: release every worker, each runs its share, wait for the last one. burn flex
-//! runs the batch as one `[N, 1, mels, frames]` tensor with whatever threading burn uses.
+//! runs the batch as one `[N, 1, mels, frames]` tensor, parallelised as burn sees fit on its
+//! rayon pool (every core).
 //! Calls are timed with the latency table's interleaving (columns take turns in blocks), and
 //! the median call gives clips per second.
 
@@ -43,7 +44,8 @@ pub struct BatchOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct ThroughputColumn {
     pub name: String,
-    /// Worker threads that ran the column (burn: 1 caller, burn's own threading inside).
+    /// Worker threads that ran the column (burn flex: its rayon pool, which burn uses as it
+    /// sees fit inside one call).
     pub threads: usize,
     /// Timed calls (batches).
     pub runs: usize,
@@ -255,7 +257,12 @@ pub(super) fn measure(
         .map(|(name, &us)| column(name, threads, runs, us))
         .collect();
     if let Some(&us) = medians.last() {
-        columns.push(column(burn_name, 1, burn_runs, us));
+        columns.push(column(
+            burn_name,
+            rayon::current_num_threads(),
+            burn_runs,
+            us,
+        ));
     }
     Throughput {
         batch,
@@ -268,7 +275,7 @@ impl Throughput {
     /// The human-readable table (appended to the latency table).
     pub fn table(&self) -> String {
         let mut s = format!(
-            "throughput: {} clips per call, {} worker thread(s) with a session each (burn flex: the batch as one tensor, burn's own threading); median call\n\n",
+            "throughput: {} clips per call, {} worker thread(s) with a session each (burn flex: the batch as one tensor, on burn's rayon pool); median call\n\n",
             self.batch, self.threads
         );
         s.push_str(&format!(
@@ -341,6 +348,6 @@ mod tests {
         assert_eq!(calls.into_inner(), 1 + 1 + 2);
         assert_eq!((t.batch, t.threads, t.columns.len()), (5, 3, 2));
         assert!(t.columns.iter().all(|c| c.clips_per_sec > 0.0));
-        assert_eq!(t.columns[1].threads, 1);
+        assert_eq!(t.columns[1].threads, rayon::current_num_threads());
     }
 }
