@@ -15,7 +15,7 @@ use super::session::run_training;
 use bifsmn_engine::data::{AugmentConfig, Dataset, Split};
 use bifsmn_engine::model::BinarizerKind;
 use bifsmn_engine::train::checkpoint::open_model;
-use bifsmn_engine::train::eval::{PathEvaluation, evaluate};
+use bifsmn_engine::train::eval::{PackedEvaluation, PathEvaluation, evaluate, evaluate_packed_on};
 use bifsmn_engine::train::{Backend, DistillMode, Role, TrainConfig};
 
 /// Which network to train.
@@ -287,6 +287,10 @@ pub struct EvalArgs {
     pub split: SplitArg,
     #[arg(long, default_value_t = 96)]
     pub batch_size: usize,
+    /// Threads that decode and classify the clips of a .bkw, each with its own session
+    /// (0 = every core) [default: 0]. Results do not depend on it.
+    #[arg(long, value_name = "T")]
+    pub threads: Option<usize>,
     /// Print JSON (accuracy, per-class precision/recall and confusion per path).
     #[arg(long)]
     pub json: bool,
@@ -314,7 +318,19 @@ struct EvalReport {
     model: String,
     split: String,
     labels: Vec<String>,
+    /// How fast a .bkw was evaluated (absent for a run directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    throughput: Option<EvalThroughput>,
     paths: Vec<PathReport>,
+}
+
+/// Clips decoded and classified (on every thin path) per second of wall time.
+#[derive(Serialize)]
+struct EvalThroughput {
+    clips: usize,
+    threads: usize,
+    seconds: f64,
+    clips_per_sec: f64,
 }
 
 #[derive(Serialize)]
@@ -366,14 +382,16 @@ pub fn evaluate_saved(
 }
 
 /// Evaluate a packed `.bkw` model with the bit kernels (what a board runs) on a split, every
-/// thin path the file holds; `--root` defaults to the demo set, the protocol to 12.
+/// thin path the file holds, on `threads` threads (0 = every core); `--root` defaults to the
+/// demo set, the protocol to 12.
 pub fn evaluate_packed(
     model: &std::path::Path,
     root: Option<PathBuf>,
     protocol: Option<&str>,
     split: Split,
+    threads: usize,
     quiet: bool,
-) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
+) -> anyhow::Result<PackedEvaluation> {
     let root = match root {
         Some(r) => r,
         None => bifsmn_engine::data::demo_root()
@@ -383,7 +401,7 @@ pub fn evaluate_packed(
     let dataset =
         Dataset::open(&root, protocol).with_context(|| format!("opening {}", root.display()))?;
     let bar = progress(dataset.indices_in(split).len() as u64, "classifying", quiet);
-    let out = bifsmn_engine::train::eval::evaluate_packed(model, &dataset, split, &|| bar.inc(1))?;
+    let out = evaluate_packed_on(model, &dataset, split, threads, &|| bar.inc(1))?;
     bar.finish_and_clear();
     Ok(out)
 }
@@ -396,26 +414,39 @@ fn is_packed(path: &std::path::Path) -> bool {
 
 pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let split: Split = args.split.into();
-    let (labels, evals) = if is_packed(&args.model) {
-        evaluate_packed(
+    let (labels, evals, throughput) = if is_packed(&args.model) {
+        let e = evaluate_packed(
             &args.model,
             args.root,
             args.protocol.as_deref(),
             split,
+            args.threads.unwrap_or(0),
             args.json,
-        )?
+        )?;
+        let throughput = EvalThroughput {
+            clips: e.clips,
+            threads: e.threads,
+            seconds: e.seconds,
+            clips_per_sec: e.clips_per_sec(),
+        };
+        (e.labels, e.paths, Some(throughput))
     } else {
         if let Some(p) = &args.protocol {
             bail!(
                 "--protocol {p} applies to a .bkw model; a run directory uses the protocol it was trained with"
             );
         }
-        evaluate_saved(&args.model, args.root, split, args.batch_size)?
+        if args.threads.is_some() {
+            bail!("--threads applies to a .bkw model; a run directory is evaluated by burn");
+        }
+        let (labels, evals) = evaluate_saved(&args.model, args.root, split, args.batch_size)?;
+        (labels, evals, None)
     };
     let report = EvalReport {
         model: args.model.display().to_string(),
         split: split.name().to_string(),
         labels: labels.clone(),
+        throughput,
         paths: evals
             .iter()
             .map(|e| PathReport {
@@ -434,7 +465,23 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_eval(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text form of `bifsmn eval`.
+fn print_eval(report: &EvalReport) {
+    let labels = &report.labels;
     outln!("{} on the {} split", report.model, report.split);
+    if let Some(t) = &report.throughput {
+        outln!(
+            "{} clips decoded and classified on every path in {:.2} s on {} thread(s): {:.0} clips/s",
+            t.clips,
+            t.seconds,
+            t.threads,
+            t.clips_per_sec
+        );
+    }
     for p in &report.paths {
         outln!(
             "\npath {} ({} layers): accuracy {:.2}%  loss {:.4}",
@@ -476,7 +523,6 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
             outln!();
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ use burn::module::Module;
 use burn::prelude::*;
 use serde::Serialize;
 
+mod throughput;
+
+pub use throughput::{BatchOptions, Throughput, ThroughputColumn, resolve_threads};
+
 use crate::export::to_packed;
 use crate::model::Dfsmn;
 use crate::model::summary::summarize;
@@ -105,6 +109,9 @@ pub struct BenchReport {
     /// This CPU's XOR-popcount peak: the best micro-kernel on an ideal, L1-resident problem.
     pub peak_binary_ops_per_sec: f64,
     pub fraction_of_peak: f64,
+    /// Clips per second at `--batch N --threads T` (absent unless asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<Throughput>,
 }
 
 /// Time `f` `runs` times after `warmup` calls; median microseconds.
@@ -171,19 +178,21 @@ fn kernels_forward<'a>(
     })
 }
 
-/// One clip's features as burn's `[1, 1, n_mels, frames]` input.
-fn burn_input(features: &[f32], device: &Device) -> Tensor<4> {
-    Tensor::<1>::from_floats(features, device).reshape([1, 1, 32, 32])
+/// `batch` clips' features (one after the other) as burn's `[batch, 1, n_mels, frames]` input.
+fn burn_input(features: &[f32], batch: usize, device: &Device) -> Tensor<4> {
+    Tensor::<1>::from_floats(features, device).reshape([batch, 1, 32, 32])
 }
 
-/// The end-to-end forward of a burn column, read back so the time includes the work.
+/// The end-to-end forward of a burn column on `batch` clips as one tensor, read back so the
+/// time includes the work.
 fn burn_forward<'a>(
     model: &'a Dfsmn,
     device: &'a Device,
     features: &'a [f32],
+    batch: usize,
 ) -> Box<dyn FnMut() + 'a> {
     Box::new(move || {
-        let z = model.frontend(burn_input(features, device), 1.0, &mut None);
+        let z = model.frontend(burn_input(features, batch, device), 1.0, &mut None);
         let out = model.backbone(z, 0, 1.0, &mut None);
         let _ = out.logits.into_data();
     })
@@ -235,7 +244,7 @@ fn burn_rows(
                 samples.entry(k.to_string()).or_default().push(us(d));
             }
         };
-        let x = burn_input(features, device);
+        let x = burn_input(features, 1, device);
         let t = Instant::now();
         let h = model
             .act1
@@ -306,12 +315,14 @@ fn timing_features(student: &Engine) -> Vec<f32> {
     bifsmn_kernels::synth::random_features(student.feature_params(), 7)
 }
 
-/// Measure everything. `student` and `teacher` are run directories (or sidecars/.bpk).
+/// Measure everything. `student` and `teacher` are run directories (or sidecars/.bpk); with
+/// `batch`, the throughput table too.
 pub fn run_bench(
     student: &Path,
     teacher: &Path,
     runs: usize,
     warmup: usize,
+    batch: Option<BatchOptions>,
 ) -> anyhow::Result<BenchReport> {
     let device = Backend::Flex.device();
     let s =
@@ -355,11 +366,11 @@ pub fn run_bench(
     });
     timed.push(Timed {
         runs,
-        forward: burn_forward(&teacher_flex, &flex, &features),
+        forward: burn_forward(&teacher_flex, &flex, &features, 1),
     });
     timed.push(Timed {
         runs: ndarray_runs,
-        forward: burn_forward(&teacher_ndarray, &ndarray, &features),
+        forward: burn_forward(&teacher_ndarray, &ndarray, &features, 1),
     });
     let e2e = interleaved_medians(warmup, BLOCK, &mut timed);
     drop(timed);
@@ -412,6 +423,9 @@ pub fn run_bench(
         .map(|(_, v)| v)
         .sum();
     let peak = measure_peak(se.isa());
+    let throughput = batch
+        .map(|b| throughput::run(&se, &te, (&teacher_flex, &flex), b, warmup, runs))
+        .transpose()?;
     let ops_per_sec = binary_ops as f64 / (binary_rows_us * 1e-6);
     let checkpoint_bytes = std::fs::metadata(&t.model_path)?.len();
     let weight_bytes = teacher_summary.total_params as u64 * 4;
@@ -443,6 +457,7 @@ pub fn run_bench(
         binary_ops_per_sec: ops_per_sec,
         peak_binary_ops_per_sec: peak,
         fraction_of_peak: ops_per_sec / peak,
+        throughput,
     })
 }
 
@@ -515,6 +530,10 @@ impl BenchReport {
             100.0 * self.fraction_of_peak,
             self.peak_binary_ops_per_sec / 1e9
         ));
+        if let Some(t) = &self.throughput {
+            s.push('\n');
+            s.push_str(&t.table());
+        }
         s
     }
 }

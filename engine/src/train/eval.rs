@@ -189,14 +189,52 @@ pub fn evaluate(
     Ok(out)
 }
 
+/// A packed model's evaluation, and how fast it ran.
+#[derive(Clone, Debug)]
+pub struct PackedEvaluation {
+    /// Class names in class-index order.
+    pub labels: Vec<String>,
+    /// One per thin path the file holds.
+    pub paths: Vec<PathEvaluation>,
+    /// Clips classified (each on every path).
+    pub clips: usize,
+    /// Worker threads that decoded and classified them.
+    pub threads: usize,
+    /// Wall time of decoding, features and every path's forward for all clips, seconds.
+    pub seconds: f64,
+}
+
+impl PackedEvaluation {
+    /// Clips decoded and classified (on every path) per second of wall time.
+    pub fn clips_per_sec(&self) -> f64 {
+        self.clips as f64 / self.seconds.max(f64::MIN_POSITIVE)
+    }
+}
+
 /// Evaluate a packed `.bkw` model with the bit kernels (what a board runs) on a split of
-/// `dataset`, every thin path the file holds. `tick` is called after each clip.
+/// `dataset`, every thin path the file holds, on every core. `tick` is called after each clip.
 pub fn evaluate_packed(
     model: &std::path::Path,
     dataset: &Dataset,
     split: Split,
     tick: &dyn Fn(),
 ) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
+    let e = evaluate_packed_on(model, dataset, split, 0, tick)?;
+    Ok((e.labels, e.paths))
+}
+
+/// As [`evaluate_packed`], on `threads` worker threads (0 = every core), and timed. Each worker
+/// decodes a clip, classifies it on every path with its own session and takes the next clip;
+/// the outcomes are recorded in clip order, so predictions, confusion matrices and losses (the
+/// same sums in the same order) are identical for every `threads`. `tick` is called after each
+/// clip, in clip order, on the calling thread.
+pub fn evaluate_packed_on(
+    model: &std::path::Path,
+    dataset: &Dataset,
+    split: Split,
+    threads: usize,
+    tick: &dyn Fn(),
+) -> anyhow::Result<PackedEvaluation> {
     use anyhow::{Context, bail};
     use bifsmn_kernels::format::PackedModel;
     use bifsmn_kernels::infer::Engine;
@@ -220,7 +258,6 @@ pub fn evaluate_packed(
     }
     let classes = dataset.labels.len();
     let paths = engine.num_paths();
-    let mut session = engine.session();
     let mut evals: Vec<PathEvaluation> = (0..paths)
         .map(|p| {
             Ok(PathEvaluation::empty(
@@ -230,35 +267,205 @@ pub fn evaluate_packed(
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    // Summed here, averaged by `finish`.
+    let threads = crate::bench::resolve_threads(threads).min(clips.len());
+    let start = std::time::Instant::now();
+    // Summed here, in clip order, averaged by `finish`.
     let mut loss_sums = vec![0f32; paths];
-    for &i in &clips {
-        let clip = &dataset.clips[i];
-        let samples = dataset
-            .load(clip)
-            .with_context(|| format!("reading {}", dataset.relative_name(clip)))?;
-        for (e, loss_sum) in evals.iter_mut().zip(&mut loss_sums) {
-            let c = session.classify(e.metrics.path, &samples)?;
-            let p_true = c.probabilities.get(clip.label).copied().unwrap_or(0.0);
-            *loss_sum -= p_true.max(1e-12).ln();
+    classify_in_order(&engine, dataset, &clips, threads, |i, outcome| {
+        let label = dataset.clips[i].label;
+        for ((e, loss_sum), o) in evals.iter_mut().zip(&mut loss_sums).zip(outcome) {
+            *loss_sum -= o.p_true.max(1e-12).ln();
             e.record(Prediction {
                 clip: i,
-                label: clip.label,
-                predicted: c.index,
-                confidence: c.probabilities[c.index],
+                label,
+                predicted: o.predicted,
+                confidence: o.confidence,
             });
         }
         tick();
-    }
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
     for (e, loss_sum) in evals.iter_mut().zip(loss_sums) {
         e.finish(loss_sum / clips.len() as f32);
     }
-    Ok((dataset.labels.clone(), evals))
+    Ok(PackedEvaluation {
+        labels: dataset.labels.clone(),
+        paths: evals,
+        clips: clips.len(),
+        threads,
+        seconds,
+    })
+}
+
+/// One clip's outcome on one thin path.
+struct PathOutcome {
+    predicted: usize,
+    /// Probability of the predicted class.
+    confidence: f32,
+    /// Probability of the true class.
+    p_true: f32,
+}
+
+/// Decode clip `i` of `dataset` and classify it on every path of the session's engine.
+fn classify_clip(
+    session: &mut bifsmn_kernels::infer::Session,
+    dataset: &Dataset,
+    i: usize,
+) -> anyhow::Result<Vec<PathOutcome>> {
+    use anyhow::Context;
+    let clip = &dataset.clips[i];
+    let samples = dataset
+        .load(clip)
+        .with_context(|| format!("reading {}", dataset.relative_name(clip)))?;
+    (0..session.engine().num_paths())
+        .map(|p| {
+            let c = session.classify(p, &samples)?;
+            Ok(PathOutcome {
+                predicted: c.index,
+                confidence: c.probabilities[c.index],
+                p_true: c.probabilities.get(clip.label).copied().unwrap_or(0.0),
+            })
+        })
+        .collect()
+}
+
+/// Classify the dataset's `clips` on `threads` workers, each with its own session and taking
+/// the next clip when it finishes one, and hand each clip's outcomes to `record` in the order
+/// of `clips` (on this thread). The first failing clip in that order stops the work and is
+/// the error returned, as in a sequential loop: workers take clips in increasing order, so
+/// every clip before a failing one was taken and finishes.
+fn classify_in_order(
+    engine: &Arc<bifsmn_kernels::infer::Engine>,
+    dataset: &Dataset,
+    clips: &[usize],
+    threads: usize,
+    mut record: impl FnMut(usize, Vec<PathOutcome>),
+) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    type Outcome = (usize, anyhow::Result<Vec<PathOutcome>>);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<Outcome>();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            let (tx, next, stop) = (tx.clone(), &next, &stop);
+            let mut session = engine.session();
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let pos = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = clips.get(pos) else { break };
+                    let outcome = classify_clip(&mut session, dataset, i);
+                    if outcome.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    if tx.send((pos, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut first_error: Option<(usize, anyhow::Error)> = None;
+        let mut due = 0;
+        for (pos, outcome) in rx {
+            match outcome {
+                Ok(o) => {
+                    pending.insert(pos, o);
+                }
+                Err(e) if first_error.as_ref().is_none_or(|(p, _)| pos < *p) => {
+                    first_error = Some((pos, e));
+                }
+                Err(_) => {}
+            }
+            while first_error.is_none()
+                && let Some(o) = pending.remove(&due)
+            {
+                record(clips[due], o);
+                due += 1;
+            }
+        }
+        first_error.map_or(Ok(()), |(_, e)| Err(e))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::testutil::twelve_class_set;
+    use crate::data::{ClipSource, Protocol};
+    use bifsmn_kernels::format::PackedModel;
+    use bifsmn_kernels::synth::SynthSpec;
+    use bifsmn_kernels::weights::Precision;
+    use std::cell::Cell;
+    use std::path::{Path, PathBuf};
+
+    /// 12 words x 4 speakers (36 train clips with silence) and a random paper-sized binary
+    /// student with the dataset's labels, saved as a `.bkw`.
+    fn dataset_and_model(dir: &Path) -> (Dataset, PathBuf) {
+        let root = dir.join("set");
+        let speakers = ["0a7c2a8d", "c50f55b8", "3cfc6b3a", "bb05582b"];
+        twelve_class_set(&root, &speakers, &["bed"]);
+        let ds = Dataset::open(&root, Protocol::Twelve).unwrap();
+        let mut w = SynthSpec::paper(Precision::Binary).weights(3);
+        w.labels = ds.labels.clone();
+        let model = dir.join("m.bkw");
+        PackedModel::from_weights(&w).unwrap().save(&model).unwrap();
+        (ds, model)
+    }
+
+    #[test]
+    fn packed_evaluation_is_identical_on_one_and_many_threads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ds, model) = dataset_and_model(tmp.path());
+        let train = ds.indices_in(Split::Train);
+        let ticks = Cell::new(0);
+        let tick = || ticks.set(ticks.get() + 1);
+        let one = evaluate_packed_on(&model, &ds, Split::Train, 1, &tick).unwrap();
+        assert_eq!((one.clips, one.threads, ticks.get()), (36, 1, 36));
+        assert!(one.paths.len() > 1, "every thin path");
+        let order: Vec<usize> = one.paths[0].predictions.iter().map(|p| p.clip).collect();
+        assert_eq!(order, train, "recorded in clip order");
+        for threads in [2, 3, 7] {
+            let many = evaluate_packed_on(&model, &ds, Split::Train, threads, &|| {}).unwrap();
+            assert_eq!((many.clips, many.threads), (36, threads));
+            assert!(many.clips_per_sec() > 0.0);
+            for (a, b) in one.paths.iter().zip(&many.paths) {
+                assert_eq!(a.predictions, b.predictions, "{threads} threads");
+                assert_eq!(a.confusion, b.confusion);
+                assert_eq!(a.metrics.loss.to_bits(), b.metrics.loss.to_bits());
+                assert_eq!(a.metrics.accuracy.to_bits(), b.metrics.accuracy.to_bits());
+            }
+        }
+        // Every core by default, never more threads than clips.
+        let all = evaluate_packed_on(&model, &ds, Split::Train, 0, &|| {}).unwrap();
+        assert_eq!(all.threads, crate::bench::resolve_threads(0).min(36));
+        let (labels, paths) = evaluate_packed(&model, &ds, Split::Train, &|| {}).unwrap();
+        assert_eq!(labels, ds.labels);
+        assert_eq!(paths[0].predictions, one.paths[0].predictions);
+    }
+
+    #[test]
+    fn the_first_unreadable_clip_in_order_is_the_error_on_any_thread_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ds, model) = dataset_and_model(tmp.path());
+        let files: Vec<&PathBuf> = ds
+            .indices_in(Split::Train)
+            .into_iter()
+            .filter_map(|i| match &ds.clips[i].source {
+                ClipSource::File(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        std::fs::remove_file(files[20]).unwrap();
+        std::fs::remove_file(files[4]).unwrap();
+        let first = files[4].strip_prefix(&ds.root).unwrap().to_string_lossy();
+        for threads in [1, 4] {
+            let err = evaluate_packed_on(&model, &ds, Split::Train, threads, &|| {}).unwrap_err();
+            assert!(format!("{err:#}").contains(&*first), "{threads}: {err:#}");
+        }
+    }
 
     #[test]
     fn keyword_scores_count_keywords_heard_and_words_that_fired() {
