@@ -342,18 +342,27 @@ fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
             return Err(bad(w[1].2, format!("overlaps section {}", w[0].2)));
         }
     }
-    // Bytes that belong to no section are zero (the writer's alignment padding): two files of
-    // the same model cannot then differ in bytes that nobody reads.
+    check_gaps(bytes, table_end, body, &spans)?;
+    Ok(sections)
+}
+
+/// Bytes that belong to no section are zero (the writer's alignment padding): two files of the
+/// same model cannot then differ in bytes that nobody reads. `spans` are sorted and disjoint.
+fn check_gaps(
+    bytes: &[u8],
+    table_end: usize,
+    body: usize,
+    spans: &[(usize, usize, Key)],
+) -> Result<()> {
     let mut at = table_end;
     let mut before = "the section table".to_string();
-    for &(start, end, key) in &spans {
+    for &(start, end, key) in spans {
         check_gap(bytes, at, start, &before)?;
         if end >= at {
             (at, before) = (end, key.to_string());
         }
     }
-    check_gap(bytes, at, body, &before)?;
-    Ok(sections)
+    check_gap(bytes, at, body, &before)
 }
 
 /// `bytes[from..to]`, the gap after `before` (the table or a section), is zero.
