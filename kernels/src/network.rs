@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::features::FeatureParams;
-use crate::weights::{ActQuant, BatchNorm, DfsmnLayer, NetworkWeights, Precision};
+use crate::weights::{ActQuant, BatchNorm, Dense, DfsmnLayer, NetworkWeights, Precision};
 
 /// Limits on every dimension (documented in `docs/FORMAT.md`).
 pub mod limits {
@@ -538,31 +538,11 @@ fn check_dfsmn(w: &NetworkWeights, d: &Dims, j: usize, l: &DfsmnLayer) -> Result
     check_quant(&f("memory_quant"), &l.memory_quant, d.m, w.precision)?;
     check_bn(&f("memory_bn"), &l.memory_bn, d.m)?;
     finite(&f("memory_act"), l.memory_act)?;
-    if l.expand.in_features != d.m || l.expand.out_features != d.hidden {
-        return Err(shape_err(
-            f("expand"),
-            format!(
-                "{} -> {}, expected {} -> {}",
-                l.expand.in_features, l.expand.out_features, d.m, d.hidden
-            ),
-        ));
-    }
-    len_is(&f("expand.weight"), &l.expand.weight, d.hidden * d.m)?;
-    len_is(&f("expand.bias"), &l.expand.bias, d.hidden)?;
+    check_dense(&f("expand"), &l.expand, d.m, d.hidden)?;
     check_quant(&f("expand_quant"), &l.expand_quant, d.m, w.precision)?;
     check_bn(&f("expand_bn"), &l.expand_bn, d.hidden)?;
     finite(&f("expand_act"), l.expand_act)?;
-    if l.project.in_features != d.hidden || l.project.out_features != d.m {
-        return Err(shape_err(
-            f("project"),
-            format!(
-                "{} -> {}, expected {} -> {}",
-                l.project.in_features, l.project.out_features, d.hidden, d.m
-            ),
-        ));
-    }
-    len_is(&f("project.weight"), &l.project.weight, d.m * d.hidden)?;
-    len_is(&f("project.bias"), &l.project.bias, d.m)?;
+    check_dense(&f("project"), &l.project, d.hidden, d.m)?;
     check_quant(&f("project_quant"), &l.project_quant, d.hidden, w.precision)?;
     if l.out_bn.len() != d.hyper.paths || l.out_act.len() != d.hyper.paths {
         return Err(shape_err(
@@ -596,6 +576,21 @@ fn check_dfsmn(w: &NetworkWeights, d: &Dims, j: usize, l: &DfsmnLayer) -> Result
         finite(&f(&format!("out_act[{p}]")), l.out_act[p])?;
     }
     Ok(())
+}
+
+/// A 1x1 layer `field` maps `inputs` to `outputs` features: its declared sizes, weight and bias.
+fn check_dense(field: &str, l: &Dense, inputs: usize, outputs: usize) -> Result<(), ShapeError> {
+    if l.in_features != inputs || l.out_features != outputs {
+        return Err(shape_err(
+            field,
+            format!(
+                "{} -> {}, expected {inputs} -> {outputs}",
+                l.in_features, l.out_features
+            ),
+        ));
+    }
+    len_is(&format!("{field}.weight"), &l.weight, outputs * inputs)?;
+    len_is(&format!("{field}.bias"), &l.bias, outputs)
 }
 
 /// The classifier against the backbone's output.

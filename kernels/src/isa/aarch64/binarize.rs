@@ -1,5 +1,9 @@
 //! The activation binariser on NEON (see [`crate::bitpack::binarize_row`]).
 
+use crate::bitpack::{BitRows, reduce8};
+use crate::isa::scalar::binarize::{rows_with, tail as binarize_tail};
+use std::arch::aarch64::*;
+
 /// # Safety
 /// NEON is available; the sizes are those `crate::bitpack::binarize_rows` asserts.
 #[target_feature(enable = "neon")]
@@ -16,10 +20,6 @@ pub(super) unsafe fn rows_neon(
         binarize_neon(x, t0, t1, b1, b2)
     })
 }
-
-use crate::bitpack::{BitRows, reduce8};
-use crate::isa::scalar::binarize::{rows_with, tail as binarize_tail};
-use std::arch::aarch64::*;
 
 /// Four floats: (mask of plane 1, mask of plane 2), `|r|` added to `acc`.
 ///
