@@ -2,15 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bifsmn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bifsmn"))
-        .args(args)
-        .output()
-        .expect("running bifsmn")
-}
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::bifsmn;
 
 /// `n` samples of a quiet sine as a 16 kHz dataset clip (parent folders created).
 fn write_wav(path: &Path, n: usize) {

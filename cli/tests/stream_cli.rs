@@ -3,28 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+
+use common::{bifsmn, text};
 
 use bifsmn_engine::audio;
 use bifsmn_kernels::format::PackedModel;
 use bifsmn_kernels::synth::SynthSpec;
 use bifsmn_kernels::weights::Precision;
-
-fn bifsmn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bifsmn"))
-        .args(args)
-        .output()
-        .expect("run bifsmn")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// A random paper-sized binary model with the 12-class labels (detects nothing meaningful,
 /// exercises everything else).

@@ -3,23 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bifsmn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bifsmn"))
-        .args(args)
-        .output()
-        .expect("run bifsmn")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{bifsmn, text};
 
 fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models")
