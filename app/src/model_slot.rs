@@ -24,6 +24,8 @@ pub(crate) struct ModelSlot {
     /// The file or run folder to load (typed, browsed, or set by a panel).
     pub(crate) field: PathField,
     model: Option<Arc<InferenceModel>>,
+    /// The file `model` was read from (the field may have been edited since).
+    loaded: Option<PathBuf>,
     /// Counts completed loads, so panels know when to recompute what they derived.
     generation: u64,
     task: Option<Task<Result<InferenceModel, Notice>>>,
@@ -48,6 +50,7 @@ impl ModelSlot {
             autoload: !text.trim().is_empty(),
             field: PathField::new(text, Pick::File(MODEL_EXTS)),
             model: None,
+            loaded: None,
             generation: 0,
             task: None,
             loading: None,
@@ -84,11 +87,12 @@ impl ModelSlot {
             self.load(ctx, None);
         }
         if let Some(r) = take_done(&mut self.task) {
-            self.loading = None;
+            let file = self.loading.take();
             match r {
                 Ok(Ok(m)) => {
                     self.generation += 1;
                     self.model = Some(Arc::new(m));
+                    self.loaded = file;
                 }
                 Ok(Err(n)) => self.notice = Some(n),
                 Err(e) => self.notice = Some(Notice::error(e, "")),
@@ -103,7 +107,7 @@ impl ModelSlot {
 
     /// The file of the loaded model (the Deploy panel pushes the same one by default).
     pub(crate) fn loaded_path(&self) -> Option<PathBuf> {
-        self.model.as_ref().and(self.field.path())
+        self.loaded.clone()
     }
 
     /// The load, for the status bar.
