@@ -4,17 +4,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use bifsmn_kernels::atomic::parent_dir;
 /// Atomic file writes live in the kernels, whose model writer uses them and which deploy
 /// depends on; re-exported here beside the folder helpers.
 pub use bifsmn_kernels::atomic::{write_atomic, write_atomic_with};
-
-/// The folder `path` is in (`.` for a bare file name).
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
 
 /// An I/O error, what was being done and the path it was done to.
 #[derive(Debug, thiserror::Error)]

@@ -54,7 +54,7 @@ fn temp_name(path: &Path) -> String {
 }
 
 /// The folder `path` is in (`.` for a bare file name).
-fn parent_dir(path: &Path) -> PathBuf {
+pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
