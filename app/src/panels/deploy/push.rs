@@ -417,7 +417,7 @@ impl DeployPanel {
         if self.follow_loaded {
             ui.label(
                 RichText::new(match &self.loaded_model {
-                    Some(_) => "The model loaded in Inspect (type another path to change it).",
+                    Some(_) => "The workbench's loaded model (type another path to change it).",
                     None => "Load a model in Inspect (Ctrl+3), or type or browse a .bkw here.",
                 })
                 .weak()
