@@ -30,7 +30,7 @@ fn check(data: &[u8]) {
     let Ok(model) = PackedModel::from_bytes(data) else {
         return;
     };
-    // f32 storage holds every f32 or f16 value exactly, so the round trip is lossless.
+    // f32 storage holds every f32, f16 or q8 value exactly, so the round trip is lossless.
     let m = model.with_storage(Storage::default());
     let bytes = m.to_bytes().expect("an accepted model re-encodes");
     let back = PackedModel::from_bytes(&bytes).expect("a re-encoded model parses");

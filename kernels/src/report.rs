@@ -70,10 +70,7 @@ pub struct ModelStorage {
 
 impl From<Storage> for ModelStorage {
     fn from(s: Storage) -> Self {
-        let name = |d: FloatDtype| match d {
-            FloatDtype::F32 => "f32",
-            FloatDtype::F16 => "f16",
-        };
+        let name = |d: FloatDtype| d.dtype().name();
         Self {
             fp_weights: name(s.fp_weights).to_owned(),
             per_channel: name(s.per_channel).to_owned(),

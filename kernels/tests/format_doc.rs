@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bifsmn_kernels::features::{FeatureParams, LogMel};
-use bifsmn_kernels::format::{FloatDtype, PackedModel, Storage};
+use bifsmn_kernels::format::{FloatDtype, LayerWeights, PackedModel, Storage};
 use bifsmn_kernels::infer::{Engine, EngineOptions};
 use bifsmn_kernels::isa::Isa;
 use bifsmn_kernels::synth::{SynthSpec, random_clip, random_features};
@@ -60,6 +60,24 @@ fn half(h: u16) -> f32 {
 
 const NONE: u16 = 0xFFFF;
 
+/// A `q8` section: u32 `g`, `g` grids (f32 base, f32 step), then the codes; `g` equal groups of
+/// consecutive values, each `base + step * code` in f32 (product rounded, then the sum).
+fn q8(d: &[u8]) -> Vec<f32> {
+    let g = u32_at(d, 0) as usize;
+    let codes = &d[4 + 8 * g..];
+    let per = codes.len() / g;
+    let f = |at: usize| f32::from_le_bytes(d[at..at + 4].try_into().unwrap());
+    codes
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| {
+            let grid = 4 + 8 * (k / per);
+            let product = f(grid + 4) * c as f32;
+            f(grid) + product
+        })
+        .collect()
+}
+
 struct File {
     meta: Vec<u32>,
     feat: FeatureParams,
@@ -72,7 +90,8 @@ struct File {
 impl File {
     fn parse(b: &[u8]) -> File {
         assert_eq!(&b[..8], b"BIFSMNKW");
-        assert_eq!(u32_at(b, 8), 1);
+        let version = u32_at(b, 8);
+        assert!(version == 1 || version == 2);
         assert_eq!(u64_at(b, 16), b.len() as u64);
         let body = b.len() - 4;
         assert_eq!(u32_at(b, body), crc32(&b[..body]));
@@ -83,6 +102,7 @@ impl File {
             let key = (u16_at(b, e), u16_at(b, e + 2), u16_at(b, e + 4));
             let (off, len) = (u64_at(b, e + 8) as usize, u64_at(b, e + 16) as usize);
             assert!(off % 8 == 0 && off + len <= body);
+            assert!(b[e + 6] != 6 || version == 2, "q8 only in version 2");
             assert!(
                 sec.insert(key, (b[e + 6], b[off..off + len].to_vec()))
                     .is_none()
@@ -136,6 +156,7 @@ impl File {
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
                 .collect(),
             2 => d.chunks_exact(2).map(|c| half(u16_at(c, 0))).collect(),
+            6 => q8(d),
             _ => panic!("not a float section"),
         }
     }
@@ -512,13 +533,43 @@ fn a_forward_written_from_the_documents_is_bit_exact() {
     }
     let paper = PackedModel::from_weights(&SynthSpec::paper(Precision::Binary).weights(7)).unwrap();
     check_bit_exact(&paper, "paper");
-    let f16 = paper.with_storage(Storage {
+    let f16 = paper.clone().with_storage(Storage {
         fp_weights: FloatDtype::F16,
         per_channel: FloatDtype::F16,
     });
     // Reload so the engine runs the rounded values the file holds.
     let f16 = PackedModel::from_bytes(&f16.to_bytes().unwrap()).unwrap();
     check_bit_exact(&f16, "paper, f16");
+    let q8 = paper.with_storage(Storage::COMPACT);
+    check_bit_exact(
+        &PackedModel::from_bytes(&q8.to_bytes().unwrap()).unwrap(),
+        "paper, q8",
+    );
+    // The forward above runs binary models only; for a q8 float model, check that the document's
+    // decoding gives the reader's values bit for bit.
+    let teacher = PackedModel::from_weights(&SynthSpec::paper(Precision::Float).weights(7))
+        .unwrap()
+        .with_storage(Storage::COMPACT);
+    let bytes = teacher.to_bytes().unwrap();
+    let (file, loaded) = (
+        File::parse(&bytes),
+        PackedModel::from_bytes(&bytes).unwrap(),
+    );
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let Some(LayerWeights::Float { weight }) = loaded.layers.first().map(|l| &l.expand.weights)
+    else {
+        panic!("a float model has float weights")
+    };
+    assert_eq!(bits(&file.floats(0x0050, 0, NONE)), bits(weight));
+    assert_eq!(
+        bits(&file.floats(0x0070, NONE, NONE)),
+        bits(&loaded.classifier.weight)
+    );
+    let affine = file.floats(0x0011, NONE, NONE);
+    assert_eq!(
+        bits(&affine[..affine.len() / 2]),
+        bits(&loaded.conv1.affine.scale)
+    );
 }
 
 #[test]
@@ -590,5 +641,7 @@ fn stated_validation_rules_and_sizes_hold() {
     };
     assert_eq!(size(Precision::Binary, FloatDtype::F32), 201_956);
     assert_eq!(size(Precision::Binary, FloatDtype::F16), 138_380);
+    assert_eq!(size(Precision::Binary, FloatDtype::Q8), 108_292);
     assert_eq!(size(Precision::Float, FloatDtype::F32), 2_386_756);
+    assert_eq!(size(Precision::Float, FloatDtype::Q8), 633_252);
 }

@@ -112,11 +112,12 @@ usage: bifsmn-runner selftest [--model M.bkw] [--seed S] [--json]
   The logits' bit patterns in the JSON output let two machines be compared exactly.";
 
 const SYNTH_USAGE: &str = "\
-usage: bifsmn-runner synth --out M.bkw [--seed S] [--float] [--tiny] [--f16]
+usage: bifsmn-runner synth --out M.bkw [--seed S] [--float] [--tiny] [--f16 | --q8]
 
   Writes a random (untrained) model: the paper's 8-layer, 12-class binary student, or with
   --float its FP32 teacher, or with --tiny a very small network. --f16 stores float sections
-  as binary16. Prints the file's size and hash.";
+  as binary16, --q8 as 8-bit codes on per-group grids (docs/FORMAT.md). Prints the file's
+  size and hash.";
 
 /// Parsed `--name value` / `--name=value` options, flags and positional arguments.
 struct Args {
@@ -617,7 +618,7 @@ fn selftest(args: &[String]) -> Res<()> {
 }
 
 fn synth(args: &[String]) -> Res<()> {
-    let a = Args::parse(args, &["out", "seed"], &["float", "tiny", "f16"])?;
+    let a = Args::parse(args, &["out", "seed"], &["float", "tiny", "f16", "q8"])?;
     a.no_positional()?;
     let out = a
         .values
@@ -635,6 +636,8 @@ fn synth(args: &[String]) -> Res<()> {
     };
     let dt = if a.flag("f16") {
         FloatDtype::F16
+    } else if a.flag("q8") {
+        FloatDtype::Q8
     } else {
         FloatDtype::F32
     };

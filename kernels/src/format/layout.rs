@@ -5,8 +5,11 @@ use std::fmt;
 
 /// First 8 bytes of every file.
 pub const MAGIC: [u8; 8] = *b"BIFSMNKW";
-/// The only version this reader accepts and this writer produces.
+/// The version of a file without `q8` sections (every file written before `q8` existed).
 pub const VERSION: u32 = 1;
+/// The version of a file with at least one `q8` section; a reader of version 1 would reject
+/// the unknown dtype, so such files say so up front.
+pub const VERSION_Q8: u32 = 2;
 /// Header bytes (magic, version, section count, file length, flags, reserved).
 pub const HEADER_LEN: usize = 32;
 /// Bytes per section table entry.
@@ -37,6 +40,8 @@ pub enum Dtype {
     U32 = 4,
     /// Raw bytes (a record documented per section).
     Bytes = 5,
+    /// 8-bit codes on per-group linear grids (see `q8.rs`); version 2 files only.
+    Q8 = 6,
 }
 
 impl Dtype {
@@ -47,6 +52,7 @@ impl Dtype {
             3 => Dtype::Bits,
             4 => Dtype::U32,
             5 => Dtype::Bytes,
+            6 => Dtype::Q8,
             _ => return None,
         })
     }
@@ -59,7 +65,7 @@ impl Dtype {
             Dtype::F32 | Dtype::U32 => 4,
             Dtype::F16 => 2,
             Dtype::Bits => 8,
-            Dtype::Bytes => 1,
+            Dtype::Bytes | Dtype::Q8 => 1,
         }
     }
     pub fn name(self) -> &'static str {
@@ -69,6 +75,7 @@ impl Dtype {
             Dtype::Bits => "bits",
             Dtype::U32 => "u32",
             Dtype::Bytes => "bytes",
+            Dtype::Q8 => "q8",
         }
     }
 }
@@ -83,6 +90,9 @@ pub enum FloatDtype {
     F32,
     /// Half the bytes; values are rounded to binary16 (changes results slightly).
     F16,
+    /// About a quarter of the bytes: 8-bit codes on a linear grid per group (per output channel
+    /// for weights, per vector for affines and thresholds). Changes results slightly.
+    Q8,
 }
 
 impl FloatDtype {
@@ -90,6 +100,25 @@ impl FloatDtype {
         match self {
             FloatDtype::F32 => Dtype::F32,
             FloatDtype::F16 => Dtype::F16,
+            FloatDtype::Q8 => Dtype::Q8,
+        }
+    }
+
+    /// Bytes of a section of `n` values (`groups` only matters for `q8`).
+    pub fn section_len(self, n: usize, groups: usize) -> usize {
+        match self {
+            FloatDtype::F32 => 4 * n,
+            FloatDtype::F16 => 2 * n,
+            FloatDtype::Q8 => super::q8::section_len(n, groups),
+        }
+    }
+
+    /// Bits per stored value (ignoring the `q8` grids).
+    pub fn bits(self) -> u32 {
+        match self {
+            FloatDtype::F32 => 32,
+            FloatDtype::F16 => 16,
+            FloatDtype::Q8 => 8,
         }
     }
 }

@@ -10,6 +10,7 @@
 //!   [`model_hash`] is the stable identity of a file's bytes (FNV-1a 64).
 
 mod layout;
+mod q8;
 mod read;
 mod summary;
 mod write;
@@ -29,8 +30,8 @@ use crate::weights::Precision;
 pub enum FormatError {
     #[error("not a BiFSMN packed model: bad magic {found:02x?} (expected \"BIFSMNKW\")")]
     BadMagic { found: Vec<u8> },
-    #[error("unsupported format version {found} (this build reads version {supported})")]
-    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("unsupported format version {found} (this build reads versions 1 and 2)")]
+    UnsupportedVersion { found: u32 },
     #[error("truncated file: {what} needs {needed} bytes, only {available} available")]
     Truncated {
         what: String,
@@ -56,6 +57,14 @@ pub enum FormatError {
     Invalid(#[from] ShapeError),
     #[error("cannot store {what} as f16: value {value} is out of range")]
     F16Overflow { what: String, value: f32 },
+    #[error(
+        "cannot store {what} as q8: value {index} ({value}) is out of the range its group can span"
+    )]
+    Q8Range {
+        what: String,
+        index: usize,
+        value: f32,
+    },
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -66,14 +75,30 @@ pub enum FormatError {
 
 pub type Result<T, E = FormatError> = std::result::Result<T, E>;
 
-/// How float sections are stored. Thresholds, slopes and all integers are always exact; the
-/// `f16` options halve the bytes of the chosen float sections at some accuracy cost.
+/// How float sections are stored. Slopes and all integers are always exact; `f16` halves and
+/// `q8` about quarters the bytes of the chosen float sections at some accuracy cost.
+/// `Default` is exact (`f32` everywhere); [`Storage::COMPACT`] is what `bifsmn export` writes
+/// unless told otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Storage {
     /// conv1 weights, classifier weights and bias, and every weight of a float model.
     pub fp_weights: FloatDtype,
     /// Per-channel affines (folded BatchNorm and biases) and activation thresholds.
     pub per_channel: FloatDtype,
+}
+
+impl Storage {
+    /// Every float section as `q8`: the default export (over 20x smaller than the FP32
+    /// teacher's weights for the paper-sized student; accuracy effect in `docs/FORMAT.md`).
+    pub const COMPACT: Storage = Storage {
+        fp_weights: FloatDtype::Q8,
+        per_channel: FloatDtype::Q8,
+    };
+    /// Every float section as `f32`: the trained values exactly.
+    pub const EXACT: Storage = Storage {
+        fp_weights: FloatDtype::F32,
+        per_channel: FloatDtype::F32,
+    };
 }
 
 /// Activation binariser of a binary layer (per input channel).

@@ -91,31 +91,36 @@ impl<'a> Reader<'a> {
         Ok(raw.data)
     }
 
-    /// `count` finite floats stored as f32 or f16; also returns the dtype found.
+    /// `count` finite floats stored as f32, f16 or q8; also returns the dtype found.
     fn floats(&mut self, key: Key, count: usize) -> Result<(Vec<f32>, FloatDtype)> {
         let raw = self.take(key)?;
         let dt = match raw.dtype {
             Dtype::F32 => FloatDtype::F32,
             Dtype::F16 => FloatDtype::F16,
+            Dtype::Q8 => FloatDtype::Q8,
             other => {
                 return Err(bad(
                     key,
-                    format!("has dtype {}, expected f32 or f16", other.name()),
+                    format!("has dtype {}, expected f32, f16 or q8", other.name()),
                 ));
             }
         };
-        Self::expect_len(key, raw, count, &format!("{count} values"))?;
         let v: Vec<f32> = match dt {
-            FloatDtype::F32 => raw
-                .data
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            FloatDtype::F16 => raw
-                .data
-                .chunks_exact(2)
-                .map(|c| f16_to_f32(le_u16(c, 0)))
-                .collect(),
+            FloatDtype::F32 => {
+                Self::expect_len(key, raw, count, &format!("{count} values"))?;
+                raw.data
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            }
+            FloatDtype::F16 => {
+                Self::expect_len(key, raw, count, &format!("{count} values"))?;
+                raw.data
+                    .chunks_exact(2)
+                    .map(|c| f16_to_f32(le_u16(c, 0)))
+                    .collect()
+            }
+            FloatDtype::Q8 => q8::decode(raw.data, count).map_err(|p| bad(key, p))?,
         };
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(bad(key, format!("value {i} is not finite ({})", v[i])));
@@ -197,8 +202,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Parse the header and the section table; checks everything about sizes and offsets.
-fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
+/// What the header says about the rest of the file.
+struct Header {
+    version: u32,
+    /// Section table entries.
+    count: usize,
+    /// Where the CRC trailer starts (the end of the data area).
+    body: usize,
+}
+
+/// Check the magic, header fields, length and CRC.
+fn check_header(bytes: &[u8]) -> Result<Header> {
     let len = bytes.len();
     if len < MAGIC.len() {
         return Err(FormatError::Truncated {
@@ -220,11 +234,8 @@ fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
         });
     }
     let version = le_u32(bytes, 8);
-    if version != VERSION {
-        return Err(FormatError::UnsupportedVersion {
-            found: version,
-            supported: VERSION,
-        });
+    if version != VERSION && version != VERSION_Q8 {
+        return Err(FormatError::UnsupportedVersion { found: version });
     }
     let count = le_u32(bytes, 12) as usize;
     let declared = le_u64(bytes, 16);
@@ -265,6 +276,21 @@ fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
             problem: format!("{count} is more than the limit of {MAX_SECTIONS}"),
         });
     }
+    Ok(Header {
+        version,
+        count,
+        body,
+    })
+}
+
+/// Parse the header and the section table; checks everything about sizes and offsets.
+fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
+    let Header {
+        version,
+        count,
+        body,
+    } = check_header(bytes)?;
+    let len = bytes.len();
     let table_end = HEADER_LEN + count * ENTRY_LEN;
     if table_end > body {
         return Err(FormatError::Truncated {
@@ -293,6 +319,11 @@ fn locate(bytes: &[u8]) -> Result<BTreeMap<Key, Raw<'_>>> {
             .ok_or_else(|| entry_err(format!("unknown dtype code {}", bytes[e + 6])))?;
         if bytes[e + 7] != 0 {
             return Err(entry_err("reserved byte is not zero".into()));
+        }
+        if dtype == Dtype::Q8 && version == VERSION {
+            return Err(entry_err(format!(
+                "dtype q8 needs format version {VERSION_Q8}, the header says {VERSION}"
+            )));
         }
         let offset = le_u64(bytes, e + 8);
         let length = le_u64(bytes, e + 16);

@@ -58,8 +58,10 @@ pub struct ModelSummary {
     pub total_packed_bytes: usize,
 }
 
-fn float_bytes(n: usize, dt: FloatDtype) -> usize {
-    n * dt.dtype().unit()
+/// Bytes of one float section of `n` values in `groups` groups (the writer's grouping, see
+/// `write.rs`).
+fn float_bytes(n: usize, dt: FloatDtype, groups: usize) -> usize {
+    dt.section_len(n, groups)
 }
 
 /// What [`layer_summary`] needs of a binarisable layer besides its weights.
@@ -92,18 +94,19 @@ fn layer_summary(st: Storage, spec: LayerSpec, w: &LayerWeights) -> LayerSummary
     let (op, bits, wbytes, planes, tparams) = match w {
         LayerWeights::Binary { quant, .. } => {
             let t = quant.tau0.len() + quant.tau1.len() + quant.tau2.len();
+            let rows = if quant.tau2.is_empty() { 2 } else { 3 };
             (
                 format!("bin{base}"),
                 1,
-                8 * words_for(n) + float_bytes(t, st.per_channel),
+                8 * words_for(n) + float_bytes(t, st.per_channel, rows),
                 quant.planes,
                 t,
             )
         }
         LayerWeights::Float { .. } => (
             base.to_owned(),
-            float_bits(st.fp_weights),
-            float_bytes(n, st.fp_weights),
+            st.fp_weights.bits(),
+            float_bytes(n, st.fp_weights, outs),
             0,
             0,
         ),
@@ -116,16 +119,9 @@ fn layer_summary(st: Storage, spec: LayerSpec, w: &LayerWeights) -> LayerSummary
         weight_bits: bits,
         planes,
         params: n + aff + tparams + slopes,
-        packed_bytes: wbytes + float_bytes(aff, st.per_channel) + 4 * slopes,
+        packed_bytes: wbytes + affines * float_bytes(2 * outs, st.per_channel, 2) + 4 * slopes,
         macs,
         paths,
-    }
-}
-
-fn float_bits(dt: FloatDtype) -> u32 {
-    match dt {
-        FloatDtype::F32 => 32,
-        FloatDtype::F16 => 16,
     }
 }
 
@@ -274,10 +270,11 @@ impl PackedModel {
             layer: LayerId::Classifier,
             op: "linear".into(),
             shape: vec![d.classes, d.classifier_in()],
-            weight_bits: float_bits(st.fp_weights),
+            weight_bits: st.fp_weights.bits(),
             planes: 0,
             params: cls_n + d.classes,
-            packed_bytes: float_bytes(cls_n + d.classes, st.fp_weights),
+            packed_bytes: float_bytes(cls_n, st.fp_weights, d.classes)
+                + float_bytes(d.classes, st.fp_weights, 1),
             macs: cls_n,
             paths: all,
         });

@@ -75,6 +75,84 @@ fn f16_storage_rounds_once_and_then_round_trips() {
 }
 
 #[test]
+fn q8_storage_rounds_once_then_round_trips_and_says_version_2() {
+    for p in [Precision::Binary, Precision::Float] {
+        let exact = PackedModel::from_weights(&SynthSpec::paper(p).weights(3)).unwrap();
+        let m = exact.clone().with_storage(Storage::COMPACT);
+        let b = m.to_bytes().unwrap();
+        assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), VERSION_Q8);
+        let f32_len = exact.to_bytes().unwrap().len();
+        assert!(b.len() * 3 < f32_len * 2, "{} vs {f32_len}", b.len());
+        let back = PackedModel::from_bytes(&b).unwrap();
+        assert_eq!(back.storage, Storage::COMPACT);
+        assert!(
+            back.to_bytes().unwrap() == b,
+            "re-encoding is byte-identical"
+        );
+        assert_eq!(
+            back.summary().total_packed_bytes,
+            m.summary().total_packed_bytes
+        );
+        // Every value is within one step of its group's grid (1/255 of the group's range).
+        let within = |a: &[f32], b: &[f32], groups: usize| {
+            for (ga, gb) in a.chunks(a.len() / groups).zip(b.chunks(b.len() / groups)) {
+                let lo = ga.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = ga.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                for (x, y) in ga.iter().zip(gb) {
+                    assert!((x - y).abs() <= (hi - lo) / 255.0, "{x} -> {y}");
+                }
+            }
+        };
+        within(
+            &exact.classifier.weight,
+            &back.classifier.weight,
+            exact.dims.classes,
+        );
+        within(&exact.conv2.affine.scale, &back.conv2.affine.scale, 1);
+        within(
+            &exact.layers[0].expand.affine.shift,
+            &back.layers[0].expand.affine.shift,
+            1,
+        );
+        // Slopes are always f32.
+        assert_eq!(exact.fc1.slope, back.fc1.slope);
+    }
+}
+
+#[test]
+fn q8_needs_version_2_and_its_sections_are_checked() {
+    let good = tiny(Precision::Binary)
+        .with_storage(Storage::COMPACT)
+        .to_bytes()
+        .unwrap();
+    let mut v1 = good.clone();
+    v1[8] = 1;
+    assert!(err(&reseal(v1)).contains("dtype q8 needs format version 2"));
+    let e = find_entry(&good, Kind::ClassifierWeight);
+    let off = u64::from_le_bytes(good[e + 8..e + 16].try_into().unwrap()) as usize;
+    let mut groups = good.clone();
+    groups[off..off + 4].copy_from_slice(&7u32.to_le_bytes());
+    let msg = err(&reseal(groups));
+    assert!(
+        msg.contains("CLASSIFIER_WEIGHT") && msg.contains("equal groups"),
+        "{msg}"
+    );
+    let mut grid = good;
+    grid[off + 4..off + 8].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    let msg = err(&reseal(grid));
+    assert!(
+        msg.contains("CLASSIFIER_WEIGHT") && msg.contains("non-finite grid"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn f32_files_keep_version_1() {
+    let b = tiny(Precision::Binary).to_bytes().unwrap();
+    assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), VERSION);
+}
+
+#[test]
 fn f16_overflow_is_an_error_not_infinity() {
     let mut m = tiny(Precision::Binary);
     m.classifier.weight[3] = 1e6;
@@ -107,8 +185,8 @@ fn header_problems_are_named() {
     b[0] = b'X';
     assert!(err(&b).contains("bad magic"));
     let mut b = good.clone();
-    b[8] = 2;
-    assert!(err(&b).contains("unsupported format version 2"));
+    b[8] = 3;
+    assert!(err(&b).contains("unsupported format version 3"));
     let mut b = good.clone();
     b.push(0);
     assert!(err(&b).contains("length mismatch"));

@@ -205,7 +205,14 @@ impl PackedModel {
         let total = data_end + TRAILER_LEN;
         let mut out = Vec::with_capacity(total);
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
+        // Version 1 unless a section needs version 2: files without q8 stay readable by
+        // version-1 readers and keep their hashes.
+        let version = if sections.iter().any(|s| s.dtype == Dtype::Q8) {
+            VERSION_Q8
+        } else {
+            VERSION
+        };
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
         out.extend_from_slice(&(total as u64).to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes()); // flags
@@ -240,12 +247,14 @@ impl PackedModel {
             "CLASSIFIER_WEIGHT",
             &self.classifier.weight,
             w,
+            self.dims.classes,
         )?);
         s.push(Section::floats(
             Key::global(Kind::ClassifierBias),
             "CLASSIFIER_BIAS",
             &self.classifier.bias,
             w,
+            1,
         )?);
         Ok(s)
     }
@@ -325,6 +334,7 @@ impl PackedModel {
             "SLOPES",
             &slopes,
             FloatDtype::F32,
+            1,
         )?);
         Ok(())
     }
@@ -338,6 +348,7 @@ impl PackedModel {
             "CONV1_WEIGHT",
             float_weight(&self.conv1.weights),
             w,
+            self.dims.c1,
         )?);
         s.push(Section::affine(
             Key::global(Kind::Conv1Affine),
@@ -349,18 +360,24 @@ impl PackedModel {
             st,
             &self.conv2.weights,
             Some(&self.conv2.affine),
-            Key::global(Kind::Conv2Weight),
-            Key::global(Kind::Conv2Affine),
-            Key::global(Kind::Conv2Thresh),
+            LayerKeys {
+                weight: Key::global(Kind::Conv2Weight),
+                affine: Key::global(Kind::Conv2Affine),
+                thresh: Key::global(Kind::Conv2Thresh),
+            },
+            self.dims.c2,
         )?;
         push_layer(
             s,
             st,
             &self.fc1.weights,
             Some(&self.fc1.affine),
-            Key::global(Kind::Fc1Weight),
-            Key::global(Kind::Fc1Affine),
-            Key::global(Kind::Fc1Thresh),
+            LayerKeys {
+                weight: Key::global(Kind::Fc1Weight),
+                affine: Key::global(Kind::Fc1Affine),
+                thresh: Key::global(Kind::Fc1Thresh),
+            },
+            self.dims.m,
         )?;
         for (j, l) in self.layers.iter().enumerate() {
             push_layer(
@@ -368,27 +385,36 @@ impl PackedModel {
                 st,
                 &l.memory.weights,
                 Some(&l.memory.affine),
-                Key::layer(Kind::MemoryWeight, j),
-                Key::layer(Kind::MemoryAffine, j),
-                Key::layer(Kind::MemoryThresh, j),
+                LayerKeys {
+                    weight: Key::layer(Kind::MemoryWeight, j),
+                    affine: Key::layer(Kind::MemoryAffine, j),
+                    thresh: Key::layer(Kind::MemoryThresh, j),
+                },
+                self.dims.m,
             )?;
             push_layer(
                 s,
                 st,
                 &l.expand.weights,
                 Some(&l.expand.affine),
-                Key::layer(Kind::ExpandWeight, j),
-                Key::layer(Kind::ExpandAffine, j),
-                Key::layer(Kind::ExpandThresh, j),
+                LayerKeys {
+                    weight: Key::layer(Kind::ExpandWeight, j),
+                    affine: Key::layer(Kind::ExpandAffine, j),
+                    thresh: Key::layer(Kind::ExpandThresh, j),
+                },
+                self.dims.hidden,
             )?;
             push_layer(
                 s,
                 st,
                 &l.project.weights,
                 None,
-                Key::layer(Kind::ProjectWeight, j),
-                Key::layer(Kind::ProjectAffine, j),
-                Key::layer(Kind::ProjectThresh, j),
+                LayerKeys {
+                    weight: Key::layer(Kind::ProjectWeight, j),
+                    affine: Key::layer(Kind::ProjectAffine, j),
+                    thresh: Key::layer(Kind::ProjectThresh, j),
+                },
+                self.dims.m,
             )?;
             for (p, a) in l.project.affine.iter().enumerate() {
                 if let Some(a) = a {
@@ -404,30 +430,41 @@ impl PackedModel {
     }
 }
 
-/// A layer's weights, its affine (if given) and its thresholds (binary layers) under the keys
-/// `kw`, `ka` and `kt`.
+/// Where a layer's three kinds of sections go.
+struct LayerKeys {
+    weight: Key,
+    affine: Key,
+    thresh: Key,
+}
+
+/// A layer's weights, its affine (if given) and its thresholds (binary layers). `outs`, the
+/// layer's output channels, groups float weights per output channel for `q8`.
 fn push_layer(
     s: &mut Vec<Section>,
     st: Storage,
     weights: &LayerWeights,
     affine: Option<&Affine>,
-    kw: Key,
-    ka: Key,
-    kt: Key,
+    keys: LayerKeys,
+    outs: usize,
 ) -> Result<()> {
     let (w, pc) = (st.fp_weights, st.per_channel);
+    let kw = keys.weight;
     match weights {
         LayerWeights::Binary { bits, .. } => s.push(Section::bits(kw, bits)),
-        LayerWeights::Float { weight } => s.push(Section::floats(kw, &kw.to_string(), weight, w)?),
+        LayerWeights::Float { weight } => {
+            s.push(Section::floats(kw, &kw.to_string(), weight, w, outs)?);
+        }
     }
     if let Some(a) = affine {
-        s.push(Section::affine(ka, a, pc)?);
+        s.push(Section::affine(keys.affine, a, pc)?);
     }
     if let LayerWeights::Binary { quant, .. } = weights {
         let mut t = quant.tau0.clone();
         t.extend_from_slice(&quant.tau1);
         t.extend_from_slice(&quant.tau2);
-        s.push(Section::floats(kt, &kt.to_string(), &t, pc)?);
+        let rows = if quant.tau2.is_empty() { 2 } else { 3 };
+        let kt = keys.thresh;
+        s.push(Section::floats(kt, &kt.to_string(), &t, pc, rows)?);
     }
     Ok(())
 }
@@ -475,7 +512,10 @@ impl Section {
             data: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
         }
     }
-    fn floats(key: Key, what: &str, v: &[f32], dt: FloatDtype) -> Result<Section> {
+    /// `v` as `dt`. `groups` (which must divide `v.len()`) matters only for `q8`: each group
+    /// gets its own grid, so the writer passes one group per output channel for weights and
+    /// one per vector (scale, shift, tau0, ...) for affines and thresholds.
+    fn floats(key: Key, what: &str, v: &[f32], dt: FloatDtype, groups: usize) -> Result<Section> {
         let data = match dt {
             FloatDtype::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             FloatDtype::F16 => {
@@ -489,6 +529,11 @@ impl Section {
                 }
                 d
             }
+            FloatDtype::Q8 => q8::encode(v, groups).map_err(|index| FormatError::Q8Range {
+                what: what.to_owned(),
+                index,
+                value: v[index],
+            })?,
         };
         Ok(Section {
             key,
@@ -500,6 +545,6 @@ impl Section {
     fn affine(key: Key, a: &Affine, dt: FloatDtype) -> Result<Section> {
         let mut v = a.scale.clone();
         v.extend_from_slice(&a.shift);
-        Section::floats(key, &key.to_string(), &v, dt)
+        Section::floats(key, &key.to_string(), &v, dt, 2)
     }
 }
