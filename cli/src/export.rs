@@ -9,6 +9,24 @@ use clap::Args;
 use super::output::print_json;
 use bifsmn_engine::export::export_run;
 
+/// A float section's storage type on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageArg {
+    F32,
+    F16,
+    Q8,
+}
+
+impl From<StorageArg> for FloatDtype {
+    fn from(a: StorageArg) -> Self {
+        match a {
+            StorageArg::F32 => FloatDtype::F32,
+            StorageArg::F16 => FloatDtype::F16,
+            StorageArg::Q8 => FloatDtype::Q8,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Run directory (its best model), sidecar .json or .bpk.
@@ -17,13 +35,18 @@ pub struct ExportArgs {
     /// Output file (.bkw), written atomically.
     #[arg(long, short, value_name = "FILE")]
     pub out: PathBuf,
-    /// Store the float weights (first conv, classifier) as f16: smaller, slightly different
-    /// logits.
-    #[arg(long)]
-    pub f16_weights: bool,
-    /// Also store per-channel affines as f16 (thresholds always stay exact).
-    #[arg(long)]
-    pub f16_all: bool,
+    /// How every float section is stored: q8 (8-bit codes, per-channel grids; the default,
+    /// over 20x smaller than the FP32 weights), f16, or f32 (the trained values exactly).
+    /// See docs/FORMAT.md.
+    #[arg(long, value_enum, default_value_t = StorageArg::Q8, value_name = "KIND")]
+    pub storage: StorageArg,
+    /// Override --storage for the float weights (first conv, classifier; every weight of a
+    /// float model).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub fp_weights: Option<StorageArg>,
+    /// Override --storage for the per-channel affines and activation thresholds.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub per_channel: Option<StorageArg>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -31,16 +54,8 @@ pub struct ExportArgs {
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let storage = Storage {
-        fp_weights: if args.f16_weights || args.f16_all {
-            FloatDtype::F16
-        } else {
-            FloatDtype::F32
-        },
-        per_channel: if args.f16_all {
-            FloatDtype::F16
-        } else {
-            FloatDtype::F32
-        },
+        fp_weights: args.fp_weights.unwrap_or(args.storage).into(),
+        per_channel: args.per_channel.unwrap_or(args.storage).into(),
     };
     let report = export_run(&args.model, &args.out, storage)?;
     if args.json {
@@ -56,11 +71,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             report.output
         );
         outln!(
-            "{:>12} checkpoint {} bytes, packed {} bytes ({:.1}x smaller), hash {}",
+            "{:>12} checkpoint {} bytes, packed {} bytes ({:.1}x smaller; storage {}/{}), hash {}",
             "Size",
             report.checkpoint_bytes,
             report.packed_bytes,
             report.checkpoint_bytes as f64 / report.packed_bytes.max(1) as f64,
+            report.storage.fp_weights.dtype().name(),
+            report.storage.per_channel.dtype().name(),
             report.hash
         );
     }

@@ -270,6 +270,7 @@ pub fn export_run(run: &Path, out: &Path, storage: Storage) -> anyhow::Result<Ex
         paths: trained_paths,
         checkpoint_bytes: std::fs::metadata(&loaded.model_path)?.len(),
         packed_bytes: bytes.len() as u64,
+        storage,
         hash: bifsmn_kernels::format::model_hash(&bytes),
     })
 }
@@ -284,6 +285,8 @@ pub struct ExportReport {
     pub paths: usize,
     pub checkpoint_bytes: u64,
     pub packed_bytes: u64,
+    /// How the float sections were stored (`f32`, `f16` or `q8` per category).
+    pub storage: Storage,
     pub hash: String,
 }
 

@@ -417,7 +417,9 @@ pub fn finish(prepared: &Prepared, seconds_training: f64) -> anyhow::Result<Fine
     let dir = &prepared.config.run_dir;
     let model = dir.join("model.bkw");
     let base_bkw = dir.join("base.bkw");
-    let storage = bifsmn_kernels::format::Storage::default();
+    // Exact float sections: the before/after figures compare the networks, not the rounding of
+    // a smaller storage (`bifsmn export` can write a q8 copy for the board).
+    let storage = bifsmn_kernels::format::Storage::EXACT;
     crate::export::export_run(&prepared.train.run_dir, &model, storage)
         .context("exporting the fine-tuned model")?;
     crate::export::export_run(&prepared.base_run, &base_bkw, storage)

@@ -428,9 +428,13 @@ impl DeployPanel {
         if let Some(dir) = export {
             let out = dir.join("model.bkw");
             self.push.export_task = Some(Task::spawn("export model", &ctx, move |_| {
-                bifsmn_engine::export::export_run(&dir, &out, Default::default())
-                    .map(|_| out)
-                    .map_err(|e| format!("{e:#}"))
+                bifsmn_engine::export::export_run(
+                    &dir,
+                    &out,
+                    bifsmn_kernels::format::Storage::COMPACT,
+                )
+                .map(|_| out)
+                .map_err(|e| format!("{e:#}"))
             }));
         }
         ui.horizontal(|ui| {
