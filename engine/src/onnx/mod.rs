@@ -42,8 +42,6 @@ pub enum OnnxError {
         "{0}: a binary student; --onnx exports the FP32 teacher only (the student's 1-bit layers run on the bit kernels: export it without --onnx)"
     )]
     Binary(String),
-    #[error("{0} has per-channel activation shifts (RPReLU), which the ONNX export does not hold")]
-    Rprelu(String),
     #[error("the weights do not fit together: {0}")]
     Shape(String),
     #[error("reading the weights: {0}")]
