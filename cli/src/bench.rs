@@ -51,7 +51,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     });
     if !args.json {
         eprintln!(
-            "{:>12} measuring (binary paths, FP32 kernels, burn flex, burn ndarray)...",
+            "{:>12} measuring (binary paths, FP32 kernels, burn flex, burn ndarray, tract)...",
             "Bench"
         );
     }

@@ -1,4 +1,5 @@
-//! `bifsmn export`: a trained run -> packed 1-bit model file.
+//! `bifsmn export`: a trained run -> packed 1-bit model file, or (`--onnx`) the FP32 teacher as
+//! a standard ONNX model.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use clap::Args;
 
 use super::output::print_json;
 use bifsmn_engine::export::export_run;
+use bifsmn_engine::onnx::export_onnx;
 
 /// A float section's storage type on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -32,9 +34,14 @@ pub struct ExportArgs {
     /// Run directory (its best model), sidecar .json or .bpk.
     #[arg(long, value_name = "RUN")]
     pub model: PathBuf,
-    /// Output file (.bkw), written atomically.
+    /// Output file (.bkw, or .onnx with --onnx), written atomically.
     #[arg(long, short, value_name = "FILE")]
     pub out: PathBuf,
+    /// Write the FP32 teacher as a standard ONNX model (opset 13; input "features"
+    /// [batch, 1, 32, 32], output "logits") instead of a packed file, for ONNX Runtime, tract or
+    /// Netron. Binary students are refused: their 1-bit layers run on the bit kernels.
+    #[arg(long, conflicts_with_all = ["storage", "fp_weights", "per_channel"])]
+    pub onnx: bool,
     /// How every float section is stored: q8 (8-bit codes, per-channel grids; the default,
     /// over 20x smaller than the FP32 weights), f16, or f32 (the trained values exactly).
     /// See docs/FORMAT.md.
@@ -53,6 +60,9 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if args.onnx {
+        return run_onnx(&args);
+    }
     let storage = Storage {
         fp_weights: args.fp_weights.unwrap_or(args.storage).into(),
         per_channel: args.per_channel.unwrap_or(args.storage).into(),
@@ -79,6 +89,32 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             report.storage.fp_weights.dtype().name(),
             report.storage.per_channel.dtype().name(),
             report.hash
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--onnx`: the FP32 teacher as ONNX.
+fn run_onnx(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let report = export_onnx(&args.model, &args.out)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        outln!(
+            "{:>12} {} (FP32 teacher) -> {} (ONNX opset {})",
+            "Exported",
+            report.model,
+            report.output,
+            report.opset
+        );
+        outln!(
+            "{:>12} input \"{}\" [{}], output \"{}\" [{}]; {} bytes",
+            "Graph",
+            report.input,
+            report.input_shape.join(", "),
+            report.output_name,
+            report.output_shape.join(", "),
+            report.onnx_bytes
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -60,7 +60,8 @@ pub enum Command {
     /// Model information.
     #[command(subcommand)]
     Model(model::ModelCommand),
-    /// Pack a trained model into a 1-bit .bkw file for the bit kernels and the board runner.
+    /// Pack a trained model into a 1-bit .bkw file for the bit kernels and the board runner,
+    /// or (--onnx) write the FP32 teacher as a standard ONNX model.
     Export(export::ExportArgs),
     /// Train every binarizer and each BiFSMNv2 part on/off; print one accuracy table.
     Ablate(ablate::AblateArgs),

@@ -1,9 +1,12 @@
 //! `bifsmn bench`: one table measured in one run, so the ratios compare like with like.
 //!
 //! Columns: the binary student on the bit kernels (each trained thin path), the same network in
-//! FP32 on the kernels' float path (the teacher), and the FP32 teacher on burn's CPU backends
-//! (flex and ndarray). Rows: per layer and end to end. Plus storage (FP32 checkpoint vs packed
-//! file) and binary-op throughput against this CPU's measured XOR-popcount peak.
+//! FP32 on the kernels' float path (the teacher), the FP32 teacher on burn's CPU backends
+//! (flex and ndarray), and the FP32 teacher exported as ONNX ([`crate::onnx`]) in tract, the
+//! pure-Rust ONNX engine, as a user deploying the float model would run it (end to end only:
+//! tract's optimised plan fuses layers, so it has no per-layer times to compare). Rows: per
+//! layer and end to end. Plus storage (FP32 checkpoint vs packed file) and binary-op throughput
+//! against this CPU's measured XOR-popcount peak.
 //!
 //! Every timing is the median of `runs` single-clip forwards after `warmup` untimed ones, on
 //! the same features; batch size 1, one thread, as on a board. The end-to-end forwards of all
@@ -26,6 +29,7 @@ use bifsmn_kernels::isa::Isa;
 use bifsmn_kernels::network::LayerId;
 use burn::module::Module;
 use burn::prelude::*;
+use prost::Message;
 use serde::Serialize;
 
 mod throughput;
@@ -35,8 +39,9 @@ pub use throughput::{BatchOptions, Throughput, ThroughputColumn, resolve_threads
 use crate::export::to_packed;
 use crate::model::Dfsmn;
 use crate::model::summary::summarize;
+use crate::onnx::TractModel;
 use crate::train::Backend;
-use crate::train::checkpoint::open_model;
+use crate::train::checkpoint::{LoadedModel, open_model};
 
 /// Median of microsecond samples.
 fn median(mut v: Vec<f64>) -> f64 {
@@ -89,12 +94,15 @@ pub struct BenchReport {
     pub fp32_kernels: Column,
     pub burn_flex: Column,
     pub burn_ndarray: Column,
+    /// The FP32 teacher's ONNX export in tract (optimised plan, one thread); no per-layer rows.
+    pub tract: Column,
     /// End-to-end speedup of the 8-layer binary path over each FP32 column.
     pub speedup_vs_fp32_kernels: f64,
     pub speedup_vs_burn_flex: f64,
     pub speedup_vs_burn_ndarray: f64,
     /// Against the faster of the two burn backends (the target, >= 25x).
     pub speedup_vs_burn_best: f64,
+    pub speedup_vs_tract: f64,
     /// FP32 teacher checkpoint file (burnpack) size.
     pub fp32_checkpoint_bytes: u64,
     /// FP32 weights alone: trainable parameters x 4 bytes.
@@ -199,6 +207,17 @@ fn burn_forward<'a>(
         let z = model.frontend(burn_input(features, batch, device), 1.0, &mut None);
         let out = model.backbone(z, 0, 1.0, &mut None);
         let _ = out.logits.into_data();
+    })
+}
+
+/// The end-to-end forward of the tract column: one clip's features in, its logits out (tract
+/// returns them as a tensor, copied into a buffer; the copy is part of what a caller pays).
+fn tract_forward<'a>(model: &'a mut TractModel, features: &'a [f32]) -> Box<dyn FnMut() + 'a> {
+    let mut logits = vec![0.0f32; model.output_len()];
+    Box::new(move || {
+        model
+            .run(features, &mut logits)
+            .expect("input size checked");
     })
 }
 
@@ -319,15 +338,26 @@ fn timing_features(student: &Engine) -> Vec<f32> {
     bifsmn_kernels::synth::random_features(student.feature_params(), 7)
 }
 
+/// The teacher `t` exported to ONNX in memory and loaded into tract for one clip per run,
+/// checked to take `features` values as the other columns do.
+fn load_tract(t: &LoadedModel, features: usize) -> anyhow::Result<TractModel> {
+    let source = t.model_path.display().to_string();
+    let onnx = crate::onnx::onnx_model(&t.model, &t.sidecar.labels, &source)
+        .with_context(|| format!("exporting {source} as ONNX"))?
+        .encode_to_vec();
+    let tract = TractModel::new(&onnx, 1).with_context(|| format!("loading {source} in tract"))?;
+    anyhow::ensure!(
+        tract.input_len() == features,
+        "the ONNX model takes {} features, the student {features}",
+        tract.input_len(),
+    );
+    Ok(tract)
+}
+
 /// Measure everything. `student` and `teacher` are run directories (or sidecars/.bpk); with
 /// `batch`, the throughput table too.
-pub fn run_bench(
-    student: &Path,
-    teacher: &Path,
-    runs: usize,
-    warmup: usize,
-    batch: Option<BatchOptions>,
-) -> anyhow::Result<BenchReport> {
+/// The student (binary) and teacher (full precision) runs, on flex.
+fn open_pair(student: &Path, teacher: &Path) -> anyhow::Result<(LoadedModel, LoadedModel)> {
     let device = Backend::Flex.device();
     let s =
         open_model(student, &device).with_context(|| format!("loading {}", student.display()))?;
@@ -343,18 +373,33 @@ pub fn run_bench(
         "{} is not a full-precision model",
         teacher.display()
     );
+    Ok((s, t))
+}
+
+/// Bytes of the packed student as `bifsmn export` writes it by default (q8), and with exact
+/// f32 float sections.
+fn packed_sizes(student: &PackedModel) -> anyhow::Result<(u64, u64)> {
+    let f32_bytes = student.to_bytes()?.len() as u64;
+    let compact = student.clone().with_storage(Storage::COMPACT).to_bytes()?;
+    Ok((compact.len() as u64, f32_bytes))
+}
+
+pub fn run_bench(
+    student: &Path,
+    teacher: &Path,
+    runs: usize,
+    warmup: usize,
+    batch: Option<BatchOptions>,
+) -> anyhow::Result<BenchReport> {
+    let (s, t) = open_pair(student, teacher)?;
     let student_paths = s.sidecar.config.path_weights.len().max(1);
     let packed_student: PackedModel = to_packed(&s.model, &s.sidecar.labels, student_paths)?;
     let packed_teacher: PackedModel = to_packed(&t.model, &t.sidecar.labels, 1)?;
-    let packed_bytes_f32 = packed_student.to_bytes()?.len() as u64;
-    let packed_bytes = packed_student
-        .clone()
-        .with_storage(Storage::COMPACT)
-        .to_bytes()?
-        .len() as u64;
+    let (packed_bytes, packed_bytes_f32) = packed_sizes(&packed_student)?;
     let se = Arc::new(Engine::new(&packed_student)?);
     let te = Arc::new(Engine::new(&packed_teacher)?);
     let features = timing_features(&se);
+    let mut tract_engine = load_tract(&t, features.len())?;
 
     let (flex, ndarray) = (Backend::Flex.device(), Backend::Ndarray.device());
     let teacher_flex = t.model.valid().to_device(&flex);
@@ -362,7 +407,7 @@ pub fn run_bench(
     // ndarray is ~30x slower than the rest: fewer of its runs keep the bench short.
     let ndarray_runs = runs.min(30);
 
-    // End to end, all columns interleaved: binary paths, FP32 kernels, flex, ndarray.
+    // End to end, all columns interleaved: binary paths, FP32 kernels, flex, ndarray, tract.
     let mut timed: Vec<Timed> = (0..se.num_paths())
         .map(|p| Timed {
             runs,
@@ -380,6 +425,10 @@ pub fn run_bench(
     timed.push(Timed {
         runs: ndarray_runs,
         forward: burn_forward(&teacher_ndarray, &ndarray, &features, 1),
+    });
+    timed.push(Timed {
+        runs,
+        forward: tract_forward(&mut tract_engine, &features),
     });
     let e2e = interleaved_medians(warmup, BLOCK, &mut timed);
     drop(timed);
@@ -418,6 +467,7 @@ pub fn run_bench(
         ),
         e2e[n + 2],
     );
+    let tract = column("tract".into(), BTreeMap::new(), e2e[n + 3]);
 
     let b8 = binary[0].end_to_end_us;
     let burn_best = burn_flex.end_to_end_us.min(burn_ndarray.end_to_end_us);
@@ -453,10 +503,12 @@ pub fn run_bench(
         speedup_vs_burn_flex: burn_flex.end_to_end_us / b8,
         speedup_vs_burn_ndarray: burn_ndarray.end_to_end_us / b8,
         speedup_vs_burn_best: burn_best / b8,
+        speedup_vs_tract: tract.end_to_end_us / b8,
         binary,
         fp32_kernels,
         burn_flex,
         burn_ndarray,
+        tract,
         fp32_checkpoint_bytes: checkpoint_bytes,
         fp32_weight_bytes: weight_bytes,
         packed_bytes,
@@ -475,7 +527,12 @@ impl BenchReport {
     /// The human-readable table.
     pub fn table(&self) -> String {
         let mut cols: Vec<&Column> = self.binary.iter().collect();
-        cols.extend([&self.fp32_kernels, &self.burn_flex, &self.burn_ndarray]);
+        cols.extend([
+            &self.fp32_kernels,
+            &self.burn_flex,
+            &self.burn_ndarray,
+            &self.tract,
+        ]);
         let mut s = format!(
             "CPU: {}; bit kernels: {}; median of {} runs after {} warm-up, batch 1, 1 thread; microseconds\n\n",
             self.cpu, self.isa, self.runs, self.warmup
@@ -484,7 +541,10 @@ impl BenchReport {
         for c in &cols {
             s.push_str(&format!("{:>14}", c.name));
         }
-        s.push_str(&format!("{:>12}{:>12}\n", "vs FP32 k.", "vs flex"));
+        s.push_str(&format!(
+            "{:>12}{:>12}{:>12}\n",
+            "vs FP32 k.", "vs flex", "vs tract"
+        ));
         for r in &self.row_order {
             s.push_str(&format!("{r:<12}"));
             for c in &cols {
@@ -500,6 +560,7 @@ impl BenchReport {
             };
             s.push_str(&ratio(&self.fp32_kernels));
             s.push_str(&ratio(&self.burn_flex));
+            s.push_str(&ratio(&self.tract));
             s.push('\n');
         }
         s.push_str(&format!("{:<12}", "end to end"));
@@ -507,15 +568,16 @@ impl BenchReport {
             s.push_str(&format!("{:>14.2}", c.end_to_end_us));
         }
         s.push_str(&format!(
-            "{:>11.1}x{:>11.1}x\n\n",
-            self.speedup_vs_fp32_kernels, self.speedup_vs_burn_flex
+            "{:>11.1}x{:>11.1}x{:>11.1}x\n\n",
+            self.speedup_vs_fp32_kernels, self.speedup_vs_burn_flex, self.speedup_vs_tract
         ));
         s.push_str(&format!(
-            "speedup of the binary 8-layer path: {:.1}x vs FP32 kernels, {:.1}x vs burn flex, {:.1}x vs burn ndarray (best burn: {:.1}x)\n",
+            "speedup of the binary 8-layer path: {:.1}x vs FP32 kernels, {:.1}x vs burn flex, {:.1}x vs burn ndarray (best burn: {:.1}x), {:.1}x vs tract (ONNX)\n",
             self.speedup_vs_fp32_kernels,
             self.speedup_vs_burn_flex,
             self.speedup_vs_burn_ndarray,
-            self.speedup_vs_burn_best
+            self.speedup_vs_burn_best,
+            self.speedup_vs_tract
         ));
         for c in &self.binary[1..] {
             s.push_str(&format!(

@@ -11,6 +11,7 @@
 //!   Propagation Binarizer and the baseline binarizers.
 //! * [`train`]: the trainer thread (events, commands, checkpoints, distillation, evaluation).
 //! * [`export`]: trained model -> packed 1-bit `.bkw` (the kernels' format).
+//! * [`onnx`]: the FP32 teacher as a standard ONNX model, and tract running it.
 //! * [`bench`] and [`ablate`]: the comparison tables of `bifsmn bench` and `bifsmn ablate`.
 //! * [`capture`]: microphone input (cpal) into a lock-free ring, recording clips into a dataset.
 //! * [`stream`]: streaming keyword detection over any sample source, and its evaluation.
@@ -24,6 +25,7 @@ pub mod data;
 pub mod export;
 pub mod fsutil;
 pub mod model;
+pub mod onnx;
 pub mod stream;
 pub mod train;
 pub mod version;

@@ -3,6 +3,7 @@
 // Each test file is its own crate and uses a part of this module.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Run `bifsmn args...` to the end and capture its output.
@@ -20,4 +21,9 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// The shipped models (`assets/models`).
+pub fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models")
 }
