@@ -113,6 +113,14 @@ pub struct Quant {
     pub tau2: Vec<f32>,
 }
 
+impl Quant {
+    /// Threshold vectors stored in the layer's `*_THRESH` section: `tau0` and `tau1`, plus
+    /// `tau2` where kept (one q8 group each).
+    pub fn vectors(&self) -> usize {
+        if self.tau2.is_empty() { 2 } else { 3 }
+    }
+}
+
 /// The weights of one layer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerWeights {

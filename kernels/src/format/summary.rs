@@ -58,12 +58,6 @@ pub struct ModelSummary {
     pub total_packed_bytes: usize,
 }
 
-/// Bytes of one float section of `n` values in `groups` groups (the writer's grouping, see
-/// `write.rs`).
-fn float_bytes(n: usize, dt: FloatDtype, groups: usize) -> usize {
-    dt.section_len(n, groups)
-}
-
 /// What [`layer_summary`] needs of a binarisable layer besides its weights.
 struct LayerSpec {
     layer: LayerId,
@@ -94,11 +88,10 @@ fn layer_summary(st: Storage, spec: LayerSpec, w: &LayerWeights) -> LayerSummary
     let (op, bits, wbytes, planes, tparams) = match w {
         LayerWeights::Binary { quant, .. } => {
             let t = quant.tau0.len() + quant.tau1.len() + quant.tau2.len();
-            let rows = if quant.tau2.is_empty() { 2 } else { 3 };
             (
                 format!("bin{base}"),
                 1,
-                8 * words_for(n) + float_bytes(t, st.per_channel, rows),
+                8 * words_for(n) + st.per_channel.section_len(t, quant.vectors()),
                 quant.planes,
                 t,
             )
@@ -106,7 +99,7 @@ fn layer_summary(st: Storage, spec: LayerSpec, w: &LayerWeights) -> LayerSummary
         LayerWeights::Float { .. } => (
             base.to_owned(),
             st.fp_weights.bits(),
-            float_bytes(n, st.fp_weights, outs),
+            st.fp_weights.section_len(n, outs),
             0,
             0,
         ),
@@ -119,7 +112,7 @@ fn layer_summary(st: Storage, spec: LayerSpec, w: &LayerWeights) -> LayerSummary
         weight_bits: bits,
         planes,
         params: n + aff + tparams + slopes,
-        packed_bytes: wbytes + affines * float_bytes(2 * outs, st.per_channel, 2) + 4 * slopes,
+        packed_bytes: wbytes + affines * st.per_channel.section_len(2 * outs, 2) + 4 * slopes,
         macs,
         paths,
     }
@@ -273,8 +266,8 @@ impl PackedModel {
             weight_bits: st.fp_weights.bits(),
             planes: 0,
             params: cls_n + d.classes,
-            packed_bytes: float_bytes(cls_n, st.fp_weights, d.classes)
-                + float_bytes(d.classes, st.fp_weights, 1),
+            packed_bytes: st.fp_weights.section_len(cls_n, d.classes)
+                + st.fp_weights.section_len(d.classes, 1),
             macs: cls_n,
             paths: all,
         });

@@ -462,9 +462,14 @@ fn push_layer(
         let mut t = quant.tau0.clone();
         t.extend_from_slice(&quant.tau1);
         t.extend_from_slice(&quant.tau2);
-        let rows = if quant.tau2.is_empty() { 2 } else { 3 };
         let kt = keys.thresh;
-        s.push(Section::floats(kt, &kt.to_string(), &t, pc, rows)?);
+        s.push(Section::floats(
+            kt,
+            &kt.to_string(),
+            &t,
+            pc,
+            quant.vectors(),
+        )?);
     }
     Ok(())
 }
