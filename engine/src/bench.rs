@@ -341,11 +341,9 @@ fn timing_features(student: &Engine) -> Vec<f32> {
 /// The teacher `t` exported to ONNX in memory and loaded into tract for one clip per run,
 /// checked to take `features` values as the other columns do.
 fn load_tract(t: &LoadedModel, features: usize) -> anyhow::Result<TractModel> {
-    let source = t.model_path.display().to_string();
-    let onnx = crate::onnx::onnx_model(&t.model, &t.sidecar.labels, &source)
-        .with_context(|| format!("exporting {source} as ONNX"))?
-        .encode_to_vec();
-    let tract = TractModel::new(&onnx, 1).with_context(|| format!("loading {source} in tract"))?;
+    let onnx = crate::onnx::onnx_of_loaded(t)?.encode_to_vec();
+    let tract = TractModel::new(&onnx, 1)
+        .with_context(|| format!("loading {} in tract", t.model_path.display()))?;
     anyhow::ensure!(
         tract.input_len() == features,
         "the ONNX model takes {} features, the student {features}",
@@ -354,8 +352,6 @@ fn load_tract(t: &LoadedModel, features: usize) -> anyhow::Result<TractModel> {
     Ok(tract)
 }
 
-/// Measure everything. `student` and `teacher` are run directories (or sidecars/.bpk); with
-/// `batch`, the throughput table too.
 /// The student (binary) and teacher (full precision) runs, on flex.
 fn open_pair(student: &Path, teacher: &Path) -> anyhow::Result<(LoadedModel, LoadedModel)> {
     let device = Backend::Flex.device();
@@ -384,6 +380,8 @@ fn packed_sizes(student: &PackedModel) -> anyhow::Result<(u64, u64)> {
     Ok((compact.len() as u64, f32_bytes))
 }
 
+/// Measure everything. `student` and `teacher` are run directories (or sidecars/.bpk); with
+/// `batch`, the throughput table too.
 pub fn run_bench(
     student: &Path,
     teacher: &Path,

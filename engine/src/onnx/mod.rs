@@ -474,6 +474,16 @@ fn dims_of(v: Option<&pb::ValueInfoProto>) -> Vec<String> {
         .collect()
 }
 
+/// The ONNX model of a loaded FP32 teacher run; errors name its checkpoint.
+pub fn onnx_of_loaded(
+    loaded: &crate::train::checkpoint::LoadedModel,
+) -> anyhow::Result<pb::ModelProto> {
+    use anyhow::Context;
+    let source = loaded.model_path.display().to_string();
+    onnx_model(&loaded.model, &loaded.sidecar.labels, &source)
+        .with_context(|| format!("exporting {source} as ONNX"))
+}
+
 /// The ONNX file's bytes for the FP32 teacher of the run at `run` (its best model; a run
 /// directory, sidecar or .bpk as [`crate::train::checkpoint::open_model`] takes), and its report
 /// (without an output path yet).
@@ -482,13 +492,11 @@ pub fn onnx_of_run(run: &Path) -> anyhow::Result<(Vec<u8>, OnnxReport)> {
     let device = burn::prelude::Device::flex();
     let loaded = crate::train::checkpoint::open_model(run, &device)
         .with_context(|| format!("loading {}", run.display()))?;
-    let source = loaded.model_path.display().to_string();
-    let proto = onnx_model(&loaded.model, &loaded.sidecar.labels, &source)
-        .with_context(|| format!("exporting {source} as ONNX"))?;
+    let proto = onnx_of_loaded(&loaded)?;
     let bytes = proto.encode_to_vec();
     let graph = proto.graph.as_ref();
     let report = OnnxReport {
-        model: source,
+        model: loaded.model_path.display().to_string(),
         output: String::new(),
         opset: OPSET,
         input: INPUT.into(),
