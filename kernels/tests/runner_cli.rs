@@ -271,4 +271,18 @@ fn selftest_and_synth() {
     ]));
     assert_eq!(r["ok"], true);
     assert_eq!(r["generated_model"], false);
+
+    // q8 storage, and the two storage flags together are a usage error that writes nothing.
+    let q8 = dir.path().join("q8.bkw");
+    let o = runner(&["synth", "--tiny", "--q8", "--out", q8.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(
+        PackedModel::load(&q8).unwrap().storage,
+        bifsmn_kernels::format::Storage::COMPACT
+    );
+    let both = dir.path().join("both.bkw");
+    let o = runner(&["synth", "--f16", "--q8", "--out", both.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exclude each other"));
+    assert!(!both.exists());
 }

@@ -634,6 +634,9 @@ fn synth(args: &[String]) -> Res<()> {
     } else {
         SynthSpec::paper(precision)
     };
+    if a.flag("f16") && a.flag("q8") {
+        return Err(fail(code::USAGE, "--f16 and --q8 exclude each other"));
+    }
     let dt = if a.flag("f16") {
         FloatDtype::F16
     } else if a.flag("q8") {
