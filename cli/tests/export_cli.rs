@@ -4,13 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{bifsmn, text};
-
-fn models() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models")
-}
+use common::{bifsmn, models, text};
 
 fn export(out: &Path, extra: &[&str]) -> serde_json::Value {
     let run = models().join("demo-student");

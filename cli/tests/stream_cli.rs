@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{bifsmn, text};
+use common::{bifsmn, models, text};
 
 use bifsmn_engine::audio;
 use bifsmn_kernels::format::PackedModel;
@@ -225,7 +225,7 @@ fn eval_of_a_packed_model_reports_every_thin_path() {
         eprintln!("skipped: no demo set");
         return;
     };
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models/demo-student.bkw");
+    let model = models().join("demo-student.bkw");
     let model = model.to_str().unwrap();
     let o = bifsmn(&["eval", "--model", model, "--json"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -5,13 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{bifsmn, text};
-
-fn models() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models")
-}
+use common::{bifsmn, models, text};
 
 /// `--batch 4 --threads 2` adds a throughput table with positive clips/s for every column;
 /// without the two options the JSON has no throughput; `--batch 0` is a usage error.
