@@ -29,9 +29,23 @@ pub(crate) trait Simd: Copy {
     /// # Safety
     /// `p` must be valid for reading 8 `u32`.
     unsafe fn load_u32(self, p: *const u32) -> Self::V;
+    /// `valid - 2 * p[l]` per lane, as `f32`: a binary product's ±1 dot product from its
+    /// popcount. Exact (every value is an integer below 2^24), so the same bits as
+    /// `valid as f32 - 2.0 * (p[l] as i32 as f32)`, which is the default.
+    ///
+    /// # Safety
+    /// `p` must be valid for reading 8 `u32`.
+    #[inline(always)]
+    unsafe fn load_pm(self, p: *const u32, valid: i32) -> Self::V {
+        // SAFETY: the caller's contract.
+        let pc = unsafe { self.load_u32(p) };
+        self.sub(self.splat(valid as f32), self.mul(self.splat(2.0), pc))
+    }
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     fn sub(self, a: Self::V, b: Self::V) -> Self::V;
     fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// IEEE division, correctly rounded on every backend.
+    fn div(self, a: Self::V, b: Self::V) -> Self::V;
     fn abs(self, a: Self::V) -> Self::V;
     /// `!(a >= 0)` per lane (true for NaN), i.e. [`crate::bitpack::sign_bit`].
     fn nge0(self, a: Self::V) -> Self::M;

@@ -39,12 +39,14 @@ pub(super) fn bin_row<S: Simd, K: Sink<S>, const TWO: bool>(
         "epilogue row sizes"
     );
     let out = out.map(|o| o.as_mut_ptr());
-    let (valid, two, s2, slope) = (
-        s.splat(r.valid),
-        s.splat(2.0),
-        s.splat(r.s2),
-        s.splat(r.slope),
+    // The popcount counts are integers below 2^24, so is `valid`: see `Simd::load_pm`.
+    let valid = r.valid as i32;
+    debug_assert!(
+        valid as f32 == r.valid,
+        "valid bit count {} is not an integer",
+        r.valid
     );
+    let (s2, slope) = (s.splat(r.s2), s.splat(r.slope));
     segment(
         s,
         sink,
@@ -53,9 +55,9 @@ pub(super) fn bin_row<S: Simd, K: Sink<S>, const TWO: bool>(
         // SAFETY: c + 8 <= n, inside every slice (asserted above).
         #[inline(always)]
         |c| unsafe {
-            let d1 = s.sub(valid, s.mul(two, s.load_u32(r.pc1.as_ptr().add(c))));
+            let d1 = s.load_pm(r.pc1.as_ptr().add(c), valid);
             let acc = if TWO {
-                let d2 = s.sub(valid, s.mul(two, s.load_u32(r.pc2.as_ptr().add(c))));
+                let d2 = s.load_pm(r.pc2.as_ptr().add(c), valid);
                 s.add(d1, s.mul(s2, d2))
             } else {
                 d1

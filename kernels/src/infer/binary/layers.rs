@@ -208,11 +208,27 @@ impl BinState {
             return;
         };
         // Trailing pads, then the mean: the order of the unfused sum over the padded steps.
-        for (v, a) in self.s2m.iter_mut().zip(&pad.abs) {
-            for _ in 0..(taps - 1) / 2 {
+        // Lane-wise per channel, so the vector and scalar forms give the same bits.
+        let (s2m, pad_abs) = (&mut self.s2m[..m], &pad.abs[..m]);
+        let (trailing, n) = ((taps - 1) / 2, tpad as f32);
+        let mut c = 0;
+        while c + 8 <= m {
+            // SAFETY: c + 8 <= m, the length of both slices.
+            unsafe {
+                let (vp, a) = (s2m.as_mut_ptr().add(c), s.load(pad_abs.as_ptr().add(c)));
+                let mut v = s.load(vp);
+                for _ in 0..trailing {
+                    v = s.add(v, a);
+                }
+                s.store(vp, s.div(v, s.splat(n)));
+            }
+            c += 8;
+        }
+        for (v, a) in s2m[c..].iter_mut().zip(&pad_abs[c..]) {
+            for _ in 0..trailing {
                 *v += a;
             }
-            *v /= tpad as f32;
+            *v /= n;
         }
         if let Some(cap) = cap {
             let bits = |f: &[f32]| {

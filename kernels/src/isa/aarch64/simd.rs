@@ -74,6 +74,11 @@ impl Simd for Neon {
         unsafe { F8(vmulq_f32(a.0, b.0), vmulq_f32(a.1, b.1)) }
     }
     #[inline(always)]
+    fn div(self, a: F8, b: F8) -> F8 {
+        // SAFETY: a `Neon` exists only where NEON does; register-only (or local-array) operations.
+        unsafe { F8(vdivq_f32(a.0, b.0), vdivq_f32(a.1, b.1)) }
+    }
+    #[inline(always)]
     fn abs(self, a: F8) -> F8 {
         // SAFETY: a `Neon` exists only where NEON does; register-only (or local-array) operations.
         unsafe { F8(vabsq_f32(a.0), vabsq_f32(a.1)) }

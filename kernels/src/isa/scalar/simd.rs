@@ -48,6 +48,10 @@ impl Simd for Scalar {
         std::array::from_fn(|l| a[l] * b[l])
     }
     #[inline(always)]
+    fn div(self, a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] / b[l])
+    }
+    #[inline(always)]
     fn abs(self, a: [f32; 8]) -> [f32; 8] {
         a.map(f32::abs)
     }

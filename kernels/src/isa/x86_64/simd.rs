@@ -47,6 +47,18 @@ impl Simd for Avx2 {
         // behind the pointer.
         unsafe { _mm256_cvtepi32_ps(_mm256_loadu_si256(p.cast())) }
     }
+    /// # Safety
+    /// As [`Simd::load_pm`].
+    #[inline(always)]
+    unsafe fn load_pm(self, p: *const u32, valid: i32) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; the caller guarantees the 8 lanes
+        // behind the pointer. Integer arithmetic is exact here (values below 2^24).
+        unsafe {
+            let pc = _mm256_loadu_si256(p.cast());
+            let d = _mm256_sub_epi32(_mm256_set1_epi32(valid), _mm256_add_epi32(pc, pc));
+            _mm256_cvtepi32_ps(d)
+        }
+    }
     #[inline(always)]
     fn add(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
@@ -61,6 +73,11 @@ impl Simd for Avx2 {
     fn mul(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
         unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
+    fn div(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: an `Avx2` exists only where AVX2 does; register-only (or local-array) operations.
+        unsafe { _mm256_div_ps(a, b) }
     }
     #[inline(always)]
     fn abs(self, a: __m256) -> __m256 {
