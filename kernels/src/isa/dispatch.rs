@@ -87,11 +87,13 @@ pub(crate) unsafe fn binarize_rows(
 }
 
 /// Run `task` on the float backend that matches `isa`: the scalar reference for
-/// [`Isa::Scalar`], AVX2 for the x86 ISAs, NEON on aarch64. `None` if the CPU lacks it.
+/// [`Isa::Scalar`], AVX2 for [`Isa::Avx2`], the AVX-512 mask-register backend for the AVX-512 ISAs, NEON on aarch64. `None` if the CPU lacks it.
 pub(crate) fn run_simd<T: SimdTask>(isa: Isa, task: T) -> Option<T::Out> {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512Bw | Isa::Avx512Vpopcnt => x86_64::run_avx2(task),
+        Isa::Avx2 => x86_64::run_avx2(task),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Bw | Isa::Avx512Vpopcnt => x86_64::run_avx512(task),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => aarch64::run_neon(task),
         _ => Some(task.run(scalar::Scalar)),

@@ -4,6 +4,8 @@
 //! * `Scalar` (`isa/scalar/simd.rs`): `[f32; 8]` and plain Rust; the reference every other
 //!   backend is tested against, bit for bit;
 //! * `Avx2` (`isa/x86_64/simd.rs`): one `__m256` per vector, `vmovmskps` for the sign masks;
+//! * `Avx512` (`isa/x86_64/simd.rs`): the same vectors, with the masks in AVX-512 mask
+//!   registers (compare into `k`, masked blend, masked multiply for the PReLU);
 //! * `Neon` (`isa/aarch64/simd.rs`, ARMv8.0): two `float32x4_t`, a weighted `addv` for the
 //!   masks.
 //!

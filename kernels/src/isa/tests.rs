@@ -270,6 +270,7 @@ fn check_backend<S: Simd>(s: S) {
         assert!(same(t(s.add(va, vb)), r.add(ra, rb)));
         assert!(same(t(s.sub(va, vb)), r.sub(ra, rb)));
         assert!(same(t(s.mul(va, vb)), r.mul(ra, rb)));
+        assert!(same(t(s.div(va, vb)), r.div(ra, rb)));
         assert!(same(t(s.abs(va)), r.abs(ra)));
         assert!(same(t(s.prelu(va, vb)), r.prelu(ra, rb)));
         assert_eq!(s.bits(s.nge0(va)), r.bits(r.nge0(ra)));
@@ -281,6 +282,14 @@ fn check_backend<S: Simd>(s: S) {
         // SAFETY: 8 u32 each; 8 floats of room.
         unsafe {
             assert!(same(t(s.load_u32(u.as_ptr())), r.load_u32(u.as_ptr())));
+            // load_pm's contract: counts and `valid` below 2^24.
+            let pc: Vec<u32> = u.iter().map(|&x| x % 70_000).collect();
+            let valid = (g.next_u64() % 140_000) as i32;
+            let want = r.sub(
+                r.splat(valid as f32),
+                r.mul(r.splat(2.0), r.load_u32(pc.as_ptr())),
+            );
+            assert!(same(t(s.load_pm(pc.as_ptr(), valid)), want));
             let mut out = [0f32; 8];
             s.store(out.as_mut_ptr(), va);
             assert!(same(out, ra));
@@ -309,5 +318,7 @@ macro_rules! simd_suite {
 simd_suite!(scalar_reference_is_the_definition: Some(Scalar));
 #[cfg(target_arch = "x86_64")]
 simd_suite!(avx2_matches_the_scalar_reference: x86_64::Avx2::new());
+#[cfg(target_arch = "x86_64")]
+simd_suite!(avx512_matches_the_scalar_reference: x86_64::Avx512::new());
 #[cfg(target_arch = "aarch64")]
 simd_suite!(neon_matches_the_scalar_reference: aarch64::Neon::new());

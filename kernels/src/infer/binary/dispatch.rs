@@ -57,7 +57,7 @@ impl<H: LayerHook> SimdTask for Forward<'_, H> {
 }
 
 /// The binary forward, on the float backend that matches the engine's ISA: the scalar
-/// reference for [`crate::isa::Isa::Scalar`], AVX2 for the x86 ISAs, NEON on aarch64.
+/// reference for [`crate::isa::Isa::Scalar`], AVX2 or the AVX-512 mask-register backend on x86, NEON on aarch64.
 pub(in crate::infer) fn run<H: LayerHook>(forward: Forward<'_, H>) -> Result<(), InferError> {
     let isa = forward.pass.engine.opts.isa;
     run_simd(isa, forward).ok_or(InferError::UnsupportedIsa(isa))?

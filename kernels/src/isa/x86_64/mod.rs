@@ -8,7 +8,7 @@ mod binarize;
 mod gemm;
 mod simd;
 
-pub(crate) use simd::Avx2;
+pub(crate) use simd::{Avx2, Avx512};
 
 use super::detect::Isa;
 use super::kernel::{BitKernels, PopcountJob, Portable, SimdTask};
@@ -101,6 +101,21 @@ pub(super) fn run_avx2<T: SimdTask>(task: T) -> Option<T::Out> {
 
 #[target_feature(enable = "avx2")]
 fn with_avx2<T: SimdTask>(s: Avx2, task: T) -> T::Out {
+    task.run(s)
+}
+
+/// [`super::run_simd`] for the AVX-512 ISAs: `task` on [`Avx512`] (compiled with AVX2 and
+/// AVX-512 F/VL/BW/DQ enabled), or on [`Avx2`] where the CPU lacks VL or DQ.
+pub(super) fn run_avx512<T: SimdTask>(task: T) -> Option<T::Out> {
+    match Avx512::new() {
+        // SAFETY: the token proves AVX2 and AVX-512 F/VL/BW/DQ.
+        Some(s) => Some(unsafe { with_avx512(s, task) }),
+        None => run_avx2(task),
+    }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512bw,avx512dq")]
+fn with_avx512<T: SimdTask>(s: Avx512, task: T) -> T::Out {
     task.run(s)
 }
 
