@@ -85,10 +85,36 @@ fn binarize8<S: Simd>(s: S, y: S::V, t0: S::V, t1: S::V) -> (S::M, S::V, S::V) {
     (m1, s1, s.sub(s.sub(y, s1), t1))
 }
 
+/// Byte `k` of a bit row: bits `8k .. 8k + 8` (bit `i` is bit `i % 64` of word `i / 64`).
+#[inline(always)]
+fn set_byte(words: &mut [u64], k: usize, v: u8) {
+    let w = &mut words[k / 8];
+    let shift = 8 * (k % 8);
+    *w = (*w & !(0xff << shift)) | (u64::from(v) << shift);
+}
+
+/// The same as [`set_byte`] without the bounds check, as one byte store where the words are
+/// little-endian (every target the kernels run on).
+///
+/// # Safety
+/// `k < 8 * words.len()`.
+#[inline(always)]
+unsafe fn set_byte_unchecked(words: &mut [u64], k: usize, v: u8) {
+    debug_assert!(k < 8 * words.len());
+    if cfg!(target_endian = "little") {
+        // SAFETY: byte k of the words is inside the slice (the caller's contract); on a
+        // little-endian target it holds bits 8 (k % 8) .. of word k / 8.
+        unsafe { *words.as_mut_ptr().cast::<u8>().add(k) = v };
+    } else {
+        set_byte(words, k, v);
+    }
+}
+
 /// Binarisation of one row into two bit rows, with `sum |r|` in the canonical lanes (element
 /// `i` in lane `i % 8`, each lane summed in increasing `i`, combined by [`reduce8`]): exactly
 /// [`crate::bitpack::binarize_row`]. Elements must arrive in increasing order without gaps;
-/// every word of the row is written (no zeroing needed).
+/// every word of the row is written (no zeroing needed). A vector push stores its 8 bits of
+/// each plane as one byte; single pushes collect theirs in a pending byte.
 pub(super) struct RowSink<'a, S: Simd> {
     s: S,
     t0: &'a [f32],
@@ -99,9 +125,10 @@ pub(super) struct RowSink<'a, S: Simd> {
     acc: S::V,
     lanes: [f32; 8],
     in_vec: bool,
-    word: usize,
-    cur1: u64,
-    cur2: u64,
+    /// The byte that single pushes are filling (`None`: no such byte).
+    pending: Option<usize>,
+    cur1: u8,
+    cur2: u8,
 }
 
 impl<'a, S: Simd> RowSink<'a, S> {
@@ -127,32 +154,29 @@ impl<'a, S: Simd> RowSink<'a, S> {
             acc: s.splat(0.0),
             lanes: [0.0; 8],
             in_vec: true,
-            word: 0,
+            pending: None,
             cur1: 0,
             cur2: 0,
         }
     }
 
+    /// Store the byte single pushes were filling, if any.
     #[inline(always)]
-    fn bits(&mut self, i: usize, m1: u64, m2: u64) {
-        let w = i / 64;
-        if w != self.word {
-            self.b1[self.word] = self.cur1;
-            self.b2[self.word] = self.cur2;
-            self.word = w;
-            self.cur1 = 0;
-            self.cur2 = 0;
+    fn flush(&mut self) {
+        if let Some(k) = self.pending.take() {
+            set_byte(self.b1, k, self.cur1);
+            set_byte(self.b2, k, self.cur2);
         }
-        self.cur1 |= m1 << (i % 64);
-        self.cur2 |= m2 << (i % 64);
     }
 
-    /// Store the last word and return `sum |r|` over the row.
+    /// Store the last bits, zero the rest of the last word, and return `sum |r|` over the row.
     #[inline(always)]
     pub(super) fn finish(mut self) -> f32 {
-        if !self.t0.is_empty() {
-            self.b1[self.word] = self.cur1;
-            self.b2[self.word] = self.cur2;
+        self.flush();
+        let n = self.t0.len();
+        for k in n.div_ceil(8)..8 * words_for(n) {
+            set_byte(self.b1, k, 0);
+            set_byte(self.b2, k, 0);
         }
         if self.in_vec {
             self.lanes = self.s.to_array(self.acc);
@@ -185,7 +209,12 @@ impl<S: Simd> Sink<S> for RowSink<'_, S> {
         };
         let (m1, _, r) = binarize8(s, y, t0, t1);
         self.acc = s.add(self.acc, s.abs(r));
-        self.bits(i, s.bits(m1), s.bits(s.nge0(r)));
+        self.flush();
+        // SAFETY: i + 8 <= len, and the rows hold words_for(len) words (checked in `new`).
+        unsafe {
+            set_byte_unchecked(self.b1, i / 8, s.bits(m1) as u8);
+            set_byte_unchecked(self.b2, i / 8, s.bits(s.nge0(r)) as u8);
+        }
     }
 
     /// # Safety
@@ -200,7 +229,14 @@ impl<S: Simd> Sink<S> for RowSink<'_, S> {
         let (t0, t1) = unsafe { (*self.t0.get_unchecked(i), *self.t1.get_unchecked(i)) };
         let (s1, r) = binarize1(y, t0, t1);
         self.lanes[i % 8] += r.abs();
-        self.bits(i, (s1 < 0.0) as u64, sign_bit(r) as u64);
+        if self.pending != Some(i / 8) {
+            self.flush();
+            self.pending = Some(i / 8);
+            self.cur1 = 0;
+            self.cur2 = 0;
+        }
+        self.cur1 |= u8::from(s1 < 0.0) << (i % 8);
+        self.cur2 |= u8::from(sign_bit(r)) << (i % 8);
     }
 }
 
