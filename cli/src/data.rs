@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::output::{byte_progress, print_json, progress};
 use bifsmn_engine::audio;
 use bifsmn_engine::data::{
-    Archive, Dataset, DownloadOptions, MergeMode, Progress, Protocol, Split, Stage, demo_root,
-    fetch_archive, merge_datasets,
+    Archive, Dataset, DownloadOptions, FeatureCache, MergeMode, Progress, Protocol, ScaleOptions,
+    Split, Stage, demo_root, fetch_archive, make_scaled, merge_datasets,
 };
 use bifsmn_engine::features::{FeatureParams, LogMel};
 use bifsmn_engine::fsutil::write_atomic;
@@ -54,6 +54,49 @@ pub enum DataCommand {
     /// hash split it would have on its own. Clips are symbolic links to the originals unless
     /// --copy is given. Two datasets with a clip of the same `<word>/<file>` name are refused.
     Merge(MergeArgs),
+    /// Make a large dataset from a small one, for measuring the pipeline at scale: every clip
+    /// rendered again as variants (speed, gain, shift, background noise).
+    ///
+    /// Variant v of <word>/<speaker>_nohash_<n>.wav is <word>/<speaker>v<v>_nohash_<n>.wav in
+    /// the source clip's split; variant 0 is the source clip itself. Not a training recipe:
+    /// variants add no new voices. Reproducible from --seed; an interrupted run resumes when
+    /// the same command is run again.
+    Scale(ScaleArgs),
+    /// Compute the features of every clip of a dataset into the feature cache that training
+    /// and evaluation read (on all cores), and report the time and the size on disk.
+    Cache(CacheArgs),
+}
+
+/// `data scale` options.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Clips to make (round-robin over the source's clips, one variant per round).
+    #[arg(long, value_name = "N")]
+    pub clips: usize,
+    /// Output folder (created; a run in it with the same options is resumed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as JSON (no progress bar).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `data cache` options.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Cache folder [default: the one training uses, <user cache dir>/bifsmn-workbench/features].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Print the report as JSON (no progress bar).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `data merge` options.
@@ -170,7 +213,83 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<ExitCode> {
         DataCommand::Fetch(args) => fetch(args),
         DataCommand::Synth(args) => super::synth::run(args),
         DataCommand::Merge(args) => merge(args),
+        DataCommand::Scale(args) => scale(args),
+        DataCommand::Cache(args) => cache(args),
     }
+}
+
+fn scale(args: ScaleArgs) -> anyhow::Result<ExitCode> {
+    let root = resolve_root(&args.root)?;
+    let source = Dataset::open(&root, Protocol::Twelve)?;
+    let bar = progress(args.clips as u64, "Rendering", args.json);
+    let opts = ScaleOptions {
+        clips: args.clips,
+        seed: args.seed,
+    };
+    let report = make_scaled(
+        &source,
+        &args.out,
+        &opts,
+        &AtomicBool::new(false),
+        |d, _| bar.set_position(d as u64),
+    )?;
+    bar.finish_and_clear();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        outln!(
+            "{} clips in {} ({} written now; train {} / validation {} / test {}), {:.1} MB of audio, {:.1} s",
+            report.clips,
+            report.out.display(),
+            report.written,
+            report.train,
+            report.validation,
+            report.test,
+            report.audio_bytes as f64 / 1e6,
+            report.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cache(args: CacheArgs) -> anyhow::Result<ExitCode> {
+    let root = resolve_root(&args.root)?;
+    let ds = Dataset::open(&root, Protocol::Twelve)?;
+    let params = FeatureParams::default();
+    let cache = match args.cache_dir {
+        Some(dir) => FeatureCache::new(dir, params),
+        None => FeatureCache::at_default_location(params)
+            .context("this platform has no user cache folder; give --cache-dir")?,
+    };
+    let bar = progress(ds.clips.len() as u64, "Caching", args.json);
+    let report = cache.fill(&ds, &AtomicBool::new(false), |d, t| {
+        bar.set_length(t as u64);
+        bar.set_position(d as u64)
+    })?;
+    bar.finish_and_clear();
+    if report.write_errors > 0 {
+        bail!(
+            "{} of {} entries could not be written to {} (full or read-only?)",
+            report.write_errors,
+            report.clips,
+            report.dir.display()
+        );
+    }
+    if args.json {
+        print_json(&report)?;
+    } else {
+        outln!(
+            "{} clips: {} computed, {} already cached, {:.1} s ({:.0} clips/s); {:.1} MB of entries in {}",
+            report.clips,
+            report.computed,
+            report.reused,
+            report.seconds,
+            report.clips as f64 / report.seconds.max(1e-9),
+            report.entry_bytes as f64 / 1e6,
+            report.dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {

@@ -252,7 +252,9 @@ fn a_closed_output_pipe_ends_commands_quietly() {
 
 #[test]
 fn every_data_command_has_help() {
-    for cmd in ["info", "check", "features", "fetch", "synth", "merge"] {
+    for cmd in [
+        "info", "check", "features", "fetch", "synth", "merge", "scale", "cache",
+    ] {
         let out = bifsmn(&["data", cmd, "--help"]);
         assert!(out.status.success(), "{cmd}");
         assert!(
@@ -409,4 +411,60 @@ fn merge_adds_up_its_inputs_and_refuses_an_existing_folder() {
         err.contains("merged") && err.contains("already exists"),
         "{err}"
     );
+}
+
+/// `data scale` then `data cache` through the binary on the demo set: counts and sizes in the
+/// JSON reports, a rerun that resumes (nothing written, everything cached), and a folder made
+/// with other options refused by name.
+#[test]
+fn scale_then_cache_report_counts_and_sizes_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("big");
+    let cache = tmp.path().join("cache");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = bifsmn(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let out_s = out.to_str().unwrap();
+    let scale = [
+        "data", "scale", "--demo", "--clips", "900", "--out", out_s, "--json",
+    ];
+    let first = json(&scale);
+    assert_eq!(first["clips"], 900);
+    assert_eq!(first["written"], 900);
+    let (tr, va, te) = (&first["train"], &first["validation"], &first["test"]);
+    assert_eq!(
+        tr.as_u64().unwrap() + va.as_u64().unwrap() + te.as_u64().unwrap(),
+        900
+    );
+    assert_eq!(first["audio_bytes"], 900 * (44 + 32_000));
+    assert_eq!(json(&scale)["written"], 0);
+
+    let cache_s = cache.to_str().unwrap();
+    let fill = [
+        "data",
+        "cache",
+        "--root",
+        out_s,
+        "--cache-dir",
+        cache_s,
+        "--json",
+    ];
+    let filled = json(&fill);
+    assert_eq!(
+        (filled["clips"].as_u64(), filled["computed"].as_u64()),
+        (Some(900), Some(900))
+    );
+    assert!(filled["entry_bytes"].as_u64().unwrap() > 900 * 32 * 32 * 4);
+    let again = json(&fill);
+    assert_eq!(
+        (again["computed"].as_u64(), again["reused"].as_u64()),
+        (Some(0), Some(900))
+    );
+
+    let other = bifsmn(&["data", "scale", "--demo", "--clips", "901", "--out", out_s]);
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains(out_s) && err.contains("clips: 901"), "{err}");
 }

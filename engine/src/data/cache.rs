@@ -8,11 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
+use rayon::prelude::*;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Clip, ClipSource, DataError};
+use super::{Clip, ClipSource, DataError, Dataset};
 use crate::audio::{self, CLIP_SAMPLES};
 use crate::features::{FeatureParams, LogMel};
 use crate::fsutil::write_atomic;
@@ -33,6 +36,28 @@ pub struct CacheStats {
     /// Entries that could not be written (the features were still returned).
     pub write_errors: u64,
 }
+
+/// What [`FeatureCache::fill`] did.
+#[derive(Clone, Debug, Serialize)]
+pub struct FillReport {
+    /// The cache directory.
+    pub dir: PathBuf,
+    /// Clips with an entry (every recorded clip and excerpt of the dataset).
+    pub clips: usize,
+    /// Entries computed by this run.
+    pub computed: u64,
+    /// Valid entries found.
+    pub reused: u64,
+    /// Entries that could not be written (the disk is full or read-only).
+    pub write_errors: u64,
+    /// Bytes of this dataset's entries on disk.
+    pub entry_bytes: u64,
+    pub seconds: f64,
+}
+
+/// Clips per parallel chunk of [`FeatureCache::fill`] (one progress report and cancellation
+/// check each).
+const FILL_CHUNK: usize = 512;
 
 /// Features of un-augmented clips, cached on disk under one directory.
 #[derive(Debug)]
@@ -124,6 +149,47 @@ impl FeatureCache {
                 .get_or_init(|| self.logmel.compute(&vec![0.0; CLIP_SAMPLES]))
                 .clone()),
         }
+    }
+
+    /// Compute the entries of every recorded clip of `ds` that has none yet, on all cores.
+    /// `progress(done, total)` runs on this thread after every chunk; `cancel` stops between
+    /// chunks with [`DataError::Cancelled`] (the entries written so far stay valid).
+    pub fn fill(
+        &self,
+        ds: &Dataset,
+        cancel: &AtomicBool,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<FillReport, DataError> {
+        let t0 = Instant::now();
+        let before = self.stats();
+        let clips: Vec<&Clip> = ds
+            .clips
+            .iter()
+            .filter(|c| !matches!(c.source, ClipSource::Silence))
+            .collect();
+        let mut done = 0;
+        for chunk in clips.chunks(FILL_CHUNK) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(DataError::Cancelled);
+            }
+            chunk
+                .par_iter()
+                .try_for_each(|c| self.features(c).map(|_| ()))?;
+            done += chunk.len();
+            progress(done, clips.len());
+        }
+        let after = self.stats();
+        let entry = (HEADER + self.params.len() * 4 + CHECKSUM) as u64;
+        let write_errors = after.write_errors - before.write_errors;
+        Ok(FillReport {
+            dir: self.dir.clone(),
+            clips: clips.len(),
+            computed: (after.misses + after.rejected) - (before.misses + before.rejected),
+            reused: after.hits - before.hits,
+            write_errors,
+            entry_bytes: entry * (clips.len() as u64).saturating_sub(write_errors),
+            seconds: t0.elapsed().as_secs_f64(),
+        })
     }
 
     /// Features of an audio file, through the cache.
@@ -230,6 +296,50 @@ mod tests {
 
     fn direct(path: &Path) -> Vec<f32> {
         LogMel::new(FeatureParams::default()).compute(&audio::load_clip(path).unwrap())
+    }
+
+    #[test]
+    fn fill_computes_each_entry_once_and_reports_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("set");
+        crate::data::testutil::twelve_class_set(&root, &["0a7c2a8d", "bb05582b"], &["bed"]);
+        let ds = Dataset::open(&root, crate::data::Protocol::Twelve).unwrap();
+        let recorded = ds.clips.iter().filter(|c| c.path().is_some()).count();
+        let cache = FeatureCache::new(tmp.path().join("cache"), FeatureParams::default());
+        let mut reports = Vec::new();
+        let first = cache
+            .fill(&ds, &AtomicBool::new(false), |d, t| reports.push((d, t)))
+            .unwrap();
+        assert_eq!(
+            (first.clips, first.computed, first.reused),
+            (recorded, recorded as u64, 0)
+        );
+        assert_eq!(reports.last(), Some(&(recorded, recorded)));
+        let on_disk: u64 = walk_sizes(&tmp.path().join("cache"));
+        assert_eq!(first.entry_bytes, on_disk);
+        let again = cache.fill(&ds, &AtomicBool::new(false), |_, _| {}).unwrap();
+        assert_eq!((again.computed, again.reused), (0, recorded as u64));
+        // The entries are what the loader reads.
+        let c = ds.clips.iter().find(|c| c.path().is_some()).unwrap();
+        assert_eq!(cache.features(c).unwrap(), direct(c.path().unwrap()));
+        assert!(matches!(
+            cache.fill(&ds, &AtomicBool::new(true), |_, _| {}),
+            Err(DataError::Cancelled)
+        ));
+    }
+
+    fn walk_sizes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk_sizes(&p)
+                } else {
+                    std::fs::metadata(&p).unwrap().len()
+                }
+            })
+            .sum()
     }
 
     #[test]

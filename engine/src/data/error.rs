@@ -73,7 +73,9 @@ pub enum DataError {
     Cache { path: PathBuf, reason: String },
     #[error("merging datasets: {}: {reason}", path.display())]
     Merge { path: PathBuf, reason: String },
-    #[error("batch loading was cancelled")]
+    #[error("scaled dataset {}: {reason}", path.display())]
+    Scale { path: PathBuf, reason: String },
+    #[error("cancelled (batch loading or making a scaled dataset)")]
     Cancelled,
 }
 

@@ -11,13 +11,14 @@ pub mod download;
 mod error;
 pub mod loader;
 pub mod merge;
+pub mod scale;
 pub mod speech_commands;
 pub mod synth;
 #[cfg(test)]
 pub(crate) mod testutil;
 
 pub use augment::{AugmentConfig, Augmenter, clip_rng, epoch_rng};
-pub use cache::{CacheStats, FeatureCache};
+pub use cache::{CacheStats, FeatureCache, FillReport};
 pub use download::{
     Archive, ArchiveSpec, DownloadError, DownloadOptions, Progress, Stage, download_verified,
     extract_tar_gz, fetch_archive,
@@ -25,6 +26,7 @@ pub use download::{
 pub use error::DataError;
 pub use loader::{Batch, BatchLoader, LoaderOptions, WaveformCache};
 pub use merge::{MergeMode, MergeReport, merge_datasets};
+pub use scale::{ScaleOptions, ScaleReport, make_scaled};
 pub use speech_commands::{
     ClassCounts, Clip, ClipSource, Dataset, Protocol, Split, demo_root, which_set,
 };
