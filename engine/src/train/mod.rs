@@ -12,6 +12,7 @@
 pub mod checkpoint;
 mod config;
 mod control;
+pub mod devices;
 pub mod eval;
 pub mod events;
 pub mod finetune;
@@ -30,6 +31,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 pub use config::{Backend, Role, TrainConfig};
 pub use control::TrainCommand;
+pub use devices::{BackendError, DeviceInfo, list_devices, open_device};
 pub use events::*;
 pub use loss::DistillMode;
 
