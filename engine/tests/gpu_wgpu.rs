@@ -21,7 +21,7 @@ use bifsmn_engine::train::{
 use burn::prelude::*;
 
 /// Largest |wgpu - flex| allowed on the FP32 teacher's logits, relative to the largest logit
-/// magnitude of the batch. Measured on lavapipe: 0.9e-6 to 1.2e-6 (docs/SCALE.md).
+/// magnitude of the batch. Measured on lavapipe: 0.7e-6 to 1.2e-6 (docs/SCALE.md).
 const TEACHER_TOLERANCE: f32 = 1e-5;
 /// The same for the binary student (measured: 0.85e-6 to 1.5e-6). Its sign() binarizers can
 /// turn a last-bit difference at a threshold into a flipped bit, so it gets ten times the
