@@ -107,8 +107,9 @@ fn forward_differences(run: &Path, wgpu: &Device, dataset: &Arc<Dataset>) -> Vec
         .next()
         .unwrap()
         .unwrap();
-    let frames = on_flex.config.n_mels;
-    let shape = [batch.len(), 1, on_flex.config.n_mels, frames];
+    let mels = on_flex.config.n_mels;
+    let frames = batch.features.len() / (batch.len() * mels);
+    let shape = [batch.len(), 1, mels, frames];
     let features = |device: &Device| {
         Tensor::<1>::from_floats(batch.features.as_slice(), device).reshape(shape)
     };
@@ -118,6 +119,12 @@ fn forward_differences(run: &Path, wgpu: &Device, dataset: &Arc<Dataset>) -> Vec
             let b = on_wgpu.forward(features(wgpu), path).logits;
             let a: Vec<f32> = a.into_data().try_to_vec().unwrap();
             let b: Vec<f32> = b.into_data().try_to_vec().unwrap();
+            // f32::max passes over NaN, so a NaN would hide in the fold below.
+            assert!(
+                a.iter().chain(&b).all(|v| v.is_finite()),
+                "{} path {path}: a logit is not finite",
+                run.display()
+            );
             let scale = a.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
             let worst = a
                 .iter()
