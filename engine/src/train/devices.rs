@@ -191,13 +191,11 @@ fn hint(backend: Backend) -> &'static str {
 /// The GPU devices of `backend` that this build reaches, in burn's enumeration order (the
 /// numbering of `--device`). Empty for a backend not compiled in.
 fn gpu_devices(backend: Backend) -> Vec<Device> {
-    #[allow(unused_imports)] // used only with a GPU feature
-    use burn::tensor::DeviceType;
     match backend {
         #[cfg(feature = "wgpu")]
-        Backend::Wgpu => Device::enumerate(DeviceType::Wgpu).into_vec(),
+        Backend::Wgpu => wgpu_apis::devices(),
         #[cfg(feature = "cuda")]
-        Backend::Cuda => Device::enumerate(DeviceType::Cuda).into_vec(),
+        Backend::Cuda => Device::enumerate(burn::tensor::DeviceType::Cuda).into_vec(),
         _ => Vec::new(),
     }
 }
@@ -207,10 +205,60 @@ fn gpu_devices(backend: Backend) -> Vec<Device> {
 fn default_gpu_device(backend: Backend) -> Option<Device> {
     match backend {
         #[cfg(feature = "wgpu")]
-        Backend::Wgpu => Some(Device::wgpu(burn::prelude::DeviceKind::DefaultDevice)),
+        Backend::Wgpu => wgpu_apis::default_device(),
         #[cfg(feature = "cuda")]
         Backend::Cuda => Some(Device::cuda(burn::prelude::DeviceIndex::Default)),
         _ => None,
+    }
+}
+
+/// wgpu devices pinned to the graphics APIs training works on. burn's `Device::wgpu` leaves the
+/// API to wgpu, which falls back to OpenGL where Vulkan has no device; burn's reductions need
+/// float atomics that OpenGL lacks, and training there panics inside the runtime ("Atomic add
+/// not supported by the client for f32", seen with llvmpipe's OpenGL). So OpenGL is never used.
+#[cfg(feature = "wgpu")]
+mod wgpu_apis {
+    use burn::backend::{CubeDevice, WgpuBackend, WgpuDevice, WgpuDeviceKind};
+    use burn::prelude::Device;
+
+    #[cfg(target_os = "macos")]
+    const APIS: &[WgpuBackend] = &[WgpuBackend::Metal];
+    #[cfg(target_os = "windows")]
+    const APIS: &[WgpuBackend] = &[WgpuBackend::Vulkan, WgpuBackend::Dx12];
+    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    const APIS: &[WgpuBackend] = &[WgpuBackend::Vulkan];
+
+    /// Every adapter of every API in [`APIS`], each kind of adapter in turn.
+    pub(super) fn devices() -> Vec<Device> {
+        APIS.iter().flat_map(|&api| on(api)).collect()
+    }
+
+    /// wgpu's pick (a high-power GPU first) on the first API that has any device.
+    pub(super) fn default_device() -> Option<Device> {
+        let api = APIS.iter().copied().find(|&api| !on(api).is_empty())?;
+        Some(Device::new(CubeDevice::Wgpu(
+            WgpuDevice::new(WgpuDeviceKind::DefaultDevice).on(api),
+        )))
+    }
+
+    fn on(api: WgpuBackend) -> Vec<Device> {
+        let mut found: Vec<Device> = Vec::new();
+        for kind in [
+            WgpuDeviceKind::DiscreteGpu(0),
+            WgpuDeviceKind::IntegratedGpu(0),
+            WgpuDeviceKind::VirtualGpu(0),
+            WgpuDeviceKind::Cpu,
+            WgpuDeviceKind::Other(0),
+        ] {
+            let seed = CubeDevice::Wgpu(WgpuDevice::new(kind).on(api));
+            for id in CubeDevice::enumerate(seed.to_id()) {
+                let device = Device::new(CubeDevice::from_id(id));
+                if !found.contains(&device) {
+                    found.push(device);
+                }
+            }
+        }
+        found
     }
 }
 
