@@ -288,8 +288,8 @@ fn identify(backend: Backend, device: &Device) -> Result<(String, bool), Backend
     })
 }
 
-#[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))]
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+/// The message a panic carried.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()
