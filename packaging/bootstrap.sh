@@ -15,6 +15,8 @@ packages=(
   libegl1 libegl-mesa0
   # Cross-build and emulate the aarch64 board runner; a throwaway sshd is the test board.
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user openssh-server openssh-client
+  # The wgpu backend's test trains on Mesa's software Vulkan driver (lavapipe).
+  mesa-vulkan-drivers libvulkan1
   # Headless GUI checks, audio tools used by fixtures and docs, packaging checks.
   xvfb xauth sox libsox-fmt-all flac espeak-ng desktop-file-utils dpkg-dev file
   # `bifsmn data synth`: Festival with every English voice Debian ships, and the word list

@@ -134,7 +134,9 @@ pub(crate) fn load(path: &Path) -> Result<InferenceModel, Notice> {
         })?;
         (packed, ModelOrigin::Packed, bytes)
     } else {
-        let device = bifsmn_engine::train::Backend::Flex.device();
+        let device = bifsmn_engine::train::Backend::Flex
+            .device()
+            .map_err(|e| Notice::error(e.to_string(), ""))?;
         let loaded =
             bifsmn_engine::train::checkpoint::open_model(path, &device).map_err(|e| {
                 Notice::error(

@@ -73,6 +73,9 @@ fn a_short_training_run_sends_points_to_the_charts() {
     s.train.form.run_dir = runs.path().join("teacher").display().to_string();
     let mut h = harness(s);
     wait_for_dataset(&mut h);
+    // The device choice shows the default, burn's CPU backend flex.
+    let device = h.get_by_label("training device").value();
+    assert_eq!(device.as_deref(), Some("flex: CPU (burn flex)"));
     h.get_by_role_and_label(egui::accesskit::Role::Button, "Start")
         .click();
     run_until(&mut h, Duration::from_secs(600), "an epoch", |h| {

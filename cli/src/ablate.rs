@@ -40,6 +40,7 @@ pub struct AblateArgs {
     pub no_augment: bool,
     #[command(flatten)]
     pub augmentation: super::train::AugmentArgs,
+    /// burn backend (its default device); the GPU ones need a build with their cargo feature.
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendArg,
     #[arg(long, value_name = "N")]

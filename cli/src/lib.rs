@@ -28,6 +28,7 @@ pub mod bench;
 pub mod completions;
 pub mod data;
 pub mod deploy;
+pub mod devices;
 pub mod export;
 pub mod finetune;
 pub mod listen;
@@ -82,6 +83,9 @@ pub enum Command {
     StreamEval(stream_eval::StreamEvalArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::CompletionsArgs),
+    /// The devices training can use (`train --backend B --device N`), and the GPU backends
+    /// this build lacks.
+    Devices(devices::DevicesArgs),
 }
 
 /// Parse the arguments, run the command, print errors cargo-style and map them to an exit code.
@@ -101,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Record(args) => record::run(args),
         Command::StreamEval(args) => stream_eval::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Devices(args) => devices::run(args),
     };
     match result {
         Ok(code) => code,

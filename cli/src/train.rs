@@ -30,10 +30,18 @@ pub enum TrainCommand {
     Finetune(super::finetune::FinetuneArgs),
 }
 
+/// Every backend is a value in every build, so that a build without a GPU feature answers
+/// `--backend wgpu` by naming the feature instead of not knowing the word.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BackendArg {
+    /// burn's CPU backend (the default).
     Flex,
+    /// The deprecated burn-ndarray CPU backend, kept for comparison.
     Ndarray,
+    /// burn's wgpu backend: Vulkan, Metal or DX12 (a build with `--features wgpu`).
+    Wgpu,
+    /// burn's CUDA backend (a build with `--features cuda`).
+    Cuda,
 }
 
 impl From<BackendArg> for Backend {
@@ -41,6 +49,8 @@ impl From<BackendArg> for Backend {
         match b {
             BackendArg::Flex => Backend::Flex,
             BackendArg::Ndarray => Backend::Ndarray,
+            BackendArg::Wgpu => Backend::Wgpu,
+            BackendArg::Cuda => Backend::Cuda,
         }
     }
 }
@@ -132,9 +142,13 @@ pub struct CommonArgs {
     pub no_clip: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// burn CPU backend.
+    /// burn backend; the GPU ones need a build with their cargo feature.
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendArg,
+    /// Which of the backend's devices, as `bifsmn devices` numbers them (default: the
+    /// backend's own choice, a high-power GPU first).
+    #[arg(long, value_name = "N")]
+    pub device: Option<usize>,
     /// Turn off training augmentation altogether.
     #[arg(long)]
     pub no_augment: bool,
@@ -226,6 +240,7 @@ fn base_config(role: Role, common: &CommonArgs) -> anyhow::Result<TrainConfig> {
     }
     c.seed = common.seed;
     c.backend = common.backend.into();
+    c.device_index = common.device;
     c.augment = !common.no_augment;
     c.augmentation = common.augmentation.config()?;
     c.max_train_clips = common.max_train_clips;
@@ -354,7 +369,7 @@ pub fn evaluate_saved(
     split: Split,
     batch_size: usize,
 ) -> anyhow::Result<(Vec<String>, Vec<PathEvaluation>)> {
-    let device = Backend::Flex.device();
+    let device = Backend::Flex.device()?;
     let loaded = open_model(model, &device)?;
     let root = root.unwrap_or_else(|| loaded.sidecar.config.dataset.clone());
     let protocol = loaded.sidecar.config.protocol.parse()?;

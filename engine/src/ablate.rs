@@ -206,7 +206,7 @@ fn accuracy_per_path(
     split: Split,
     batch: usize,
 ) -> anyhow::Result<Vec<f32>> {
-    let loaded = open_model(run, &Backend::Flex.device())?;
+    let loaded = open_model(run, &Backend::Flex.device()?)?;
     let model = loaded.model.valid();
     let n = model.num_paths().min(3);
     Ok(evaluate(&model, dataset, split, batch, n)?

@@ -354,7 +354,7 @@ fn load_tract(t: &LoadedModel, features: usize) -> anyhow::Result<TractModel> {
 
 /// The student (binary) and teacher (full precision) runs, on flex.
 fn open_pair(student: &Path, teacher: &Path) -> anyhow::Result<(LoadedModel, LoadedModel)> {
-    let device = Backend::Flex.device();
+    let device = Backend::Flex.device()?;
     let s =
         open_model(student, &device).with_context(|| format!("loading {}", student.display()))?;
     let t =
@@ -399,7 +399,7 @@ pub fn run_bench(
     let features = timing_features(&se);
     let mut tract_engine = load_tract(&t, features.len())?;
 
-    let (flex, ndarray) = (Backend::Flex.device(), Backend::Ndarray.device());
+    let (flex, ndarray) = (Backend::Flex.device()?, Backend::Ndarray.device()?);
     let teacher_flex = t.model.valid().to_device(&flex);
     let teacher_ndarray = t.model.valid().to_device(&ndarray);
     // ndarray is ~30x slower than the rest: fewer of its runs keep the bench short.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
+use super::devices::{BackendError, open_device};
 use super::loss::DistillMode;
 use crate::data::AugmentConfig;
 use crate::model::{BinarizerKind, DfsmnConfig};
@@ -18,7 +19,9 @@ pub enum Role {
     Student,
 }
 
-/// burn CPU backend.
+/// The burn backend a run trains on. The GPU variants exist in every build, so that a run
+/// trained on a GPU opens anywhere; training on one needs a build with its cargo feature
+/// (`open_device` says so otherwise).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
@@ -27,22 +30,44 @@ pub enum Backend {
     Flex,
     /// The deprecated burn-ndarray backend, kept for comparison.
     Ndarray,
+    /// burn's wgpu backend: Vulkan, Metal or DX12 (cargo feature `wgpu`).
+    Wgpu,
+    /// burn's CUDA backend (cargo feature `cuda`).
+    Cuda,
 }
 
 impl Backend {
-    /// The plain (no autodiff) device.
-    pub fn device(self) -> Device {
-        match self {
-            Backend::Flex => Device::flex(),
-            #[allow(deprecated)]
-            Backend::Ndarray => Device::ndarray(),
-        }
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Cuda,
+    ];
+
+    /// The backend's default plain (no autodiff) device; see [`open_device`].
+    pub fn device(self) -> Result<Device, BackendError> {
+        open_device(self, None)
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Backend::Wgpu | Backend::Cuda)
+    }
+
+    /// Whether this build has the backend (the GPU ones are cargo features).
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex | Backend::Ndarray => true,
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
         }
     }
 }
@@ -95,6 +120,10 @@ pub struct TrainConfig {
     pub augmentation: AugmentConfig,
     pub seed: u64,
     pub backend: Backend,
+    /// Which of the backend's devices (`bifsmn devices` numbers them); `None`: the backend's
+    /// own choice. Only GPU backends have more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_index: Option<usize>,
     /// Use at most this many training clips (quick runs and tests).
     pub max_train_clips: Option<usize>,
     /// Emit the heavy events (distillation maps, binarizer curves, bits) for a GUI.
@@ -132,6 +161,7 @@ impl TrainConfig {
             augmentation: AugmentConfig::robust(),
             seed: 1,
             backend: Backend::Flex,
+            device_index: None,
             max_train_clips: None,
             internals: false,
             fixed_clip: 0,
@@ -150,6 +180,11 @@ impl TrainConfig {
             init_from_teacher: true,
             ..Self::teacher(dataset, run_dir)
         }
+    }
+
+    /// The plain (no autodiff) device the run trains on, opened (see [`open_device`]).
+    pub fn device(&self) -> Result<Device, BackendError> {
+        open_device(self.backend, self.device_index)
     }
 
     /// The network this run trains.
@@ -190,6 +225,12 @@ impl TrainConfig {
         }
         if !(1..=2).contains(&self.planes) {
             return Err(format!("planes must be 1 or 2, got {}", self.planes));
+        }
+        if !self.backend.is_compiled() {
+            return Err(BackendError::NotCompiled {
+                backend: self.backend.name(),
+            }
+            .to_string());
         }
         Ok(())
     }

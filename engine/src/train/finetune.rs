@@ -135,7 +135,7 @@ fn find_teacher(config: &FinetuneConfig, base_run: &Path, base: &Sidecar) -> Opt
 /// Check the inputs, build the training set and return what to train.
 pub fn prepare(config: &FinetuneConfig) -> anyhow::Result<Prepared> {
     let base_run = resolve_base(&config.base)?;
-    let device = Backend::Flex.device();
+    let device = Backend::Flex.device()?;
     let base = open_model(&base_run, &device)
         .with_context(|| format!("opening the base model {}", base_run.display()))?;
     if !base.model.config.is_binary() {
@@ -433,7 +433,7 @@ pub fn finish(prepared: &Prepared, seconds_training: f64) -> anyhow::Result<Fine
     let (held_after, test_after) = (eval(&model, &takes)?, eval(&model, &replay)?);
     // A base model of other words cannot be scored on these classes: it recognises none of
     // the new keywords (0 right), and its accuracy on the new corpus does not exist.
-    let same_classes = open_model(&prepared.base_run, &Backend::Flex.device())?
+    let same_classes = open_model(&prepared.base_run, &Backend::Flex.device()?)?
         .sidecar
         .labels
         == prepared.labels;

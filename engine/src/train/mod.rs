@@ -12,6 +12,7 @@
 pub mod checkpoint;
 mod config;
 mod control;
+pub mod devices;
 pub mod eval;
 pub mod events;
 pub mod finetune;
@@ -30,6 +31,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 pub use config::{Backend, Role, TrainConfig};
 pub use control::TrainCommand;
+pub use devices::{BackendError, DeviceInfo, list_devices, open_device};
 pub use events::*;
 pub use loss::DistillMode;
 
@@ -49,12 +51,24 @@ impl Trainer {
         let handle = std::thread::Builder::new()
             .name("bifsmn-trainer".into())
             .spawn(move || {
-                if let Err(e) = run::run(config, resume, crx, sink.clone()) {
-                    let mut text = format!("{e}");
-                    for cause in e.chain().skip(1) {
-                        text.push_str(&format!(": {cause}"));
+                // A GPU runtime reports a driver's refusal by panicking; the listener gets it
+                // as the run's error instead of a run that ends without an outcome.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run::run(config, resume, crx, sink.clone())
+                }));
+                match run {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        let mut text = format!("{e}");
+                        for cause in e.chain().skip(1) {
+                            text.push_str(&format!(": {cause}"));
+                        }
+                        sink.send(TrainEvent::Error(text));
                     }
-                    sink.send(TrainEvent::Error(text));
+                    Err(panic) => sink.send(TrainEvent::Error(format!(
+                        "training stopped on an internal error: {}",
+                        devices::panic_text(panic.as_ref())
+                    ))),
                 }
             })
             .expect("spawning the trainer thread");

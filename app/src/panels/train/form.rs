@@ -1,10 +1,12 @@
 //! The training configuration form and its translation into the engine's [`TrainConfig`].
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use bifsmn_engine::data::AugmentConfig;
 use bifsmn_engine::model::BinarizerKind;
-use bifsmn_engine::train::{DistillMode, Role, TrainConfig};
+use bifsmn_engine::train::devices::backend_statuses;
+use bifsmn_engine::train::{Backend, DeviceInfo, DistillMode, Role, TrainConfig, list_devices};
 use egui::{RichText, Ui};
 
 use crate::paths;
@@ -37,6 +39,9 @@ pub struct TrainForm {
     pub resume: bool,
     /// Limit of training clips per epoch (0 = all).
     pub max_train_clips: usize,
+    /// The backend and which of its devices (`None`: the backend's own choice).
+    pub backend: Backend,
+    pub device_index: Option<usize>,
 }
 
 impl Default for TrainForm {
@@ -59,6 +64,8 @@ impl Default for TrainForm {
             run_dir: String::new(),
             resume: false,
             max_train_clips: 0,
+            backend: Backend::Flex,
+            device_index: None,
         };
         f.set_role(Role::Teacher);
         f
@@ -169,6 +176,8 @@ impl TrainForm {
             run_dir: c.run_dir.display().to_string(),
             resume: false,
             max_train_clips: c.max_train_clips.unwrap_or(0),
+            backend: c.backend,
+            device_index: c.device_index,
         }
     }
 
@@ -201,6 +210,8 @@ impl TrainForm {
         c.augmentation = self.steps.to_config();
         c.max_train_clips = (self.max_train_clips > 0).then_some(self.max_train_clips);
         c.internals = true;
+        c.backend = self.backend;
+        c.device_index = self.device_index;
         if self.role == Role::Student {
             c.binarizer = self.binarizer;
             c.distill = self.distill;
@@ -388,8 +399,10 @@ impl TrainForm {
         ui.end_row();
     }
 
-    /// Seed, augmentation and the run folder.
+    /// Seed, device, augmentation and the run folder.
     fn run_rows(&mut self, ui: &mut Ui) {
+        self.device_row(ui);
+
         let l = ui.label("Seed");
         ui.add(egui::DragValue::new(&mut self.seed))
             .labelled_by(l.id);
@@ -424,6 +437,50 @@ impl TrainForm {
         ui.end_row();
     }
 
+    /// The devices found (CPU backends, and GPUs when the build has a GPU backend), and the
+    /// GPU backends this build lacks, greyed out with the feature that adds them.
+    fn device_row(&mut self, ui: &mut Ui) {
+        let devices = found_devices();
+        let chosen = devices
+            .iter()
+            .find(|d| d.backend == self.backend && d.index == self.device_index);
+        let text = chosen.map_or_else(
+            || match self.device_index {
+                Some(i) => format!("{} #{i} (not found)", self.backend.name()),
+                None => self.backend.name().to_string(),
+            },
+            DeviceInfo::label,
+        );
+        ui.label("Device");
+        egui::ComboBox::from_id_salt("form-device")
+            .selected_text(text)
+            .show_ui(ui, |ui| {
+                for d in devices {
+                    let on = d.backend == self.backend && d.index == self.device_index;
+                    if ui.selectable_label(on, d.label()).clicked() {
+                        self.backend = d.backend;
+                        self.device_index = d.index;
+                    }
+                }
+                for status in backend_statuses().iter().filter(|s| !s.compiled) {
+                    ui.add_enabled(
+                        false,
+                        egui::Button::selectable(
+                            false,
+                            format!(
+                                "{}: not in this build (--features {})",
+                                status.backend.name(),
+                                status.feature.unwrap_or_default()
+                            ),
+                        ),
+                    );
+                }
+            })
+            .response
+            .accessible_name("training device");
+        ui.end_row();
+    }
+
     /// Point the run folder at a fresh name.
     pub fn new_run_dir(&mut self) {
         let role = match self.role {
@@ -435,6 +492,13 @@ impl TrainForm {
             .to_string();
         self.resume = false;
     }
+}
+
+/// The devices training can use, found once per process: listing a GPU opens it, which is too
+/// slow to repeat every frame.
+fn found_devices() -> &'static [DeviceInfo] {
+    static DEVICES: OnceLock<Vec<DeviceInfo>> = OnceLock::new();
+    DEVICES.get_or_init(list_devices)
 }
 
 pub(crate) fn distill_label(d: DistillMode) -> &'static str {

@@ -50,7 +50,7 @@ pub(super) fn open(
             .with_context(|| format!("opening dataset {}", config.dataset.display()))?,
     );
     let labels = dataset.labels.clone();
-    let device = config.backend.device();
+    let device = config.device()?;
     let ad = device.clone().autodiff();
     // Model initialisation and dropout draw from burn's generator: seed it so a run is
     // reproducible (data order and augmentation are seeded separately by the loader).
