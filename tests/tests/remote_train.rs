@@ -1,0 +1,316 @@
+//! Training on another machine over SSH, against a throwaway sshd on 127.0.0.1: the real
+//! `bifsmn` binary is uploaded and trains a short teacher run on the demo set there, detached.
+//!
+//! Needs the `bifsmn` binary next to this test binary (`cargo test --workspace` builds it);
+//! skipped with a note otherwise, as are all tests when sshd is not installed.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // Test code: a failed unwrap is a failed test.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use bifsmn_deploy::train_link::{self, Follow, RemoteRun};
+use bifsmn_deploy::{Connection, Credentials, DeployError, HostKeyPolicy, SshConfig, Target};
+use bifsmn_engine::train::TrainEvent;
+use bifsmn_tests::deploy_fixtures::bifsmn_bin;
+use bifsmn_tests::sshd::TestBoard;
+
+fn demo() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/demo")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// A short teacher run on the demo set (seconds per epoch in a debug build).
+fn train_args(run: &str, epochs: usize) -> Vec<String> {
+    [
+        "teacher",
+        "--root",
+        &demo(),
+        "--run-dir",
+        run,
+        "--epochs",
+        &epochs.to_string(),
+        "--batch-size",
+        "8",
+        "--max-train-clips",
+        "48",
+        "--no-augment",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn target(board: &TestBoard) -> Target {
+    Target::new(
+        board.profile("trainer"),
+        &SshConfig::empty(),
+        Credentials::default(),
+    )
+    .unwrap()
+}
+
+fn connect(board: &TestBoard) -> Connection {
+    train_link::connect_target(&target(board), HostKeyPolicy::Ask).unwrap()
+}
+
+/// Upload bifsmn and start a run in `<board temp>/remote runs/<name>`.
+fn start(board: &TestBoard, bin: &Path, name: &str, epochs: usize) -> (Connection, RemoteRun) {
+    let conn = connect(board);
+    let cancel = AtomicBool::new(false);
+    let workdir = board.profile("trainer").remote_workdir();
+    let (remote_bin, uploaded) =
+        train_link::install_trainer(&conn, &workdir, bin, &cancel, &mut |_, _| {}).unwrap();
+    assert!(Path::new(&remote_bin).is_file());
+    // A second install finds the same binary there and sends nothing.
+    let (_, again) =
+        train_link::install_trainer(&conn, &workdir, bin, &cancel, &mut |_, _| {}).unwrap();
+    assert!(
+        !again,
+        "an identical binary was uploaded again (first upload: {uploaded})"
+    );
+    let dir = board.dir.path().join("remote runs").join(name);
+    let run = RemoteRun::new(dir.display().to_string());
+    train_link::start_training(
+        &conn,
+        &remote_bin,
+        &run,
+        &train_args(&run.dir, epochs),
+        Some(&demo()),
+        &cancel,
+    )
+    .unwrap();
+    (conn, run)
+}
+
+/// Ends a remote trainer a failed test left running (by the pid it recorded).
+struct KillOnDrop(String);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(Path::new(&self.0).join(train_link::PID_FILE)) {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.trim())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// What a follower saw.
+#[derive(Default)]
+struct Seen {
+    epochs: Vec<usize>,
+    checkpoints: usize,
+    end: Option<TrainEvent>,
+}
+
+/// Follow from `offset` until the end (or `until` says stop early: returns `Continue`).
+fn follow(
+    conn: &Connection,
+    run: &RemoteRun,
+    offset: &mut u64,
+    local: &Path,
+    seen: &mut Seen,
+    until: &mut dyn FnMut(&TrainEvent) -> bool,
+) -> Result<Follow, DeployError> {
+    let cancel = AtomicBool::new(false);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    train_link::follow_training(
+        conn,
+        run,
+        offset,
+        &cancel,
+        &mut |c, line| {
+            let event: TrainEvent = serde_json::from_str(line).unwrap();
+            assert!(Instant::now() < deadline, "the remote run takes too long");
+            match &event {
+                TrainEvent::Epoch(m) => seen.epochs.push(m.epoch),
+                TrainEvent::Checkpoint { path, .. } => {
+                    let name = path.rsplit('/').next().unwrap();
+                    train_link::mirror_checkpoint(c, run, name, local)?;
+                    seen.checkpoints += 1;
+                }
+                TrainEvent::Finished { .. }
+                | TrainEvent::Cancelled { .. }
+                | TrainEvent::Error(_) => {
+                    seen.end = Some(event.clone());
+                    return Ok(Follow::Done);
+                }
+                _ => {}
+            }
+            Ok(if until(&event) {
+                Follow::Done
+            } else {
+                Follow::Continue
+            })
+        },
+        &mut |_| Ok(()),
+    )
+}
+
+fn first_epoch(e: &TrainEvent) -> bool {
+    matches!(e, TrainEvent::Epoch(_))
+}
+
+#[test]
+fn a_killed_connection_reattaches_and_the_final_checkpoint_matches() {
+    let Some(bin) = bifsmn_bin() else { return };
+    let Some(mut board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let (conn, run) = start(&board, &bin, "killed link", 3);
+    let _guard = KillOnDrop(run.dir.clone());
+    let mut offset = 0;
+    let mut seen = Seen::default();
+    // Follow to the first epoch, then kill sshd with every session it runs (a dropped link).
+    follow(
+        &conn,
+        &run,
+        &mut offset,
+        local.path(),
+        &mut seen,
+        &mut first_epoch,
+    )
+    .unwrap();
+    assert_eq!(seen.epochs, [1]);
+    board.kill();
+    let cancel = AtomicBool::new(false);
+    let lost = train_link::is_running(&conn, &run, &cancel);
+    assert!(lost.is_err(), "the connection should be gone");
+    drop(conn);
+    // The run goes on without us; give it time to write events we have not read.
+    std::thread::sleep(Duration::from_secs(3));
+    // Events were written while nobody was connected: the reattach has to catch up on them.
+    let log_len = std::fs::metadata(run.path(train_link::EVENTS_LOG))
+        .unwrap()
+        .len();
+    assert!(log_len > offset, "nothing happened while disconnected");
+    board.restart().unwrap();
+    let conn = connect(&board);
+    let result = follow(
+        &conn,
+        &run,
+        &mut offset,
+        local.path(),
+        &mut seen,
+        &mut |_| false,
+    );
+    assert_eq!(result.unwrap(), Follow::Done);
+    assert_eq!(
+        seen.epochs,
+        [1, 2, 3],
+        "every epoch exactly once across the reattach"
+    );
+    assert!(
+        matches!(seen.end, Some(TrainEvent::Finished { epochs_done: 3, .. })),
+        "{:?}",
+        seen.end
+    );
+    assert!(seen.checkpoints >= 3);
+    let checked = train_link::verify_final_checkpoint(&conn, &run, local.path(), &cancel).unwrap();
+    let remote_bytes = std::fs::read(Path::new(&run.dir).join(&checked.name)).unwrap();
+    let local_bytes = std::fs::read(local.path().join(&checked.name)).unwrap();
+    assert_eq!(remote_bytes, local_bytes);
+    assert_eq!(checked.name, "model-e0003.bpk");
+    // The local copy is a loadable run directory with one weights file per kind.
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(local.path().join("checkpoint.json")).unwrap())
+            .unwrap();
+    assert_eq!(sidecar["epoch"], 3);
+    assert!(local.path().join("best.json").is_file());
+    assert!(!local.path().join("model-e0001.bpk").exists());
+    // Replaying from the start (a restarted GUI) sees the whole run again, in order.
+    let mut replay = Seen::default();
+    let mut from_start = 0;
+    follow(
+        &conn,
+        &run,
+        &mut from_start,
+        local.path(),
+        &mut replay,
+        &mut |_| false,
+    )
+    .unwrap();
+    assert_eq!(replay.epochs, [1, 2, 3]);
+    assert_eq!(from_start, offset);
+}
+
+#[test]
+fn stop_over_the_link_ends_the_run_after_saving() {
+    let Some(bin) = bifsmn_bin() else { return };
+    let Some(board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let (conn, run) = start(&board, &bin, "stopped", 50);
+    let _guard = KillOnDrop(run.dir.clone());
+    let cancel = AtomicBool::new(false);
+    // A second start in the same run dir is refused while the first one runs.
+    let again = train_link::start_training(&conn, "bifsmn", &run, &[], None, &cancel).unwrap_err();
+    assert!(again.to_string().contains("already running"), "{again}");
+    let mut offset = 0;
+    let mut seen = Seen::default();
+    follow(
+        &conn,
+        &run,
+        &mut offset,
+        local.path(),
+        &mut seen,
+        &mut first_epoch,
+    )
+    .unwrap();
+    train_link::send_control(&conn, &run, "stop", &cancel).unwrap();
+    follow(
+        &conn,
+        &run,
+        &mut offset,
+        local.path(),
+        &mut seen,
+        &mut |_| false,
+    )
+    .unwrap();
+    let Some(TrainEvent::Finished { epochs_done, .. }) = seen.end else {
+        panic!("the run did not finish after stop: {:?}", seen.end);
+    };
+    assert!(epochs_done < 50, "stop did not end the run early");
+    assert_eq!(seen.epochs, (1..=epochs_done).collect::<Vec<_>>());
+    let checked = train_link::verify_final_checkpoint(&conn, &run, local.path(), &cancel).unwrap();
+    assert_eq!(checked.name, format!("model-e{epochs_done:04}.bpk"));
+    let bad = train_link::send_control(&conn, &run, "halt", &cancel).unwrap_err();
+    assert!(bad.to_string().contains("halt"), "{bad}");
+}
+
+#[test]
+fn missing_dataset_and_bad_host_are_named() {
+    let Some(board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let conn = connect(&board);
+    let cancel = AtomicBool::new(false);
+    let run = RemoteRun::new(board.dir.path().join("runs/none").display().to_string());
+    let e = train_link::start_training(
+        &conn,
+        "bifsmn",
+        &run,
+        &[],
+        Some("/no/such/speech commands"),
+        &cancel,
+    )
+    .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("127.0.0.1") && text.contains("/no/such/speech commands"),
+        "{text}"
+    );
+    let mut p = board.profile("nowhere");
+    p.host = "no-such-host.invalid".into();
+    let t = Target::new(p, &SshConfig::empty(), Credentials::default()).unwrap();
+    let e = train_link::connect_target(&t, HostKeyPolicy::Ask).unwrap_err();
+    assert!(e.to_string().contains("no-such-host.invalid"), "{e}");
+}
