@@ -314,3 +314,144 @@ fn missing_dataset_and_bad_host_are_named() {
     let e = train_link::connect_target(&t, HostKeyPolicy::Ask).unwrap_err();
     assert!(e.to_string().contains("no-such-host.invalid"), "{e}");
 }
+
+#[test]
+fn cli_trains_on_a_saved_host_attaches_and_checks_the_checkpoint() {
+    let Some(bin) = bifsmn_bin() else { return };
+    let Some(board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // Everything the CLI reads or writes stays in the temp dir (and never ~/.ssh).
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(tmp.path())
+            .env("BIFSMN_CONFIG_DIR", tmp.path().join("config"))
+            .env("BIFSMN_DATA_DIR", tmp.path().join("data"))
+            .env("BIFSMN_KNOWN_HOSTS", tmp.path().join("known_hosts"))
+            .env("BIFSMN_SSH_CONFIG", tmp.path().join("ssh_config"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for help in [
+        ["train", "teacher", "--help"],
+        ["train", "attach", "--help"],
+    ] {
+        let (code, out, _) = cli(&help);
+        assert_eq!(code, Some(0));
+        assert!(
+            out.contains("--on <HOST>") && out.contains("on that host"),
+            "{out}"
+        );
+    }
+    let profile = board.profile("gpu");
+    let (port, key) = (
+        board.port.to_string(),
+        board.client_key.display().to_string(),
+    );
+    let user = profile.user.clone().unwrap();
+    let (code, _, err) = cli(&[
+        "boards",
+        "add",
+        "gpu",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        &user,
+        "--key",
+        &key,
+        "--workdir",
+        &profile.workdir,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+
+    let run = board.dir.path().join("remote runs/cli run");
+    let run_s = run.display().to_string();
+    let mut args = vec!["train", "--on", "gpu", "--accept-new-host-key", "--json"];
+    let train: Vec<String> = train_args(&run_s, 2);
+    args.splice(1..1, train.iter().map(String::as_str));
+    // The role comes first after `train`.
+    assert_eq!(args[1], "teacher");
+    let _guard = KillOnDrop(run_s.clone());
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let epochs: Vec<u64> = lines
+        .iter()
+        .filter_map(|v| v.get("clips_per_sec").and(v["epoch"].as_u64()))
+        .collect();
+    assert_eq!(epochs, [1, 2], "{out}");
+    let copied = lines.last().unwrap();
+    assert_eq!(copied["model_file"], "model-e0002.bpk");
+    let local = tmp.path().join("cli run");
+    let local_bytes = std::fs::read(local.join("model-e0002.bpk")).unwrap();
+    assert_eq!(
+        local_bytes,
+        std::fs::read(run.join("model-e0002.bpk")).unwrap()
+    );
+    assert_eq!(
+        copied["sha256"].as_str().unwrap(),
+        bifsmn_deploy::LocalArtifact::hash(&run.join("model-e0002.bpk"))
+            .unwrap()
+            .sha256
+    );
+
+    // After a restart: attach replays the finished run into a fresh local dir.
+    let (code, out, err) = cli(&[
+        "train",
+        "attach",
+        "--on",
+        "gpu",
+        "--run-dir",
+        &run_s,
+        "--local-dir",
+        "again",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let replayed: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(replayed["sha256"], copied["sha256"]);
+    assert_eq!(replayed["local_dir"], "again");
+    assert!(tmp.path().join("again/checkpoint.json").is_file());
+
+    // Nothing to control once it ended; a missing dataset is named with the host.
+    let (code, _, err) = cli(&[
+        "train",
+        "control",
+        "--on",
+        "gpu",
+        "--run-dir",
+        &run_s,
+        "stop",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no training is running"), "{err}");
+    let (code, _, err) = cli(&[
+        "train",
+        "teacher",
+        "--on",
+        "gpu",
+        "--root",
+        "/no/such/set",
+        "--run-dir",
+        &run_s,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("127.0.0.1") && err.contains("/no/such/set"),
+        "{err}"
+    );
+}
