@@ -11,17 +11,16 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use super::session::EventView;
-use bifsmn_deploy::train_link::{self, Follow, RemoteRun};
+use bifsmn_deploy::train_follow::{FollowRequest, LinkEvent, StartRequest, spawn_follow};
+use bifsmn_deploy::train_link::{self, RemoteRun};
 use bifsmn_deploy::{
-    BoardProfile, BoardStore, Connection, Credentials, DeployError, HostKeyPolicy, SshConfig,
-    Target,
+    BoardProfile, BoardStore, Credentials, DeployError, HostKeyPolicy, SshConfig, Target, quote,
 };
 use bifsmn_engine::train::TrainEvent;
 
 /// How long a lost connection is retried before giving up (the remote run goes on; attach
 /// later with `bifsmn train attach`).
 const REATTACH_FOR: Duration = Duration::from_secs(120);
-const REATTACH_PAUSE: Duration = Duration::from_secs(2);
 
 /// Where to train: options shared by `--on` runs and `attach`.
 #[derive(Debug, Args, Clone)]
@@ -118,21 +117,32 @@ fn address_profile(address: &str) -> anyhow::Result<BoardProfile> {
     Ok(p)
 }
 
-fn connect(target: &Target, accept_new: bool) -> anyhow::Result<Connection> {
-    let policy = if accept_new {
+fn policy(remote: &RemoteArgs) -> HostKeyPolicy {
+    if remote.accept_new_host_key {
         HostKeyPolicy::AcceptNew
     } else {
         HostKeyPolicy::Ask
-    };
-    train_link::connect_target(target, policy).map_err(|e| {
-        if e.unknown_host().is_some() {
-            anyhow::anyhow!(
-                "{e}\n(check the fingerprint, then pass --accept-new-host-key or run `bifsmn boards test`)"
-            )
-        } else {
-            e.into()
+    }
+}
+
+/// A deploy error with what to do about it, for the terminal.
+fn explain(e: DeployError, host: &str, run: &RemoteRun) -> anyhow::Error {
+    let hint = match &e {
+        e if e.unknown_host().is_some() => {
+            "check the fingerprint, then pass --accept-new-host-key or run `bifsmn boards test`"
+                .to_string()
         }
-    })
+        DeployError::RemoteTraining { .. } | DeployError::HashMismatch { .. } => String::new(),
+        _ => format!(
+            "a run that started goes on there: follow it with `bifsmn train attach --on {host} --run-dir {}`",
+            quote(&run.dir)
+        ),
+    };
+    if hint.is_empty() {
+        e.into()
+    } else {
+        anyhow::anyhow!("{e}\n({hint})")
+    }
 }
 
 /// The arguments after `train` that the remote trainer gets: everything given here except
@@ -162,70 +172,34 @@ pub fn run_on(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let host = remote.on.as_deref().context("--on HOST is needed")?;
-    let target = resolve_host(host)?;
-    let conn = connect(&target, remote.accept_new_host_key)?;
-    let cancel = AtomicBool::new(false);
-    let exe = std::env::current_exe().context("locating this bifsmn binary")?;
-    let bar = super::output::progress(0, "uploading bifsmn", json);
-    let (bin, uploaded) = train_link::install_trainer(
-        &conn,
-        &target.profile.remote_workdir(),
-        &exe,
-        &cancel,
-        &mut |sent, total| {
-            bar.set_length(total);
-            bar.set_position(sent);
-        },
-    )?;
-    bar.finish_and_clear();
-    if uploaded && !json {
-        eprintln!("{:>12} bifsmn to {host}:{bin}", "Uploaded");
-    }
     let argv: Vec<String> = std::env::args().collect();
-    let run = RemoteRun::new(run_dir);
-    train_link::start_training(
-        &conn,
-        &bin,
-        &run,
-        &remote_train_args(&argv),
-        dataset,
-        &cancel,
-    )?;
-    if !json {
-        eprintln!(
-            "{:>12} on {host} in {}; Ctrl-C leaves it running (`bifsmn train attach --on {host} --run-dir {}`)",
-            "Started", run.dir, run.dir
-        );
-    }
-    follow(&target, remote, conn, &run, json)
+    let start = StartRequest {
+        local_binary: std::env::current_exe().context("locating this bifsmn binary")?,
+        args: remote_train_args(&argv),
+        dataset: dataset.map(str::to_string),
+    };
+    follow(host, remote, RemoteRun::new(run_dir), Some(start), json)
 }
 
 /// `bifsmn train attach`: replay a remote run's events from its start and follow it.
 pub fn attach(a: AttachArgs) -> anyhow::Result<ExitCode> {
     let host = a.remote.on.as_deref().context("--on HOST is needed")?;
-    let target = resolve_host(host)?;
-    let conn = connect(&target, a.remote.accept_new_host_key)?;
-    follow(
-        &target,
-        &a.remote,
-        conn,
-        &RemoteRun::new(&a.run_dir),
-        a.json,
-    )
+    follow(host, &a.remote, RemoteRun::new(&a.run_dir), None, a.json)
 }
 
 /// `bifsmn train control`: pause, resume, stop or cancel a remote run.
 pub fn control(a: ControlArgs) -> anyhow::Result<ExitCode> {
     let host = a.remote.on.as_deref().context("--on HOST is needed")?;
     let target = resolve_host(host)?;
-    let conn = connect(&target, a.remote.accept_new_host_key)?;
+    let run = RemoteRun::new(&a.run_dir);
+    let conn = train_link::connect_target(&target, policy(&a.remote))
+        .map_err(|e| explain(e, host, &run))?;
     let word = match a.word {
         ControlWord::Pause => "pause",
         ControlWord::Resume => "resume",
         ControlWord::Stop => "stop",
         ControlWord::Cancel => "cancel",
     };
-    let run = RemoteRun::new(&a.run_dir);
     let cancel = AtomicBool::new(false);
     if !train_link::is_running(&conn, &run, &cancel)? {
         bail!("{host}: no training is running in {}", run.dir);
@@ -246,66 +220,58 @@ fn local_dir(remote: &RemoteArgs, run: &RemoteRun) -> PathBuf {
     })
 }
 
-/// Follow a run to its end, re-attaching after a lost connection, copying checkpoints back
-/// and checking the final one.
+/// Follow a run to its end (starting it first with `start`), showing its events as a local
+/// run's, with checkpoints copied to the local dir and the final one checked.
 fn follow(
-    target: &Target,
+    host: &str,
     remote: &RemoteArgs,
-    conn: Connection,
-    run: &RemoteRun,
+    run: RemoteRun,
+    start: Option<StartRequest>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let local = local_dir(remote, run);
-    let host = target.profile.name.clone();
+    let local = local_dir(remote, &run);
+    let handle = spawn_follow(FollowRequest {
+        target: resolve_host(host)?,
+        host_keys: policy(remote),
+        run: run.clone(),
+        local_dir: local.clone(),
+        start,
+        reattach_for: REATTACH_FOR,
+    });
     let mut view = EventView::new(format!("{host}:{}", run.dir), json);
-    let cancel = AtomicBool::new(false);
-    let mut offset = 0u64;
-    let mut conn = Some(conn);
-    let mut lost_since: Option<std::time::Instant> = None;
-    let mut final_checked = None;
-    loop {
-        let c = match conn.take() {
-            Some(c) => c,
-            None => match connect(target, remote.accept_new_host_key) {
-                Ok(c) => {
-                    eprintln!(
-                        "{:>12} to {host} at byte {offset} of the event log",
-                        "Re-attached"
-                    );
-                    c
-                }
-                Err(e) => {
-                    let since = *lost_since.get_or_insert_with(std::time::Instant::now);
-                    if since.elapsed() > REATTACH_FOR {
-                        return Err(e.context(format!(
-                            "the connection to {host} stays lost; the run goes on there: attach later with `bifsmn train attach --on {host} --run-dir {}`",
-                            run.dir
-                        )));
-                    }
-                    std::thread::sleep(REATTACH_PAUSE);
-                    continue;
-                }
-            },
-        };
-        let mut on_line = |c: &Connection, line: &str| -> Result<Follow, DeployError> {
-            handle_line(c, run, &local, line, &mut view, &mut final_checked)
-        };
-        match train_link::follow_training(&c, run, &mut offset, &cancel, &mut on_line, &mut |_| {
-            Ok(())
-        }) {
-            Ok(_) => break,
-            Err(e @ (DeployError::RemoteTraining { .. } | DeployError::HashMismatch { .. })) => {
-                return Err(e.into());
+    let mut upload_bar = None;
+    let mut verified = None;
+    for event in handle.events().iter() {
+        match event {
+            LinkEvent::Status(s) if !json => eprintln!("{:>12} {s}", "Remote"),
+            LinkEvent::Status(_) | LinkEvent::Copied(_) => {}
+            LinkEvent::Upload { sent, total } => {
+                let bar = upload_bar.get_or_insert_with(|| {
+                    super::output::progress(total, "uploading bifsmn", json)
+                });
+                bar.set_position(sent);
             }
-            Err(e) => {
-                eprintln!("{:>12} connection to {host}: {e}; re-attaching", "Lost");
-                lost_since = Some(std::time::Instant::now());
+            LinkEvent::Line(line) => {
+                let event: TrainEvent = serde_json::from_str(&line).with_context(|| {
+                    format!("{host}: an event line this bifsmn cannot read: {line}")
+                })?;
+                view.show(event)?;
             }
+            LinkEvent::Lost(e) => {
+                eprintln!("{:>12} connection to {host} ({e}); re-attaching", "Lost")
+            }
+            LinkEvent::Reattached { offset } => {
+                eprintln!("{:>12} at byte {offset} of the event log", "Re-attached")
+            }
+            LinkEvent::Verified(c) => verified = Some(c),
+            LinkEvent::Failed(e) => return Err(explain(e, host, &run)),
         }
     }
+    if let Some(bar) = upload_bar {
+        bar.finish_and_clear();
+    }
     let outcome = view.finish()?;
-    if let Some(copied) = final_checked {
-        let copied: train_link::CopiedFile = copied;
+    if let Some(copied) = verified {
         if json {
             outln!(
                 "{}",
@@ -313,7 +279,7 @@ fn follow(
             );
         } else {
             eprintln!(
-                "{:>12} {} in {} (SHA-256 {} on both sides)",
+                "{:>12} {} to {} (SHA-256 {} on both sides)",
                 "Copied",
                 copied.name,
                 local.display(),
@@ -326,50 +292,6 @@ fn follow(
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// One event line: copy its checkpoint, check the final one, then show it.
-fn handle_line(
-    conn: &Connection,
-    run: &RemoteRun,
-    local: &std::path::Path,
-    line: &str,
-    view: &mut EventView,
-    final_checked: &mut Option<train_link::CopiedFile>,
-) -> Result<Follow, DeployError> {
-    let event: TrainEvent = match serde_json::from_str(line) {
-        Ok(e) => e,
-        Err(e) => {
-            return Err(DeployError::RemoteTraining {
-                host: conn.spec.host.clone(),
-                problem: format!(
-                    "{}: a line that is not a training event ({e}); is the host's bifsmn a different version?",
-                    run.path(train_link::EVENTS_LOG)
-                ),
-            });
-        }
-    };
-    let cancel = AtomicBool::new(false);
-    let done = match &event {
-        TrainEvent::Checkpoint { path, .. } => {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            train_link::mirror_checkpoint(conn, run, name, local)?;
-            false
-        }
-        TrainEvent::Finished { .. } => {
-            *final_checked = Some(train_link::verify_final_checkpoint(
-                conn, run, local, &cancel,
-            )?);
-            true
-        }
-        TrainEvent::Cancelled { .. } | TrainEvent::Error(_) => true,
-        _ => false,
-    };
-    view.show(event).map_err(|e| DeployError::RemoteTraining {
-        host: conn.spec.host.clone(),
-        problem: e.to_string(),
-    })?;
-    Ok(if done { Follow::Done } else { Follow::Continue })
 }
 
 #[cfg(test)]
@@ -409,6 +331,29 @@ mod tests {
                 "3"
             ]
         );
+    }
+
+    #[test]
+    fn the_follower_reads_checkpoints_and_ends_from_the_event_shape() {
+        let v = serde_json::to_value(TrainEvent::Checkpoint {
+            epoch: 2,
+            path: "/r/checkpoint.json".into(),
+            best: false,
+        })
+        .unwrap();
+        assert_eq!(v["Checkpoint"]["path"], "/r/checkpoint.json");
+        let v = serde_json::to_value(TrainEvent::Cancelled { epochs_done: 1 }).unwrap();
+        assert!(v.get("Cancelled").is_some());
+        let v = serde_json::to_value(TrainEvent::Error("x".into())).unwrap();
+        assert_eq!(v["Error"], "x");
+        let v = serde_json::to_value(TrainEvent::Finished {
+            epochs_done: 1,
+            best_epoch: None,
+            best_validation: None,
+            checkpoint: String::new(),
+        })
+        .unwrap();
+        assert!(v.get("Finished").is_some());
     }
 
     #[test]

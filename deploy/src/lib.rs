@@ -34,6 +34,7 @@ mod runners;
 mod secrets;
 mod session;
 mod ssh_config;
+pub mod train_follow;
 pub mod train_link;
 mod upload;
 

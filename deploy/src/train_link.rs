@@ -247,8 +247,9 @@ pub enum Follow {
 }
 
 /// Read `run`'s event log from `*offset`, handing each complete line to `on_line` (with the
-/// connection, for copying checkpoints) and moving `*offset` past it once handled, until `on_line` says [`Follow::Done`] or `cancel` is set. `idle` runs
-/// between polls (the caller forwards control words there). Fails when the connection drops
+/// connection, for copying checkpoints) and moving `*offset` past it once handled, until
+/// `on_line` says [`Follow::Done`] or `cancel` is set. `each_poll` runs before every read
+/// (the caller forwards control words there). Fails when the connection drops
 /// (the offset then says where to continue; [`DeployError::RemoteTraining`] is never a
 /// connection problem) or the trainer died without a final event.
 pub fn follow_training(
@@ -257,7 +258,7 @@ pub fn follow_training(
     offset: &mut u64,
     cancel: &AtomicBool,
     on_line: &mut dyn FnMut(&Connection, &str) -> Result<Follow, DeployError>,
-    idle: &mut dyn FnMut(&Connection) -> Result<(), DeployError>,
+    each_poll: &mut dyn FnMut(&Connection) -> Result<(), DeployError>,
 ) -> Result<Follow, DeployError> {
     let sftp = open_sftp(conn)?;
     let log = run.path(EVENTS_LOG);
@@ -270,6 +271,9 @@ pub fn follow_training(
         if cancel.load(Ordering::Relaxed) {
             return Ok(Follow::Continue);
         }
+        // Every round, not only when caught up: a follower busy with a backlog (copying
+        // checkpoints) must still pass a pause or stop on at once.
+        each_poll(conn)?;
         let mut got = 0;
         if file.is_none() {
             file = match sftp.open(Path::new(&log)) {
@@ -327,7 +331,6 @@ pub fn follow_training(
                 ),
             ));
         }
-        idle(conn)?;
         if last_alive.elapsed() >= LIVENESS_EVERY {
             last_alive = Instant::now();
             // One more read after the trainer is seen gone picks up its last lines.
@@ -423,10 +426,10 @@ fn remove_stale(dir: &Path, keep: &[String]) {
 fn read_remote(sftp: &Sftp, conn: &Connection, path: &str) -> Result<Vec<u8>, DeployError> {
     let mut f = sftp
         .open(Path::new(path))
-        .map_err(|e| problem(conn, format!("cannot open {path}: {e}")))?;
+        .map_err(|e| DeployError::ssh(&conn.spec.host, format!("open {path}"), e))?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)
-        .map_err(|e| problem(conn, format!("reading {path}: {e}")))?;
+        .map_err(|e| DeployError::ssh(&conn.spec.host, format!("read {path}"), e))?;
     Ok(bytes)
 }
 
@@ -439,7 +442,7 @@ fn copy_file(
 ) -> Result<String, DeployError> {
     let mut src = sftp
         .open(Path::new(remote))
-        .map_err(|e| problem(conn, format!("cannot open {remote}: {e}")))?;
+        .map_err(|e| DeployError::ssh(&conn.spec.host, format!("open {remote}"), e))?;
     let dir = local.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| DeployError::local("create a temporary file in", dir, e))?;
@@ -449,7 +452,13 @@ fn copy_file(
         let n = match src.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(problem(conn, format!("reading {remote}: {e}"))),
+            Err(e) => {
+                return Err(DeployError::ssh(
+                    &conn.spec.host,
+                    format!("read {remote}"),
+                    e,
+                ));
+            }
         };
         if n == 0 {
             break;

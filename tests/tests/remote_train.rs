@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use bifsmn_deploy::train_follow::{FollowRequest, LinkEvent, StartRequest, spawn_follow};
 use bifsmn_deploy::train_link::{self, Follow, RemoteRun};
 use bifsmn_deploy::{Connection, Credentials, DeployError, HostKeyPolicy, SshConfig, Target};
 use bifsmn_engine::train::TrainEvent;
@@ -453,5 +454,86 @@ fn cli_trains_on_a_saved_host_attaches_and_checks_the_checkpoint() {
     assert!(
         err.contains("127.0.0.1") && err.contains("/no/such/set"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_follower_thread_reattaches_by_itself_and_forwards_pause() {
+    let Some(bin) = bifsmn_bin() else { return };
+    let Some(mut board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let dir = board.dir.path().join("remote runs/followed");
+    let run = RemoteRun::new(dir.display().to_string());
+    let _guard = KillOnDrop(run.dir.clone());
+    let handle = spawn_follow(FollowRequest {
+        target: target(&board),
+        host_keys: HostKeyPolicy::Ask,
+        run: run.clone(),
+        local_dir: local.path().to_path_buf(),
+        start: Some(StartRequest {
+            local_binary: bin,
+            // Enough epochs that the pause lands well before the end.
+            args: train_args(&run.dir, 6),
+            dataset: Some(demo()),
+        }),
+        reattach_for: Duration::from_secs(60),
+    });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let (mut epochs, mut lost, mut reattached, mut verified) = (vec![], 0, 0, None);
+    let (mut paused, mut resumed) = (false, false);
+    while let Ok(event) = handle.events().recv_timeout(Duration::from_secs(60)) {
+        assert!(Instant::now() < deadline, "the remote run takes too long");
+        match event {
+            LinkEvent::Line(line) => match serde_json::from_str(&line).unwrap() {
+                TrainEvent::Epoch(m) => {
+                    epochs.push(m.epoch);
+                    if m.epoch == 1 {
+                        // Pause over the link, then drop the link while paused.
+                        handle.send_control("pause");
+                    }
+                }
+                TrainEvent::Paused => {
+                    paused = true;
+                    board.kill();
+                    std::thread::sleep(Duration::from_secs(1));
+                    board.restart().unwrap();
+                }
+                TrainEvent::Resumed => resumed = true,
+                _ => {}
+            },
+            LinkEvent::Lost(e) => {
+                println!("lost: {e}");
+                lost += 1;
+            }
+            LinkEvent::Reattached { .. } => {
+                reattached += 1;
+                handle.send_control("resume");
+            }
+            LinkEvent::Verified(c) => verified = Some(c),
+            LinkEvent::Failed(e) => panic!("the follower gave up: {e}"),
+            LinkEvent::Status(_) | LinkEvent::Upload { .. } | LinkEvent::Copied(_) => {}
+        }
+    }
+    assert!(handle.is_finished() || handle.events().is_empty());
+    assert_eq!(
+        epochs,
+        [1, 2, 3, 4, 5, 6],
+        "every epoch once across the reattach"
+    );
+    assert!(
+        paused && resumed,
+        "pause/resume did not go over the link; control file: {:?}",
+        std::fs::read_to_string(run.path(train_link::CONTROL_FILE))
+    );
+    assert!(
+        lost >= 1 && reattached >= 1,
+        "lost {lost}, reattached {reattached}"
+    );
+    let verified = verified.expect("the final checkpoint was not verified");
+    assert_eq!(
+        std::fs::read(local.path().join(&verified.name)).unwrap(),
+        std::fs::read(dir.join(&verified.name)).unwrap()
     );
 }
