@@ -37,6 +37,10 @@ pub struct TrainForm {
     pub resume: bool,
     /// Limit of training clips per epoch (0 = all).
     pub max_train_clips: usize,
+    /// Saved host (board profile) to train on over SSH; empty = this computer.
+    pub run_on: String,
+    /// The dataset folder on that host.
+    pub host_dataset: String,
 }
 
 impl Default for TrainForm {
@@ -59,6 +63,8 @@ impl Default for TrainForm {
             run_dir: String::new(),
             resume: false,
             max_train_clips: 0,
+            run_on: String::new(),
+            host_dataset: String::new(),
         };
         f.set_role(Role::Teacher);
         f
@@ -169,6 +175,8 @@ impl TrainForm {
             run_dir: c.run_dir.display().to_string(),
             resume: false,
             max_train_clips: c.max_train_clips.unwrap_or(0),
+            run_on: String::new(),
+            host_dataset: String::new(),
         }
     }
 
