@@ -101,6 +101,44 @@ fn a_short_training_run_sends_points_to_the_charts() {
 }
 
 #[test]
+fn run_on_a_host_asks_for_the_hosts_dataset_and_names_the_host() {
+    let mut s = Settings {
+        panel: PanelId::Train,
+        ..Settings::default()
+    };
+    // A host that is not saved (the board store is the user's; this name is not in it).
+    s.train.form.run_on = "no-such-saved-host-1234".into();
+    s.train.form.run_dir = "/runs/t".into();
+    let mut h = harness(s);
+    h.run_steps(3);
+    assert!(h.query_by_label("Run on").is_some());
+    assert!(h.query_by_label("Dataset on the host").is_some());
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("no dataset folder on the host")
+            .is_some()
+    );
+    assert!(h.state().train.live_state().is_none(), "nothing started");
+    deploy_type(&mut h, "Dataset on the host", "/data/sc");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("no-such-saved-host-1234")
+            .is_some()
+    );
+    assert!(h.state().train.live_state().is_none(), "nothing started");
+    // Back to this computer: the host's dataset field goes away.
+    h.get_by_label("Run on").click();
+    h.run_steps(2);
+    h.get_by_label("This computer").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Dataset on the host").is_none());
+}
+
+#[test]
 fn inspect_shows_bits_of_a_synthetic_packed_model() {
     use bifsmn_kernels::format::PackedModel;
     use bifsmn_kernels::synth::SynthSpec;
