@@ -130,12 +130,22 @@ fn run_on_a_host_asks_for_the_hosts_dataset_and_names_the_host() {
             .is_some()
     );
     assert!(h.state().train.live_state().is_none(), "nothing started");
-    // Back to this computer: the host's dataset field goes away.
+    // Attaching to a run already going there names the host too.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Attach")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("no-such-saved-host-1234")
+            .is_some()
+    );
+    assert!(h.state().train.live_state().is_none(), "nothing attached");
+    // Back to this computer: the host's dataset field and Attach go away.
     h.get_by_label("Run on").click();
     h.run_steps(2);
     h.get_by_label("This computer").click();
     h.run_steps(3);
     assert!(h.query_by_label("Dataset on the host").is_none());
+    assert!(h.query_by_label("Attach").is_none());
 }
 
 #[test]

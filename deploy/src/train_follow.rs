@@ -114,17 +114,27 @@ pub fn spawn_follow(request: FollowRequest) -> FollowHandle {
     let (controls, control_rx) = crossbeam_channel::unbounded();
     let detach = Arc::new(AtomicBool::new(false));
     let flag = detach.clone();
+    let host = request.target.profile.name.clone();
+    let report = tx.clone();
     let thread = std::thread::Builder::new()
         .name("remote-train".into())
         .spawn(move || {
             if let Err(e) = drive(&request, &flag, &tx, &control_rx) {
                 let _ = tx.send(LinkEvent::Failed(e));
             }
-        })
-        .ok();
-    if thread.is_none() {
-        let _ = controls.send("cancel");
-    }
+        });
+    let thread = match thread {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let _ = report.send(LinkEvent::Failed(DeployError::RemoteTraining {
+                host,
+                problem: format!("cannot start the follower thread: {e}"),
+            }));
+            None
+        }
+    };
+    // The thread holds the only other sender: the channel ends when it does.
+    drop(report);
     FollowHandle {
         events,
         controls,

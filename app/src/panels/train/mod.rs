@@ -290,7 +290,7 @@ impl TrainPanel {
             return;
         }
         if !self.form.run_on.is_empty() {
-            self.start_remote();
+            self.start_remote(false);
             return;
         }
         let Some((root, protocol)) = self.dataset.clone() else {
@@ -332,16 +332,20 @@ impl TrainPanel {
         }
     }
 
-    /// Start the form's run on the host chosen under "Run on".
-    fn start_remote(&mut self) {
-        if self.form.run_dir.trim().is_empty() {
+    /// Start the form's run on the host chosen under "Run on" (or, with `attach`, follow the
+    /// run already going in its run folder there).
+    fn start_remote(&mut self, attach: bool) {
+        if self.is_active() {
+            return;
+        }
+        if self.form.run_dir.trim().is_empty() && !attach {
             self.form.new_run_dir();
         }
         let protocol = self
             .dataset
             .as_ref()
             .map_or_else(|| "12".to_string(), |(_, p)| p.clone());
-        let started = match remote::start_remote(&self.form, &protocol) {
+        let started = match remote::start_remote(&self.form, &protocol, attach) {
             Ok(s) => s,
             Err(n) => {
                 self.notice = Some(n);
@@ -351,7 +355,12 @@ impl TrainPanel {
         let role = format!("{:?}", self.form.role).to_lowercase();
         self.log.clear();
         self.log.push(format!(
-            "starting {role} run on {} in {}; checkpoints come to {}",
+            "{} {role} run on {} in {}; checkpoints come to {}",
+            if attach {
+                "attaching to the"
+            } else {
+                "starting a"
+            },
             self.form.run_on,
             self.form.run_dir.trim(),
             started.local_dir.display()
@@ -663,6 +672,17 @@ impl TrainPanel {
                 .clicked()
             {
                 self.start(ctx);
+            }
+            if !self.form.run_on.is_empty()
+                && ui
+                    .add_enabled(!active, egui::Button::new("Attach"))
+                    .on_hover_text(
+                        "Follow the run already going on the host in this run folder (after a \
+                         restart); its charts are replayed from the start",
+                    )
+                    .clicked()
+            {
+                self.start_remote(true);
             }
             let paused = state == Some(LiveState::Paused);
             let can_pause = matches!(state, Some(LiveState::Running | LiveState::Paused));

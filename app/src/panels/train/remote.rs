@@ -184,9 +184,26 @@ pub(crate) struct RemoteStart {
     pub name: String,
 }
 
-/// Start the form's run on its host.
-pub(crate) fn start_remote(form: &TrainForm, protocol: &str) -> Result<RemoteStart, Notice> {
-    let args = remote_args(form, protocol)?;
+/// Start the form's run on its host, or with `attach` follow the one already going in the
+/// form's run folder there (after a restart: its events are replayed from the start).
+pub(crate) fn start_remote(
+    form: &TrainForm,
+    protocol: &str,
+    attach: bool,
+) -> Result<RemoteStart, Notice> {
+    // The form first, then the host, then this machine's binary: the first problem the user
+    // can fix is the one reported.
+    let args = if attach {
+        None
+    } else {
+        Some(remote_args(form, protocol)?)
+    };
+    if attach && form.run_dir.trim().is_empty() {
+        return Err(Notice::error(
+            "no run folder",
+            "Type the run folder on the host that the run is training in.",
+        ));
+    }
     let deploy_notice = |e: bifsmn_deploy::DeployError| crate::panels::deploy::error_notice(&e);
     let store = BoardStore::load_default().map_err(deploy_notice)?;
     let ssh = SshConfig::load_default().map_err(deploy_notice)?;
@@ -203,6 +220,14 @@ pub(crate) fn start_remote(form: &TrainForm, protocol: &str) -> Result<RemoteSta
              use ssh-agent or a key without a passphrase (or `bifsmn train ... --on HOST`).",
         ));
     }
+    let start = match args {
+        Some(args) => Some(StartRequest {
+            local_binary: cli_binary()?,
+            args,
+            dataset: Some(form.host_dataset.trim().to_string()),
+        }),
+        None => None,
+    };
     let run = RemoteRun::new(form.run_dir.trim());
     let base = run
         .dir
@@ -221,11 +246,7 @@ pub(crate) fn start_remote(form: &TrainForm, protocol: &str) -> Result<RemoteSta
         host_keys: HostKeyPolicy::Ask,
         run,
         local_dir: local_dir.clone(),
-        start: Some(StartRequest {
-            local_binary: cli_binary()?,
-            args,
-            dataset: Some(form.host_dataset.trim().to_string()),
-        }),
+        start,
         reattach_for: REATTACH_FOR,
     });
     Ok(RemoteStart {
