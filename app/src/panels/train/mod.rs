@@ -10,7 +10,7 @@ mod bits;
 pub(crate) mod charts;
 mod distill;
 pub(crate) mod form;
-mod remote;
+pub(crate) mod remote;
 pub(crate) mod runs;
 
 use std::path::{Path, PathBuf};
@@ -190,6 +190,7 @@ pub struct TrainPanel {
     colors_used: usize,
     /// Saved hosts offered under "Run on".
     hosts: Vec<String>,
+    host_files: remote::HostFiles,
 }
 
 impl TrainPanel {
@@ -213,7 +214,8 @@ impl TrainPanel {
             add_field: PathField::new("", Pick::Folder),
             add_tasks: Vec::new(),
             colors_used: 0,
-            hosts: remote::saved_hosts(),
+            hosts: remote::saved_hosts(&remote::HostFiles::default()),
+            host_files: remote::HostFiles::default(),
         };
         if let Some(ctx) = ctx {
             p.rescan(ctx);
@@ -243,9 +245,16 @@ impl TrainPanel {
         self.dataset = Some((root.to_path_buf(), protocol.to_string()));
     }
 
+    /// Take the saved hosts from `files.boards`, upload `files.cli_binary` and copy
+    /// checkpoints under `files.runs` (tests).
+    pub fn use_host_files(&mut self, files: remote::HostFiles) {
+        self.hosts = remote::saved_hosts(&files);
+        self.host_files = files;
+    }
+
     /// Look for runs in the workbench's runs folder (for comparison and the teacher list).
     pub(crate) fn rescan(&mut self, ctx: &egui::Context) {
-        self.hosts = remote::saved_hosts();
+        self.hosts = remote::saved_hosts(&self.host_files);
         if self.scan_task.is_none() {
             self.scan_task = Some(Task::spawn("scan runs", ctx, |_| {
                 runs::scan_runs(&paths::runs_dir())
@@ -345,7 +354,7 @@ impl TrainPanel {
             .dataset
             .as_ref()
             .map_or_else(|| "12".to_string(), |(_, p)| p.clone());
-        let started = match remote::start_remote(&self.form, &protocol, attach) {
+        let started = match remote::start_remote(&self.form, &protocol, attach, &self.host_files) {
             Ok(s) => s,
             Err(n) => {
                 self.notice = Some(n);

@@ -22,10 +22,37 @@ use crate::widgets::Notice;
 /// on on the host).
 const REATTACH_FOR: Duration = Duration::from_secs(300);
 
+/// Where the panel finds the saved hosts and the `bifsmn` binary it uploads: the user's
+/// boards file, the binary next to the workbench and the runs folder, unless set (tests point them elsewhere).
+#[derive(Clone, Debug, Default)]
+pub struct HostFiles {
+    pub boards: Option<PathBuf>,
+    pub cli_binary: Option<PathBuf>,
+    /// Where checkpoints are copied to (default: the workbench's runs folder).
+    pub runs: Option<PathBuf>,
+}
+
+impl HostFiles {
+    fn store(&self) -> Result<BoardStore, bifsmn_deploy::DeployError> {
+        match &self.boards {
+            Some(path) => BoardStore::load(path),
+            None => BoardStore::load_default(),
+        }
+    }
+
+    fn cli_binary(&self) -> Result<PathBuf, Notice> {
+        match &self.cli_binary {
+            Some(p) => Ok(p.clone()),
+            None => cli_binary(),
+        }
+    }
+}
+
 /// Names of the saved hosts (board profiles); empty if there are none or the file is broken
 /// (the Deploy panel reports that).
-pub(crate) fn saved_hosts() -> Vec<String> {
-    BoardStore::load_default()
+pub(crate) fn saved_hosts(files: &HostFiles) -> Vec<String> {
+    files
+        .store()
         .map(|s| s.boards().map(|b| b.name.clone()).collect())
         .unwrap_or_default()
 }
@@ -190,6 +217,7 @@ pub(crate) fn start_remote(
     form: &TrainForm,
     protocol: &str,
     attach: bool,
+    files: &HostFiles,
 ) -> Result<RemoteStart, Notice> {
     // The form first, then the host, then this machine's binary: the first problem the user
     // can fix is the one reported.
@@ -205,7 +233,7 @@ pub(crate) fn start_remote(
         ));
     }
     let deploy_notice = |e: bifsmn_deploy::DeployError| crate::panels::deploy::error_notice(&e);
-    let store = BoardStore::load_default().map_err(deploy_notice)?;
+    let store = files.store().map_err(deploy_notice)?;
     let ssh = SshConfig::load_default().map_err(deploy_notice)?;
     let profile = store.find(&form.run_on, &ssh).map_err(deploy_notice)?;
     let target = Target::new(profile, &ssh, Credentials::default()).map_err(deploy_notice)?;
@@ -222,7 +250,7 @@ pub(crate) fn start_remote(
     }
     let start = match args {
         Some(args) => Some(StartRequest {
-            local_binary: cli_binary()?,
+            local_binary: files.cli_binary()?,
             args,
             dataset: Some(form.host_dataset.trim().to_string()),
         }),
@@ -240,7 +268,11 @@ pub(crate) fn start_remote(
         form.run_on,
         if base.is_empty() { "run" } else { base }
     );
-    let local_dir = paths::runs_dir().join(&name);
+    let local_dir = files
+        .runs
+        .clone()
+        .unwrap_or_else(paths::runs_dir)
+        .join(&name);
     let handle = spawn_follow(FollowRequest {
         target,
         host_keys: HostKeyPolicy::Ask,
