@@ -26,9 +26,10 @@ const REATTACH_FOR: Duration = Duration::from_secs(120);
 #[derive(Debug, Args, Clone)]
 pub struct RemoteArgs {
     /// Train on this host instead of here: a board/host profile name from `bifsmn boards`,
-    /// an ~/.ssh/config alias, or user@host[:port]. The dataset (--root), the run dir and
-    /// --teacher are then paths on that host; `bifsmn` is uploaded to the profile's work dir
-    /// if missing or different, and checkpoints are copied back to --local-dir.
+    /// an ~/.ssh/config alias, or user@host[:port] (logging in with ssh-agent). The dataset
+    /// (--root), the run dir and --teacher are then paths on that host; `bifsmn` is uploaded
+    /// to the profile's work dir if missing or different, and checkpoints are copied back to
+    /// --local-dir.
     #[arg(long, value_name = "HOST")]
     pub on: Option<String>,
     /// With --on: where the checkpoints are copied to [default: the run dir's name in the
@@ -244,6 +245,13 @@ fn follow(
     for event in handle.events().iter() {
         match event {
             LinkEvent::Status(s) if !json => eprintln!("{:>12} {s}", "Remote"),
+            LinkEvent::Started if !json => eprintln!(
+                "{:>12} on {host} in {}; Ctrl-C only stops following (`bifsmn train attach --on {host} --run-dir {}` picks it up again)",
+                "Started",
+                run.dir,
+                quote(&run.dir)
+            ),
+            LinkEvent::Started => {}
             LinkEvent::Status(_) | LinkEvent::Copied(_) => {}
             LinkEvent::Upload { sent, total } => {
                 let bar = upload_bar.get_or_insert_with(|| {

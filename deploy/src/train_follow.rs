@@ -30,6 +30,8 @@ const MAX_LOSSES_AT_ONE_LINE: usize = 5;
 pub enum LinkEvent {
     /// Progress of the set-up, for a status line ("uploading bifsmn", "started").
     Status(String),
+    /// The run was started on the host (detached: it goes on without the follower).
+    Started,
     /// Bytes of the `bifsmn` upload sent so far, and the total.
     Upload { sent: u64, total: u64 },
     /// One line of the remote event log (a training event as JSON): each exactly once, in
@@ -179,10 +181,7 @@ fn drive(
             start.dataset.as_deref(),
             detach,
         )?;
-        send(LinkEvent::Status(format!(
-            "started on {host} in {}",
-            request.run.dir
-        )));
+        send(LinkEvent::Started);
     }
     let mut offset = 0u64;
     let mut lost_since: Option<Instant> = None;

@@ -513,7 +513,10 @@ fn the_follower_thread_reattaches_by_itself_and_forwards_pause() {
             }
             LinkEvent::Verified(c) => verified = Some(c),
             LinkEvent::Failed(e) => panic!("the follower gave up: {e}"),
-            LinkEvent::Status(_) | LinkEvent::Upload { .. } | LinkEvent::Copied(_) => {}
+            LinkEvent::Status(_)
+            | LinkEvent::Started
+            | LinkEvent::Upload { .. }
+            | LinkEvent::Copied(_) => {}
         }
     }
     assert!(handle.is_finished() || handle.events().is_empty());

@@ -305,6 +305,10 @@ pub(crate) fn link_event(
             log.push(s);
             Ok(None)
         }
+        LinkEvent::Started => {
+            log.push("started on the host; it keeps going if this connection drops".into());
+            Ok(None)
+        }
         LinkEvent::Upload { sent, total } => {
             if sent == total {
                 log.push(format!("uploaded bifsmn ({} MB)", total >> 20));
