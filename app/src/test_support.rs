@@ -12,4 +12,5 @@ pub use crate::panels::test::teach::logic::{keywords_of, summary};
 pub use crate::panels::test::teach::new_words::{CorpusSizes, TeachMode};
 pub use crate::panels::test::teach::run::FinetuneOverrides;
 pub use crate::panels::test::{TestPanel, TestSettings, TestView};
+pub use crate::panels::train::remote::HostFiles;
 pub use crate::panels::train::{LiveState, TrainPanel};

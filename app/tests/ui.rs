@@ -104,6 +104,118 @@ fn a_short_training_run_sends_points_to_the_charts() {
 }
 
 #[test]
+fn run_on_a_host_asks_for_the_hosts_dataset_and_names_the_host() {
+    let mut s = Settings {
+        panel: PanelId::Train,
+        ..Settings::default()
+    };
+    // A host that is not saved (the board store is the user's; this name is not in it).
+    s.train.form.run_on = "no-such-saved-host-1234".into();
+    s.train.form.run_dir = "/runs/t".into();
+    let mut h = harness(s);
+    h.run_steps(3);
+    assert!(h.query_by_label("Run on").is_some());
+    assert!(h.query_by_label("Dataset on the host").is_some());
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("no dataset folder on the host")
+            .is_some()
+    );
+    assert!(h.state().train.live_state().is_none(), "nothing started");
+    deploy_type(&mut h, "Dataset on the host", "/data/sc");
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("no-such-saved-host-1234")
+            .is_some()
+    );
+    assert!(h.state().train.live_state().is_none(), "nothing started");
+    // Attaching to a run already going there names the host too.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Attach")
+        .click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("no-such-saved-host-1234")
+            .is_some()
+    );
+    assert!(h.state().train.live_state().is_none(), "nothing attached");
+    // Back to this computer: the host's dataset field and Attach go away.
+    h.get_by_label("Run on").click();
+    h.run_steps(2);
+    h.get_by_label("This computer").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Dataset on the host").is_none());
+    assert!(h.query_by_label("Attach").is_none());
+}
+
+#[test]
+fn a_run_on_a_host_over_ssh_draws_its_epochs_and_copies_the_checkpoint() {
+    use bifsmn_app::test_support::HostFiles;
+    use bifsmn_tests::deploy_fixtures::bifsmn_bin;
+    use bifsmn_tests::sshd::TestBoard;
+    let Some(bin) = bifsmn_bin() else { return };
+    let Some(board) = TestBoard::start().unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let boards = dir.path().join("boards.toml");
+    let mut store = bifsmn_deploy::BoardStore::load(&boards).unwrap();
+    store.insert(board.profile("rig")).unwrap();
+    store.save().unwrap();
+    let remote_run = board.dir.path().join("remote runs/gui");
+    let mut s = Settings {
+        panel: PanelId::Train,
+        ..Settings::default()
+    };
+    s.train.form.epochs = 2;
+    s.train.form.batch_size = 8;
+    s.train.form.max_train_clips = 16;
+    s.train.form.augment = false;
+    s.train.form.run_on = "rig".into();
+    s.train.form.host_dataset = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/demo")
+        .display()
+        .to_string();
+    s.train.form.run_dir = remote_run.display().to_string();
+    let mut h = harness(s);
+    h.state_mut().train.use_host_files(HostFiles {
+        boards: Some(boards),
+        cli_binary: Some(bin),
+        runs: Some(dir.path().join("runs")),
+    });
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Start")
+        .click();
+    run_until(
+        &mut h,
+        Duration::from_secs(300),
+        "the end of the remote run",
+        |h| {
+            h.step();
+            h.state().train.live_state() == Some(bifsmn_app::test_support::LiveState::Finished)
+        },
+    );
+    assert_eq!(h.state().train.live_epochs(), 2);
+    assert!(
+        h.state().train.live_points() >= 2,
+        "chart points from the host"
+    );
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("is identical here and on the host")
+            .is_some()
+    );
+    let local = dir.path().join("runs/rig-gui/model-e0002.bpk");
+    assert_eq!(
+        std::fs::read(&local).unwrap(),
+        std::fs::read(remote_run.join("model-e0002.bpk")).unwrap()
+    );
+}
+
+#[test]
 fn inspect_shows_bits_of_a_synthetic_packed_model() {
     use bifsmn_kernels::format::PackedModel;
     use bifsmn_kernels::synth::SynthSpec;

@@ -98,7 +98,7 @@ pub fn run(args: AblateArgs) -> anyhow::Result<ExitCode> {
             if !json {
                 eprintln!("{:>12} {}", "Run", config.run_dir.display());
             }
-            let outcome = run_training(config, resume, true)?;
+            let outcome = run_training(config, resume, true, &Default::default())?;
             anyhow::ensure!(outcome.finished, "the run was cancelled");
             Ok(())
         },

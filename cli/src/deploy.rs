@@ -303,7 +303,7 @@ fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Read a line from the terminal without echo (`stty -echo`), for passphrases and passwords.
-fn prompt_secret(prompt: &str) -> anyhow::Result<Secret> {
+pub(crate) fn prompt_secret(prompt: &str) -> anyhow::Result<Secret> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

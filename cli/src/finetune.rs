@@ -91,7 +91,12 @@ pub fn run(args: FinetuneArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let started = Instant::now();
-    let outcome = run_training(prepared.train.clone(), false, args.json)?;
+    let outcome = run_training(
+        prepared.train.clone(),
+        false,
+        args.json,
+        &Default::default(),
+    )?;
     if !outcome.finished {
         return Ok(ExitCode::FAILURE);
     }

@@ -35,10 +35,12 @@ pub mod listen;
 pub mod model;
 pub mod output;
 pub mod record;
+pub mod run_files;
 pub mod session;
 pub mod stream_eval;
 pub mod synth;
 pub mod train;
+pub mod train_remote;
 
 /// BiFSMN Workbench: train, inspect, test and deploy 1-bit keyword-spotting networks.
 #[derive(Debug, Parser)]

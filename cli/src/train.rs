@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::data::{RootArgs, resolve_root};
 use super::output::{print_json, progress};
-use super::session::run_training;
+use super::session::{RunFiles, run_training};
 use bifsmn_engine::data::{AugmentConfig, Dataset, Split};
 use bifsmn_engine::model::BinarizerKind;
 use bifsmn_engine::train::checkpoint::open_model;
@@ -28,6 +28,11 @@ pub enum TrainCommand {
     /// Fine-tune a trained student on a few takes of your own voice (in about two
     /// minutes): writes a new run and .bkw and compares them with the base model.
     Finetune(super::finetune::FinetuneArgs),
+    /// Follow a training started with --on HOST (after a restart, or from another
+    /// terminal): replays its events from the start and copies its checkpoints back.
+    Attach(super::train_remote::AttachArgs),
+    /// Pause, resume, stop or cancel a training started with --on HOST.
+    Control(super::train_remote::ControlArgs),
 }
 
 /// Every backend is a value in every build, so that a build without a GPU feature answers
@@ -163,6 +168,15 @@ pub struct CommonArgs {
     /// Print one JSON object per epoch (and a final summary) instead of tables.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub remote: super::train_remote::RemoteArgs,
+    /// Also append every training event to FILE as JSON lines (what --on follows).
+    #[arg(long, value_name = "FILE")]
+    pub events_log: Option<PathBuf>,
+    /// Poll FILE for control words appended one a line: pause, resume, stop, cancel (what
+    /// --on uses to control the remote run).
+    #[arg(long, value_name = "FILE")]
+    pub control_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -268,16 +282,36 @@ pub fn student_config(args: &StudentArgs) -> anyhow::Result<TrainConfig> {
 }
 
 pub fn run(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
-    let (config, resume, json) = match cmd {
-        TrainCommand::Teacher(a) => (
-            base_config(Role::Teacher, &a.common)?,
-            a.common.resume,
-            a.common.json,
-        ),
-        TrainCommand::Student(a) => (student_config(&a)?, a.common.resume, a.common.json),
-        TrainCommand::Finetune(a) => return super::finetune::run(a),
+    match cmd {
+        TrainCommand::Teacher(a) => train_role(&a.common, || base_config(Role::Teacher, &a.common)),
+        TrainCommand::Student(a) => train_role(&a.common, || student_config(&a)),
+        TrainCommand::Finetune(a) => super::finetune::run(a),
+        TrainCommand::Attach(a) => super::train_remote::attach(a),
+        TrainCommand::Control(a) => super::train_remote::control(a),
+    }
+}
+
+/// Train here, or with --on on another host (whose paths are then used as given).
+fn train_role(
+    common: &CommonArgs,
+    config: impl FnOnce() -> anyhow::Result<TrainConfig>,
+) -> anyhow::Result<ExitCode> {
+    if common.remote.on.is_some() {
+        let dataset = common.root.root.as_ref().map(|p| p.display().to_string());
+        let run_dir = common.run_dir.display().to_string();
+        return super::train_remote::run_on(
+            &common.remote,
+            &run_dir,
+            dataset.as_deref(),
+            common.json,
+        );
+    }
+    let files = RunFiles {
+        events_log: common.events_log.clone(),
+        control: common.control_file.clone(),
     };
-    let outcome = run_training(config, resume, json)?;
+    let (config, resume, json) = (config()?, common.resume, common.json);
+    let outcome = run_training(config, resume, json, &files)?;
     Ok(if outcome.finished {
         ExitCode::SUCCESS
     } else {

@@ -138,6 +138,11 @@ pub enum DeployError {
         message: String,
     },
 
+    /// A remote training could not be started, followed or checked (names the host and the
+    /// remote path or what the training said).
+    #[error("{host}: {problem}")]
+    RemoteTraining { host: String, problem: String },
+
     #[error("{host}: `{command}` exited with {status}{}", stderr_suffix(stderr))]
     RemoteCommand {
         host: String,

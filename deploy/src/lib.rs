@@ -34,6 +34,8 @@ mod runners;
 mod secrets;
 mod session;
 mod ssh_config;
+pub mod train_follow;
+pub mod train_link;
 mod upload;
 
 pub use error::{DeployError, KeyMismatch, UnknownHost, runner_exit_meaning};

@@ -32,6 +32,8 @@ pub enum RemoteFile {
     Runner,
     Model,
     Clip,
+    /// The `bifsmn` CLI itself, for training on the host.
+    Trainer,
 }
 
 impl RemoteFile {
@@ -41,12 +43,13 @@ impl RemoteFile {
             RemoteFile::Runner => "bifsmn-runner",
             RemoteFile::Model => "model.bkw",
             RemoteFile::Clip => "clip.wav",
+            RemoteFile::Trainer => "bifsmn",
         }
     }
 
     fn mode(self) -> i32 {
         match self {
-            RemoteFile::Runner => 0o755,
+            RemoteFile::Runner | RemoteFile::Trainer => 0o755,
             RemoteFile::Model | RemoteFile::Clip => 0o644,
         }
     }

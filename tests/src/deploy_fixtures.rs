@@ -81,3 +81,16 @@ pub fn fake_runner_dir(dir: &Path, script: &str) -> RunnerLocator {
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     RunnerLocator::only(dir)
 }
+
+/// The `bifsmn` binary next to the running test binary (built by `cargo test --workspace`);
+/// `None`, with a note, when it has not been built.
+pub fn bifsmn_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("bifsmn");
+    if bin.is_file() {
+        Some(bin)
+    } else {
+        println!("note: {} not built; CLI test skipped", bin.display());
+        None
+    }
+}

@@ -19,7 +19,8 @@ use bifsmn_deploy::{
 };
 use bifsmn_kernels::format::model_hash;
 use bifsmn_tests::deploy_fixtures::{
-    aarch64_runner, fake_runner_dir, large_model, qemu_available, synth_model, write_wav,
+    aarch64_runner, bifsmn_bin, fake_runner_dir, large_model, qemu_available, synth_model,
+    write_wav,
 };
 use bifsmn_tests::sshd::{TestBoard, free_port, keygen, openssh_fingerprint};
 
@@ -646,18 +647,6 @@ fn three_boards_at_once_with_one_down() {
             s.p50_by_path().iter().map(|p| p.0).collect::<Vec<_>>(),
             [0, 1]
         );
-    }
-}
-
-/// The `bifsmn` binary next to this test binary (built by `cargo test --workspace`).
-fn bifsmn_bin() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("bifsmn");
-    if bin.is_file() {
-        Some(bin)
-    } else {
-        println!("note: {} not built; CLI test skipped", bin.display());
-        None
     }
 }
 

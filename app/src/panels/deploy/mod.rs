@@ -527,6 +527,9 @@ pub(crate) fn error_notice(e: &DeployError) -> Notice {
         }
         E::Ssh { .. } => "Press Test to check the connection, then try again.",
         E::RemoteCommand { .. } => "See the remote error above; the board may lack a shell tool.",
+        E::RemoteTraining { .. } => {
+            "Check the path named above on the host; a run that is already going can be attached to."
+        }
         E::UnsupportedArch { .. } => {
             "Runners exist for aarch64 and x86_64; set the runner architecture in the board's \
              advanced settings if the board runs them through an emulator."

@@ -203,7 +203,8 @@ impl BoardRow {
 
 fn upload_range(file: RemoteFile) -> (f32, f32) {
     match file {
-        RemoteFile::Runner => (0.10, 0.30),
+        // A deploy never uploads the trainer (remote training does); it would rank as the runner.
+        RemoteFile::Runner | RemoteFile::Trainer => (0.10, 0.30),
         RemoteFile::Model => (0.30, 0.42),
         RemoteFile::Clip => (0.42, 0.45),
     }

@@ -42,6 +42,10 @@ pub struct TrainForm {
     /// The backend and which of its devices (`None`: the backend's own choice).
     pub backend: Backend,
     pub device_index: Option<usize>,
+    /// Saved host (board profile) to train on over SSH; empty = this computer.
+    pub run_on: String,
+    /// The dataset folder on that host.
+    pub host_dataset: String,
 }
 
 impl Default for TrainForm {
@@ -66,6 +70,8 @@ impl Default for TrainForm {
             max_train_clips: 0,
             backend: Backend::Flex,
             device_index: None,
+            run_on: String::new(),
+            host_dataset: String::new(),
         };
         f.set_role(Role::Teacher);
         f
@@ -178,6 +184,8 @@ impl TrainForm {
             max_train_clips: c.max_train_clips.unwrap_or(0),
             backend: c.backend,
             device_index: c.device_index,
+            run_on: String::new(),
+            host_dataset: String::new(),
         }
     }
 

@@ -10,11 +10,13 @@ mod bits;
 pub(crate) mod charts;
 mod distill;
 pub(crate) mod form;
+pub(crate) mod remote;
 pub(crate) mod runs;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bifsmn_deploy::train_follow::{FollowHandle, LinkEvent};
 use bifsmn_engine::train::{StepMetrics, TrainConfig, TrainEvent, Trainer};
 use egui::{RichText, Ui};
 
@@ -106,6 +108,40 @@ pub enum LiveState {
     Failed,
 }
 
+/// A control the panel sends to a local trainer or over the link to a remote one.
+#[derive(Clone, Copy)]
+enum Command {
+    Pause,
+    Resume,
+    Stop,
+    Cancel,
+}
+
+impl LiveRun {
+    /// Send `c`; false when nothing is running to take it.
+    fn command(&self, c: Command) -> bool {
+        if let Some(t) = &self.trainer {
+            match c {
+                Command::Pause => t.pause(),
+                Command::Resume => t.resume(),
+                Command::Stop => t.stop(),
+                Command::Cancel => t.cancel(),
+            }
+            return true;
+        }
+        if let Some(link) = &self.link {
+            link.send_control(match c {
+                Command::Pause => "pause",
+                Command::Resume => "resume",
+                Command::Stop => "stop",
+                Command::Cancel => "cancel",
+            });
+            return true;
+        }
+        false
+    }
+}
+
 impl LiveState {
     fn active(self) -> bool {
         matches!(
@@ -118,6 +154,8 @@ impl LiveState {
 /// The run being trained (or just ended).
 struct LiveRun {
     trainer: Option<Trainer>,
+    /// A run on a saved host: its follower (instead of `trainer`).
+    link: Option<FollowHandle>,
     state: LiveState,
     /// Index of its series in `runs`.
     series: usize,
@@ -150,6 +188,9 @@ pub struct TrainPanel {
     add_field: PathField,
     add_tasks: Vec<Task<Result<SavedRun, String>>>,
     colors_used: usize,
+    /// Saved hosts offered under "Run on".
+    hosts: Vec<String>,
+    host_files: remote::HostFiles,
 }
 
 impl TrainPanel {
@@ -173,6 +214,8 @@ impl TrainPanel {
             add_field: PathField::new("", Pick::Folder),
             add_tasks: Vec::new(),
             colors_used: 0,
+            hosts: remote::saved_hosts(&remote::HostFiles::default()),
+            host_files: remote::HostFiles::default(),
         };
         if let Some(ctx) = ctx {
             p.rescan(ctx);
@@ -202,8 +245,16 @@ impl TrainPanel {
         self.dataset = Some((root.to_path_buf(), protocol.to_string()));
     }
 
+    /// Take the saved hosts from `files.boards`, upload `files.cli_binary` and copy
+    /// checkpoints under `files.runs` (tests).
+    pub fn use_host_files(&mut self, files: remote::HostFiles) {
+        self.hosts = remote::saved_hosts(&files);
+        self.host_files = files;
+    }
+
     /// Look for runs in the workbench's runs folder (for comparison and the teacher list).
     pub(crate) fn rescan(&mut self, ctx: &egui::Context) {
+        self.hosts = remote::saved_hosts(&self.host_files);
         if self.scan_task.is_none() {
             self.scan_task = Some(Task::spawn("scan runs", ctx, |_| {
                 runs::scan_runs(&paths::runs_dir())
@@ -247,6 +298,10 @@ impl TrainPanel {
         if self.is_active() {
             return;
         }
+        if !self.form.run_on.is_empty() {
+            self.start_remote(false);
+            return;
+        }
         let Some((root, protocol)) = self.dataset.clone() else {
             self.notice = Some(Notice::error(
                 "no dataset is open",
@@ -269,8 +324,66 @@ impl TrainPanel {
 
     /// Start a run from a full config (also used by `--train-config`).
     pub(crate) fn start_with(&mut self, config: TrainConfig, resume: bool) {
-        self.notice = None;
+        let name = config.run_dir.file_name().map_or_else(
+            || config.run_dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let role = format!("{:?}", config.role).to_lowercase();
         self.log.clear();
+        self.log.push(format!(
+            "starting {role} run in {}",
+            config.run_dir.display()
+        ));
+        let (dir, epochs) = (config.run_dir.clone(), config.epochs);
+        self.begin_live(name, dir, role, epochs);
+        if let Some(l) = &mut self.live {
+            l.trainer = Some(Trainer::spawn(config, resume));
+        }
+    }
+
+    /// Start the form's run on the host chosen under "Run on" (or, with `attach`, follow the
+    /// run already going in its run folder there).
+    fn start_remote(&mut self, attach: bool) {
+        if self.is_active() {
+            return;
+        }
+        if self.form.run_dir.trim().is_empty() && !attach {
+            self.form.new_run_dir();
+        }
+        let protocol = self
+            .dataset
+            .as_ref()
+            .map_or_else(|| "12".to_string(), |(_, p)| p.clone());
+        let started = match remote::start_remote(&self.form, &protocol, attach, &self.host_files) {
+            Ok(s) => s,
+            Err(n) => {
+                self.notice = Some(n);
+                return;
+            }
+        };
+        let role = format!("{:?}", self.form.role).to_lowercase();
+        self.log.clear();
+        self.log.push(format!(
+            "{} {role} run on {} in {}; checkpoints come to {}",
+            if attach {
+                "attaching to the"
+            } else {
+                "starting a"
+            },
+            self.form.run_on,
+            self.form.run_dir.trim(),
+            started.local_dir.display()
+        ));
+        let epochs = self.form.epochs;
+        self.begin_live(started.name, started.local_dir, role, epochs);
+        if let Some(l) = &mut self.live {
+            l.link = Some(started.handle);
+        }
+    }
+
+    /// A new live run in the charts (its trainer or follower is attached by the caller).
+    fn begin_live(&mut self, name: String, dir: PathBuf, role: String, epochs: usize) {
+        self.notice = None;
         self.distill.clear();
         self.binarizers.clear();
         self.bits.clear();
@@ -278,29 +391,14 @@ impl TrainPanel {
             r.live = false;
         }
         // A resumed run replaces its own earlier entry.
-        self.runs.retain(|r| r.dir != config.run_dir);
-        let name = config.run_dir.file_name().map_or_else(
-            || config.run_dir.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        let role = format!("{:?}", config.role).to_lowercase();
-        let mut series = RunSeries::new(
-            name,
-            config.run_dir.clone(),
-            role,
-            run_color(self.colors_used),
-        );
+        self.runs.retain(|r| r.dir != dir);
+        let mut series = RunSeries::new(name, dir, role, run_color(self.colors_used));
         self.colors_used += 1;
         series.live = true;
         self.runs.push(series);
-        let epochs = config.epochs;
-        self.log.push(format!(
-            "starting {} run in {}",
-            format!("{:?}", config.role).to_lowercase(),
-            config.run_dir.display()
-        ));
         self.live = Some(LiveRun {
-            trainer: Some(Trainer::spawn(config, resume)),
+            trainer: None,
+            link: None,
             state: LiveState::Starting,
             series: self.runs.len() - 1,
             epochs,
@@ -317,30 +415,29 @@ impl TrainPanel {
         let Some(l) = &mut self.live else {
             return;
         };
-        let Some(t) = &l.trainer else {
-            return;
-        };
         match l.state {
-            LiveState::Running | LiveState::Starting => t.pause(),
-            LiveState::Paused => t.resume(),
+            LiveState::Running | LiveState::Starting => {
+                l.command(Command::Pause);
+            }
+            LiveState::Paused => {
+                l.command(Command::Resume);
+            }
             _ => {}
         }
     }
 
     fn stop(&mut self) {
         if let Some(l) = &mut self.live
-            && let Some(t) = &l.trainer
+            && l.command(Command::Stop)
         {
-            t.stop();
             l.state = LiveState::Stopping;
         }
     }
 
     fn cancel(&mut self) {
         if let Some(l) = &mut self.live
-            && let Some(t) = &l.trainer
+            && l.command(Command::Cancel)
         {
-            t.cancel();
             l.state = LiveState::Cancelling;
         }
     }
@@ -384,15 +481,35 @@ impl TrainPanel {
         let Some(live) = &mut self.live else {
             return;
         };
-        let Some(trainer) = &live.trainer else {
+        let mut ended = false;
+        let events: Vec<TrainEvent> = if let Some(trainer) = &live.trainer {
+            trainer
+                .events()
+                .try_iter()
+                .take(MAX_EVENTS_PER_FRAME)
+                .collect()
+        } else if let Some(link) = &live.link {
+            let link_events: Vec<LinkEvent> = link
+                .events()
+                .try_iter()
+                .take(MAX_EVENTS_PER_FRAME)
+                .collect();
+            let mut out = Vec::new();
+            for e in link_events {
+                match remote::link_event(e, &mut self.log) {
+                    Ok(Some(ev)) => out.push(ev),
+                    Ok(None) => {}
+                    Err(n) => {
+                        live.state = LiveState::Failed;
+                        self.notice = Some(n);
+                        ended = true;
+                    }
+                }
+            }
+            out
+        } else {
             return;
         };
-        let events: Vec<TrainEvent> = trainer
-            .events()
-            .try_iter()
-            .take(MAX_EVENTS_PER_FRAME)
-            .collect();
-        let mut ended = false;
         for ev in events {
             let series = &mut self.runs[live.series];
             match ev {
@@ -484,6 +601,9 @@ impl TrainPanel {
         if !live.state.active() && live.trainer.as_ref().is_some_and(Trainer::is_finished) {
             live.trainer = None;
         }
+        if !live.state.active() && live.link.as_ref().is_some_and(FollowHandle::is_finished) {
+            live.link = None;
+        }
         if ended {
             let dir = self.runs[live.series].dir.clone();
             // The folder now holds this run; the next Start gets a fresh one (resume stays
@@ -527,6 +647,7 @@ impl TrainPanel {
             .map(|r| r.dir.clone())
             .collect();
         let active = self.is_active();
+        remote::run_on_ui(ui, &mut self.form, &self.hosts, active);
         self.form.ui(ui, &mut self.teacher_field, &teachers, active);
         ui.add_space(6.0);
         self.controls(ui, &ctx);
@@ -560,6 +681,17 @@ impl TrainPanel {
                 .clicked()
             {
                 self.start(ctx);
+            }
+            if !self.form.run_on.is_empty()
+                && ui
+                    .add_enabled(!active, egui::Button::new("Attach"))
+                    .on_hover_text(
+                        "Follow the run already going on the host in this run folder (after a \
+                         restart); its charts are replayed from the start",
+                    )
+                    .clicked()
+            {
+                self.start_remote(true);
             }
             let paused = state == Some(LiveState::Paused);
             let can_pause = matches!(state, Some(LiveState::Running | LiveState::Paused));
