@@ -168,6 +168,11 @@ pub struct CommonArgs {
     /// Print one JSON object per epoch (and a final summary) instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Also produce the live charts' internals as events (distillation bands, the binarizers'
+    /// learned shapes, activation bits), for a GUI following the run through --events-log;
+    /// the Train form's "Run on" a host asks for them. Costs a little time per step.
+    #[arg(long)]
+    pub internals: bool,
     #[command(flatten)]
     pub remote: super::train_remote::RemoteArgs,
     /// Also append every training event to FILE as JSON lines (what --on follows).
@@ -258,6 +263,7 @@ fn base_config(role: Role, common: &CommonArgs) -> anyhow::Result<TrainConfig> {
     c.augment = !common.no_augment;
     c.augmentation = common.augmentation.config()?;
     c.max_train_clips = common.max_train_clips;
+    c.internals = common.internals;
     Ok(c)
 }
 

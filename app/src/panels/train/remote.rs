@@ -159,6 +159,9 @@ pub(crate) fn remote_args(form: &TrainForm, protocol: &str) -> Result<Vec<String
     // The Device list shows this computer's devices, so only the backend goes to the host,
     // which then uses that backend's own choice of device.
     a.extend(["--backend".into(), form.backend.name().into()]);
+    // The same heavy events a local run gives the Distillation, Binarizers and Activation
+    // bits views.
+    a.push("--internals".into());
     if form.resume {
         a.push("--resume".into());
     }
@@ -377,6 +380,7 @@ mod tests {
         assert!(a.contains(&"--no-room".to_string()) && !a.contains(&"--no-voice".to_string()));
         assert!(a.windows(2).any(|w| w == ["--max-train-clips", "64"]));
         assert!(a.windows(2).any(|w| w == ["--backend", "flex"]));
+        assert!(a.contains(&"--internals".to_string()));
 
         f.set_role(Role::Student);
         f.teacher = "/runs/t1".into();
