@@ -303,7 +303,7 @@ fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Read a line from the terminal without echo (`stty -echo`), for passphrases and passwords.
-pub(crate) fn prompt_secret(prompt: &str) -> anyhow::Result<Secret> {
+fn prompt_secret(prompt: &str) -> anyhow::Result<Secret> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -346,7 +346,16 @@ fn yes_no(question: &str) -> bool {
 
 /// Resolve a board name and ask for the secret its auth method needs.
 fn target_for(name: &str, store: &BoardStore, ssh: &SshConfig) -> anyhow::Result<Target> {
-    let profile = store.find(name, ssh)?;
+    target_with_secret(store.find(name, ssh)?, name, ssh)
+}
+
+/// The target for `profile` (called `name` in the prompt), with the secret its auth method
+/// needs asked for on the terminal.
+pub(crate) fn target_with_secret(
+    profile: BoardProfile,
+    name: &str,
+    ssh: &SshConfig,
+) -> anyhow::Result<Target> {
     let mut target = Target::new(profile, ssh, Credentials::default())?;
     if let Some(need) = deploy::secret_need(&target)? {
         let secret = prompt_secret(&format!("{} ({name}): ", need.prompt()))?;

@@ -14,7 +14,7 @@ use super::session::EventView;
 use bifsmn_deploy::train_follow::{FollowRequest, LinkEvent, StartRequest, spawn_follow};
 use bifsmn_deploy::train_link::{self, RemoteRun};
 use bifsmn_deploy::{
-    BoardProfile, BoardStore, Credentials, DeployError, HostKeyPolicy, SshConfig, Target, quote,
+    BoardProfile, BoardStore, DeployError, HostKeyPolicy, SshConfig, Target, quote,
 };
 use bifsmn_engine::train::TrainEvent;
 
@@ -85,12 +85,7 @@ pub fn resolve_host(name: &str) -> anyhow::Result<Target> {
         Err(DeployError::UnknownBoard { .. }) => address_profile(name)?,
         Err(e) => return Err(e.into()),
     };
-    let mut target = Target::new(profile, &ssh, Credentials::default())?;
-    if let Some(need) = bifsmn_deploy::secret_need(&target)? {
-        let secret = super::deploy::prompt_secret(&format!("{} ({name}): ", need.prompt()))?;
-        need.supply(&mut target.credentials, secret);
-    }
-    Ok(target)
+    super::deploy::target_with_secret(profile, name, &ssh)
 }
 
 /// A profile for `user@host[:port]` or `host[:port]`.

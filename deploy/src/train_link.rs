@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use bifsmn_kernels::atomic::{write_atomic, write_atomic_with};
 use sha2::{Digest, Sha256};
 use ssh2::Sftp;
 
@@ -396,7 +397,8 @@ pub fn mirror_checkpoint(
             }
         }
         if copied_all && let Some(sha256) = model_sha {
-            write_local_atomic(&local_dir.join(sidecar_name), &sidecar)?;
+            let path = local_dir.join(sidecar_name);
+            write_atomic(&path, &sidecar).map_err(|e| DeployError::local("write", &path, e))?;
             if sidecar_name == "checkpoint.json" {
                 remove_stale(local_dir, &names);
             }
@@ -433,7 +435,7 @@ fn read_remote(sftp: &Sftp, conn: &Connection, path: &str) -> Result<Vec<u8>, De
     Ok(bytes)
 }
 
-/// Copy one remote file to `local` through a temporary file; its SHA-256.
+/// Copy one remote file to `local` atomically; its SHA-256.
 fn copy_file(
     sftp: &Sftp,
     conn: &Connection,
@@ -443,48 +445,31 @@ fn copy_file(
     let mut src = sftp
         .open(Path::new(remote))
         .map_err(|e| DeployError::ssh(&conn.spec.host, format!("open {remote}"), e))?;
-    let dir = local.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| DeployError::local("create a temporary file in", dir, e))?;
     let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(DeployError::ssh(
-                    &conn.spec.host,
-                    format!("read {remote}"),
-                    e,
-                ));
-            }
-        };
-        if n == 0 {
-            break;
+    // A failed remote read is the link's fault, not the local file's: keep it apart.
+    let mut read_failed = None;
+    write_atomic_with(local, |f| {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let kind = e.kind();
+                    read_failed = Some(e);
+                    return Err(kind.into());
+                }
+            };
+            hash.update(&buf[..n]);
+            f.write_all(&buf[..n])?;
         }
-        hash.update(&buf[..n]);
-        tmp.write_all(&buf[..n])
-            .map_err(|e| DeployError::local("write", local, e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| DeployError::local("sync", local, e))?;
-    tmp.persist(local)
-        .map_err(|e| DeployError::local("rename into place", local, e.error))?;
+    })
+    .map_err(|e| match read_failed.take() {
+        Some(r) => DeployError::ssh(&conn.spec.host, format!("read {remote}"), r),
+        None => DeployError::local("write", local, e),
+    })?;
     Ok(hex::encode(hash.finalize()))
-}
-
-fn write_local_atomic(path: &Path, bytes: &[u8]) -> Result<(), DeployError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| DeployError::local("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| DeployError::local("write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| DeployError::local("rename into place", path, e.error))?;
-    Ok(())
 }
 
 /// The final check: the weights named by the local `checkpoint.json` have the same SHA-256

@@ -47,6 +47,36 @@ pub fn write_wav(path: &Path, rate: u32, seconds: f32) -> PathBuf {
     path.to_path_buf()
 }
 
+/// Run `bin` with `args` (in `cwd` when given), with everything it reads or writes about
+/// boards, known hosts and ssh config under `home` (never the user's `~/.ssh`), no ssh-agent
+/// and no stdin. Returns the exit code, stdout and stderr.
+pub fn run_isolated_cli(
+    bin: &Path,
+    home: &Path,
+    cwd: Option<&Path>,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(bin);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let out = cmd
+        .args(args)
+        .env("BIFSMN_CONFIG_DIR", home.join("config"))
+        .env("BIFSMN_DATA_DIR", home.join("data"))
+        .env("BIFSMN_KNOWN_HOSTS", home.join("known_hosts"))
+        .env("BIFSMN_SSH_CONFIG", home.join("ssh_config"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the bifsmn binary");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The real aarch64 runner built by `packaging/build-runner-aarch64.sh`, or `None` with a note
 /// saying how to build it (the test is then skipped).
 pub fn aarch64_runner() -> Option<RunnerLocator> {

@@ -19,8 +19,8 @@ use bifsmn_deploy::{
 };
 use bifsmn_kernels::format::model_hash;
 use bifsmn_tests::deploy_fixtures::{
-    aarch64_runner, bifsmn_bin, fake_runner_dir, large_model, qemu_available, synth_model,
-    write_wav,
+    aarch64_runner, bifsmn_bin, fake_runner_dir, large_model, qemu_available, run_isolated_cli,
+    synth_model, write_wav,
 };
 use bifsmn_tests::sshd::{TestBoard, free_port, keygen, openssh_fingerprint};
 
@@ -658,23 +658,7 @@ fn cli_boards_and_deploy() {
     };
     let tmp = tempfile::tempdir().unwrap();
     // Everything the CLI reads or writes stays in the temp dir (and never ~/.ssh).
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(&bin)
-            .args(args)
-            .env("BIFSMN_CONFIG_DIR", tmp.path().join("config"))
-            .env("BIFSMN_DATA_DIR", tmp.path().join("data"))
-            .env("BIFSMN_KNOWN_HOSTS", tmp.path().join("known_hosts"))
-            .env("BIFSMN_SSH_CONFIG", tmp.path().join("ssh_config"))
-            .env_remove("SSH_AUTH_SOCK")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| run_isolated_cli(&bin, tmp.path(), None, args);
     for help in [
         &["boards", "--help"][..],
         &["boards", "add", "--help"],

@@ -14,7 +14,7 @@ use bifsmn_deploy::train_follow::{FollowRequest, LinkEvent, StartRequest, spawn_
 use bifsmn_deploy::train_link::{self, Follow, RemoteRun};
 use bifsmn_deploy::{Connection, Credentials, DeployError, HostKeyPolicy, SshConfig, Target};
 use bifsmn_engine::train::TrainEvent;
-use bifsmn_tests::deploy_fixtures::bifsmn_bin;
+use bifsmn_tests::deploy_fixtures::{bifsmn_bin, run_isolated_cli};
 use bifsmn_tests::sshd::TestBoard;
 
 fn demo() -> String {
@@ -324,24 +324,7 @@ fn cli_trains_on_a_saved_host_attaches_and_checks_the_checkpoint() {
     };
     let tmp = tempfile::tempdir().unwrap();
     // Everything the CLI reads or writes stays in the temp dir (and never ~/.ssh).
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(&bin)
-            .args(args)
-            .current_dir(tmp.path())
-            .env("BIFSMN_CONFIG_DIR", tmp.path().join("config"))
-            .env("BIFSMN_DATA_DIR", tmp.path().join("data"))
-            .env("BIFSMN_KNOWN_HOSTS", tmp.path().join("known_hosts"))
-            .env("BIFSMN_SSH_CONFIG", tmp.path().join("ssh_config"))
-            .env_remove("SSH_AUTH_SOCK")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str]| run_isolated_cli(&bin, tmp.path(), Some(tmp.path()), args);
     for help in [
         ["train", "teacher", "--help"],
         ["train", "attach", "--help"],

@@ -11,7 +11,7 @@
 //! options; the options are kept in [`MANIFEST`] and a run with other options is refused.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -94,7 +94,6 @@ pub fn make_scaled(
 
     let background = source.load_background()?;
     let augmenter = Augmenter::new(variant_config(), background);
-    let done = AtomicUsize::new(0);
     let mut written = 0;
     for (c, chunk) in plan.chunks(CHUNK).enumerate() {
         if cancel.load(Ordering::Relaxed) {
@@ -103,16 +102,12 @@ pub fn make_scaled(
         let results: Vec<Result<bool, DataError>> = chunk
             .par_iter()
             .enumerate()
-            .map(|(k, p)| {
-                let r = render(&augmenter, out, p, opts.seed, (c * CHUNK + k) as u64);
-                done.fetch_add(1, Ordering::Relaxed);
-                r
-            })
+            .map(|(k, p)| render(&augmenter, out, p, opts.seed, (c * CHUNK + k) as u64))
             .collect();
         for r in results {
             written += usize::from(r?);
         }
-        progress(done.load(Ordering::Relaxed), plan.len());
+        progress(c * CHUNK + chunk.len(), plan.len());
     }
     write_lists(out, &plan)?;
 
