@@ -179,7 +179,7 @@ impl FeatureCache {
             progress(done, clips.len());
         }
         let after = self.stats();
-        let entry = (HEADER + self.params.len() * 4 + CHECKSUM) as u64;
+        let entry = self.entry_len() as u64;
         let write_errors = after.write_errors - before.write_errors;
         Ok(FillReport {
             dir: self.dir.clone(),
@@ -243,8 +243,13 @@ impl FeatureCache {
         Ok(features)
     }
 
+    /// Bytes of one entry: header, the features as f32, checksum.
+    fn entry_len(&self) -> usize {
+        HEADER + self.params.len() * 4 + CHECKSUM
+    }
+
     fn encode(&self, features: &[f32]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + features.len() * 4 + CHECKSUM);
+        let mut out = Vec::with_capacity(self.entry_len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&Self::FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(features.len() as u32).to_le_bytes());
@@ -259,7 +264,7 @@ impl FeatureCache {
     /// Decode an entry, or `None` if anything about it is off.
     fn parse(&self, stored: &[u8]) -> Option<Vec<f32>> {
         let n = self.params.len();
-        if stored.len() != HEADER + n * 4 + CHECKSUM {
+        if stored.len() != self.entry_len() {
             return None;
         }
         let (body, sum) = stored.split_at(stored.len() - CHECKSUM);
