@@ -102,6 +102,26 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Wait until the trainer recorded in `run`'s pid file has exited (at most 30 s).
+fn wait_for_exit(run: &Path) {
+    let pid = std::fs::read_to_string(run.join(train_link::PID_FILE)).unwrap();
+    let start = Instant::now();
+    while std::process::Command::new("kill")
+        .args(["-0", pid.trim()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the trainer {} is still running 30 s after its last event",
+            pid.trim()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// What a follower saw.
 #[derive(Default)]
 struct Seen {
@@ -411,7 +431,9 @@ fn cli_trains_on_a_saved_host_attaches_and_checks_the_checkpoint() {
     assert_eq!(replayed["local_dir"], "again");
     assert!(tmp.path().join("again/checkpoint.json").is_file());
 
-    // Nothing to control once it ended; a missing dataset is named with the host.
+    // Nothing to control once it ended; a missing dataset is named with the host. The trainer
+    // writes its last event before its process exits, so wait for the exit first.
+    wait_for_exit(&run);
     let (code, _, err) = cli(&[
         "train",
         "control",
