@@ -29,6 +29,33 @@ fn fmt_paths(m: &[bifsmn_engine::train::PathMetrics]) -> String {
         .join("  ")
 }
 
+/// Where the training steps' time went over `history`, e.g. "in training steps: forward 45%
+/// (31.0 s), backward 48% ...; the teacher's forward passes took 5.1 s beside them", or `None`
+/// when no epoch recorded it.
+fn phase_profile(history: &[EpochMetrics]) -> Option<String> {
+    let mut sum = bifsmn_engine::train::StepPhases::default();
+    for m in history {
+        sum.add(&m.phases);
+    }
+    let phases = sum.on_training_thread();
+    let total: f32 = phases.iter().map(|(_, s)| s).sum();
+    (total > 0.0).then(|| {
+        let parts: Vec<String> = phases
+            .iter()
+            .map(|(name, s)| format!("{name} {:.0}% ({s:.1} s)", 100.0 * s / total))
+            .collect();
+        let teacher = if sum.teacher > 0.0 {
+            format!(
+                "; the teacher's forward passes took {:.1} s beside them",
+                sum.teacher
+            )
+        } else {
+            String::new()
+        };
+        format!("in training steps: {}{teacher}", parts.join(", "))
+    })
+}
+
 /// Draws a run's events as progress bars and an epoch table (or JSON lines) and collects the
 /// outcome; the same for a local and a remote run.
 pub struct EventView {
@@ -167,13 +194,18 @@ impl EventView {
                     "run_dir": outcome.run_dir,
                 }))?
             );
-        } else if let (Some(e), Some(v)) = (outcome.best_epoch, outcome.best_validation) {
-            eprintln!(
-                "{:>12} best validation accuracy {:.2}% (8-layer path) at epoch {e}; model in {}/best.json",
-                "Finished",
-                100.0 * v,
-                outcome.run_dir
-            );
+        } else {
+            if let Some(profile) = phase_profile(&outcome.history) {
+                eprintln!("{:>12} {profile}", "Time");
+            }
+            if let (Some(e), Some(v)) = (outcome.best_epoch, outcome.best_validation) {
+                eprintln!(
+                    "{:>12} best validation accuracy {:.2}% (8-layer path) at epoch {e}; model in {}/best.json",
+                    "Finished",
+                    100.0 * v,
+                    outcome.run_dir
+                );
+            }
         }
         Ok(outcome)
     }

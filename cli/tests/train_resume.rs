@@ -116,6 +116,29 @@ fn a_run_killed_mid_epoch_resumes_from_its_checkpoint() {
         *done.last().unwrap() + 1,
         "resumed at the right epoch"
     );
+    for l in stdout.lines().filter(|l| l.contains("\"phases\"")) {
+        assert_phases_add_up(&serde_json::from_str(l).unwrap());
+    }
     assert_eq!(epochs_in(&sidecar), vec![1, 2, 3, 4]);
     assert!(run.join("best.json").exists());
+}
+
+/// An epoch's step profile: a teacher run has no teacher phase, the arithmetic phases took
+/// time, and the training thread's phases account for most of the epoch and never more than
+/// all of it.
+fn assert_phases_add_up(epoch: &serde_json::Value) {
+    let phase = |name: &str| epoch["phases"][name].as_f64().unwrap();
+    assert_eq!(phase("teacher"), 0.0, "{epoch}");
+    for name in ["forward", "backward", "update"] {
+        assert!(phase(name) > 0.0, "{name}: {epoch}");
+    }
+    let sum: f64 = ["data", "forward", "backward", "update", "other"]
+        .iter()
+        .map(|n| phase(n))
+        .sum();
+    let seconds = epoch["seconds"].as_f64().unwrap();
+    assert!(
+        sum <= seconds * 1.001 + 1e-3 && sum >= 0.5 * seconds,
+        "phases {sum} s in an epoch of {seconds} s: {epoch}"
+    );
 }

@@ -40,6 +40,55 @@ pub struct EpochMetrics {
     pub lr: f64,
     pub seconds: f32,
     pub clips_per_sec: f32,
+    /// Where the epoch's training time went (absent in runs saved before it was recorded).
+    #[serde(default)]
+    pub phases: StepPhases,
+}
+
+/// Wall-clock seconds an epoch's training steps spent in each phase: the step's profile
+/// (`docs/SCALE.md`). Every phase but `teacher` is time on the training thread, so together
+/// they make up the epoch's training time. On the CPU backends every op runs when it is called,
+/// so each phase holds its own work; a GPU backend runs work queued earlier whenever a phase
+/// reads a result, so there the split is only indicative.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StepPhases {
+    /// Waiting for the next batch: the loader and the teacher ahead of the step (zero when
+    /// both keep up).
+    pub data: f32,
+    /// The teacher's forward passes for the distillation targets, on their own thread beside
+    /// the step: time that overlaps the other phases (what the step waited for is in `data`).
+    pub teacher: f32,
+    /// The student's forward pass and every trained path's loss.
+    pub forward: f32,
+    /// Backpropagation, and reading the internals' gradients when they are on.
+    pub backward: f32,
+    /// The gradient health check and the optimiser's update.
+    pub update: f32,
+    /// Everything else: commands, events, the internals' snapshots.
+    pub other: f32,
+}
+
+impl StepPhases {
+    /// The training thread's phases as `(name, seconds)`, in step order (all but `teacher`).
+    pub fn on_training_thread(&self) -> [(&'static str, f32); 5] {
+        [
+            ("data", self.data),
+            ("forward", self.forward),
+            ("backward", self.backward),
+            ("update", self.update),
+            ("other", self.other),
+        ]
+    }
+
+    /// Add another epoch's phases.
+    pub fn add(&mut self, other: &StepPhases) {
+        self.data += other.data;
+        self.teacher += other.teacher;
+        self.forward += other.forward;
+        self.backward += other.backward;
+        self.update += other.update;
+        self.other += other.other;
+    }
 }
 
 /// A 2-D map, row-major `[rows][cols]` (channels x time for the distillation maps).

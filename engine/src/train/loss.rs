@@ -50,6 +50,16 @@ pub struct TeacherTargets {
     pub layers: Vec<Tensor<3>>,
 }
 
+impl TeacherTargets {
+    /// The targets on the autodiff device, as constants for the student's loss.
+    pub fn autodiff(self) -> Self {
+        Self {
+            logits: self.logits.autodiff(),
+            layers: self.layers.into_iter().map(Tensor::autodiff).collect(),
+        }
+    }
+}
+
 /// One path's loss with its parts (scalars for charts are read off these).
 #[derive(Clone, Debug)]
 pub struct PathLoss {

@@ -41,19 +41,15 @@ pub(super) fn load_teacher(
     Ok(Some(loaded.model.valid()))
 }
 
-/// What the teacher produces for a batch of features `x` (on the plain device), moved to the
-/// autodiff device as constants for the student's loss.
+/// What the teacher produces for a batch of features `x`, on the plain device (the step
+/// moves them to the autodiff device with [`TeacherTargets::autodiff`]).
 pub(super) fn targets(teacher: &Dfsmn, x: Tensor<4>) -> TeacherTargets {
     let z = teacher.frontend(x, 1.0, &mut None);
     let out = teacher.backbone(z, 0, 1.0, &mut None);
     // Path 0 runs every layer in order, so the list is indexed by layer.
-    let layers = out
-        .layer_outputs
-        .into_iter()
-        .map(|(_, y)| y.autodiff())
-        .collect();
+    let layers = out.layer_outputs.into_iter().map(|(_, y)| y).collect();
     TeacherTargets {
-        logits: out.logits.autodiff(),
+        logits: out.logits,
         layers,
     }
 }

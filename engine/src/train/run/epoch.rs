@@ -1,16 +1,19 @@
 //! One epoch of training (burn's `SingleDeviceTrainEpoch`): the seeded, augmented batches of
-//! the training split through [`TrainLoop::train_step`], with the commands polled before every
+//! the training split, with the teacher's targets prepared one batch ahead, through
+//! [`TrainLoop::train_step`], with the commands polled before every
 //! step and the step and internals events rate-limited.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use super::ahead::TeacherAhead;
 use super::state::{Running, TrainLoop, TrainedEpoch};
-use super::step::StepAt;
+use super::step::{PhaseClock, StepAt};
 use crate::data::{BatchLoader, Split};
 use crate::train::control::Control;
-use crate::train::events::{StepMetrics, TrainEvent};
+use crate::train::events::{StepMetrics, StepPhases, TrainEvent};
+use crate::train::loss::DistillMode;
 use crate::train::optim::cosine_lr;
 
 /// Step events at most this often.
@@ -36,14 +39,23 @@ impl TrainLoop {
             .num_batches()
             .min(limit.div_ceil(self.config.batch_size));
         let mut running = vec![Running::default(); self.train_paths];
+        let mut phases = StepPhases::default();
         let mut clips = 0usize;
         let mut last_step_event = Instant::now() - STEP_EVENT_INTERVAL;
         let mut last_internals = Instant::now();
         self.commands.next_lr = None;
-        for (step, batch) in loader.enumerate() {
-            if step >= steps {
+        let teacher = self
+            .teacher
+            .clone()
+            .filter(|_| self.config.distill != DistillMode::None);
+        let mut batches =
+            TeacherAhead::new(loader, steps, teacher, self.device.clone()).enumerate();
+        loop {
+            let mut clock = PhaseClock::start();
+            let Some((step, prepared)) = batches.next() else {
                 break;
-            }
+            };
+            phases.data += clock.lap();
             match self.commands.poll(&self.sink) {
                 Control::Continue | Control::Stop => {}
                 Control::Cancel => {
@@ -51,7 +63,7 @@ impl TrainLoop {
                     return Ok(None);
                 }
             }
-            let batch = batch.context("loading a training batch")?;
+            let prepared = prepared.context("loading a training batch")?;
             let want_internals = self.internals.is_some()
                 && (last_internals.elapsed() >= INTERNALS_INTERVAL || step + 1 == steps);
             let at = StepAt {
@@ -60,7 +72,9 @@ impl TrainLoop {
                 steps,
                 lr,
             };
-            clips += self.train_step(&batch, &at, &mut running, want_internals)?;
+            phases.other += clock.lap();
+            clips += self.train_step(prepared, &at, &mut running, &mut phases, want_internals)?;
+            clock.lap();
             self.global_step += 1;
 
             if last_step_event.elapsed() >= STEP_EVENT_INTERVAL || step + 1 == steps {
@@ -86,12 +100,14 @@ impl TrainLoop {
                     &self.paths[..self.train_paths],
                 );
             }
+            phases.other += clock.lap();
         }
         Ok(Some(TrainedEpoch {
             lr,
             running,
             clips,
             seconds: epoch_start.elapsed().as_secs_f32(),
+            phases,
         }))
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! - [`open`]: open the run, or resume it from its last checkpoint, and start it;
 //! - [`epoch`]: one epoch of training, polling the commands before every step;
+//! - [`ahead`]: the teacher's targets for the next batch, on their own thread;
 //! - [`step`]: one step (forward, losses, distillation, health checks, optimiser update);
 //! - [`validate`]: validation, the best-epoch choice and the checkpoints.
 //!
 //! The loop's state is one [`state::TrainLoop`]; this file drives the epochs.
 
+mod ahead;
 mod epoch;
 mod open;
 mod state;

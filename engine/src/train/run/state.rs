@@ -11,7 +11,7 @@ use crate::model::{Dfsmn, DfsmnConfig};
 use crate::train::checkpoint::CheckpointWriter;
 use crate::train::config::TrainConfig;
 use crate::train::control::Commands;
-use crate::train::events::{EpochMetrics, EventSink, PathMetrics};
+use crate::train::events::{EpochMetrics, EventSink, PathMetrics, StepPhases};
 use crate::train::internals::Internals;
 
 /// A run between its opening and its end (burn's `Learner` with the loop's bookkeeping): the
@@ -90,4 +90,5 @@ pub(super) struct TrainedEpoch {
     pub(super) running: Vec<Running>,
     pub(super) clips: usize,
     pub(super) seconds: f32,
+    pub(super) phases: StepPhases,
 }

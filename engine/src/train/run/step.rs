@@ -1,18 +1,20 @@
-//! One optimisation step (burn's `TrainStep` and `optimizer_step`): the teacher's targets, the
-//! student's front end once and every trained path's loss on it, the loss and gradient health
-//! checks, then the optimiser's update.
+//! One optimisation step (burn's `TrainStep` and `optimizer_step`) on a batch whose teacher
+//! targets were prepared ahead ([`super::ahead`]): the student's front end once and every
+//! trained path's loss on it, the loss and gradient health checks, then the optimiser's update.
+
+use std::time::Instant;
 
 use anyhow::bail;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
+use super::ahead::Prepared;
 use super::state::{Running, TrainLoop};
-use crate::data::Batch;
 use crate::model::ForwardTrace;
+use crate::train::events::StepPhases;
 use crate::train::health::check_gradients;
-use crate::train::loss::{DistillMode, PathLoss, TeacherTargets, correct, path_loss};
-use crate::train::teacher;
-use crate::train::tensors::{features_tensor, labels_tensor};
+use crate::train::loss::{PathLoss, TeacherTargets, correct, path_loss};
+use crate::train::tensors::labels_tensor;
 
 /// Where a step stands in the run.
 pub(super) struct StepAt {
@@ -33,6 +35,23 @@ impl StepAt {
     }
 }
 
+/// Seconds between successive laps, for [`StepPhases`].
+pub(super) struct PhaseClock(Instant);
+
+impl PhaseClock {
+    pub(super) fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    /// Seconds since the start or the previous lap.
+    pub(super) fn lap(&mut self) -> f32 {
+        let now = Instant::now();
+        let seconds = (now - self.0).as_secs_f32();
+        self.0 = now;
+        seconds
+    }
+}
+
 /// The trained paths' losses on one batch.
 struct StepLoss {
     /// The weighted sum that is differentiated.
@@ -44,24 +63,24 @@ struct StepLoss {
 }
 
 impl TrainLoop {
-    /// Train on one batch; `running` gets the batch's loss and accuracy per path. Returns the
-    /// batch's clip count. A loss or gradient that is not finite ends the run before the
-    /// update is applied.
+    /// Train on one batch; `running` gets the batch's loss and accuracy per path and `phases`
+    /// the time each phase took. Returns the batch's clip count. A loss or gradient that is
+    /// not finite ends the run before the update is applied.
     pub(super) fn train_step(
         &mut self,
-        batch: &Batch,
+        prepared: Prepared,
         at: &StepAt,
         running: &mut [Running],
+        phases: &mut StepPhases,
         want_internals: bool,
     ) -> anyhow::Result<usize> {
-        let b = batch.len();
-        let x = features_tensor(&batch.features, b, &self.device);
-        let y = labels_tensor(&batch.labels, &self.ad);
+        let mut clock = PhaseClock::start();
+        let b = prepared.batch.len();
+        let x = prepared.features;
+        let y = labels_tensor(&prepared.batch.labels, &self.ad);
         let progress = at.progress(self.config.epochs);
-        let targets = match (&self.teacher, self.config.distill) {
-            (Some(t), mode) if mode != DistillMode::None => Some(teacher::targets(t, x.clone())),
-            _ => None,
-        };
+        let targets = prepared.targets.map(TeacherTargets::autodiff);
+        phases.teacher += prepared.teacher_seconds;
         let mut trace = want_internals.then(ForwardTrace::default);
         let loss = self.path_losses(
             x.autodiff(),
@@ -82,6 +101,7 @@ impl TrainLoop {
                 at.lr,
             );
         }
+        phases.forward += clock.lap();
         let grads = loss.total.backward();
         if let (Some(int), Some(tr)) = (self.internals.as_mut(), trace.as_ref()) {
             int.record_binarizers(&self.model, tr, &grads, progress);
@@ -90,6 +110,7 @@ impl TrainLoop {
             int.record_bands(&loss.path0_bands);
         }
         let grads = GradientsParams::from_grads(grads, &self.model);
+        phases.backward += clock.lap();
         if let Some(overflow) = check_gradients(&self.model, &grads) {
             bail!(
                 "the gradients overflowed at epoch {} step {} ({overflow}); the step was not \
@@ -103,6 +124,7 @@ impl TrainLoop {
         // burn's `Learner::optimizer_step` does). The clone shares the parameters' tensors:
         // the update is the same, only not done in place.
         self.model = self.optimizer.step(at.lr, self.model.clone(), grads);
+        phases.update += clock.lap();
         Ok(b)
     }
 
@@ -197,6 +219,7 @@ mod tests {
     use crate::train::config::TrainConfig;
     use crate::train::loss::cross_entropy;
     use crate::train::optim::build_optimizer;
+    use crate::train::tensors::features_tensor;
     use std::path::PathBuf;
 
     /// Synthetic log-mel images: class c is a loud band on mel rows 6c..6c+3 over silence.

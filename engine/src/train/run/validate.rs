@@ -34,6 +34,7 @@ impl TrainLoop {
             lr: trained.lr,
             seconds: trained.seconds,
             clips_per_sec: trained.clips as f32 / trained.seconds.max(1e-6),
+            phases: trained.phases,
         };
         self.history.push(metrics.clone());
         self.sink.send(TrainEvent::Epoch(metrics.clone()));

@@ -465,6 +465,7 @@ mod tests {
             lr: 0.0,
             seconds: 0.0,
             clips_per_sec: 0.0,
+            phases: Default::default(),
         })
     }
 
