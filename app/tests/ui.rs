@@ -94,12 +94,14 @@ fn a_short_training_run_sends_points_to_the_charts() {
         },
     );
     assert!(runs.path().join("teacher/checkpoint.json").is_file());
-    // The log names the finished epoch and the chart titles are on screen.
+    // The log names the finished epoch with where its step time went, and the chart titles
+    // are on screen.
     h.run_steps(3);
     assert!(
         h.query_by_label_contains("epoch 1: validation accuracy")
             .is_some()
     );
+    assert!(h.query_by_label_contains("(step time: ").is_some());
     assert!(h.query_by_label("Loss · train").is_some());
 }
 

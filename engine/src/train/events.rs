@@ -80,6 +80,24 @@ impl StepPhases {
         ]
     }
 
+    /// "forward 49 %, backward 45 %, ...": the training thread's phases by their share of
+    /// its time, largest first, leaving out those under 1 %; `None` when nothing was timed.
+    pub fn shares(&self) -> Option<String> {
+        let mut phases = self.on_training_thread();
+        let total: f32 = phases.iter().map(|(_, s)| s).sum();
+        if total <= 0.0 {
+            return None;
+        }
+        phases.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let parts: Vec<String> = phases
+            .iter()
+            .map(|(name, s)| (name, 100.0 * s / total))
+            .filter(|(_, pct)| *pct >= 1.0)
+            .map(|(name, pct)| format!("{name} {pct:.0} %"))
+            .collect();
+        Some(parts.join(", "))
+    }
+
     /// Add another epoch's phases.
     pub fn add(&mut self, other: &StepPhases) {
         self.data += other.data;
@@ -326,6 +344,24 @@ impl EventSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phase_shares_are_largest_first_and_skip_the_small_ones() {
+        let phases = StepPhases {
+            data: 0.005,
+            teacher: 9.0,
+            forward: 3.0,
+            backward: 6.0,
+            update: 0.995,
+            other: 0.0,
+        };
+        // The teacher runs beside the step and is not part of its time.
+        assert_eq!(
+            phases.shares().as_deref(),
+            Some("backward 60 %, forward 30 %, update 10 %")
+        );
+        assert_eq!(StepPhases::default().shares(), None);
+    }
 
     #[test]
     fn histogram_bins_and_clamps() {

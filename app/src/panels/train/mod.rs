@@ -541,8 +541,13 @@ impl TrainPanel {
                 }
                 TrainEvent::Epoch(e) => {
                     let acc = e.validation.first().map_or(0.0, |m| m.accuracy);
+                    let phases = e
+                        .phases
+                        .shares()
+                        .map(|s| format!(" (step time: {s})"))
+                        .unwrap_or_default();
                     self.log.push(format!(
-                        "epoch {}: validation accuracy {:.1} % (path 0), {:.0} s, {:.0} clips/s",
+                        "epoch {}: validation accuracy {:.1} % (path 0), {:.0} s, {:.0} clips/s{phases}",
                         e.epoch,
                         100.0 * acc,
                         e.seconds,
