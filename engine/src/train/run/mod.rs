@@ -3,6 +3,7 @@
 //! - [`open`]: open the run, or resume it from its last checkpoint, and start it;
 //! - [`epoch`]: one epoch of training, polling the commands before every step;
 //! - [`ahead`]: the teacher's targets for the next batch, on their own thread;
+//! - [`split`]: the thin paths of a step on two threads;
 //! - [`step`]: one step (forward, losses, distillation, health checks, optimiser update);
 //! - [`validate`]: validation, the best-epoch choice and the checkpoints.
 //!
@@ -11,6 +12,7 @@
 mod ahead;
 mod epoch;
 mod open;
+mod split;
 mod state;
 mod step;
 mod validate;

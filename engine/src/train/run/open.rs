@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
+use super::split::PathSplit;
 use super::state::TrainLoop;
 use crate::data::{Augmenter, Dataset, Protocol, Split};
 use crate::model::{Dfsmn, DfsmnConfig};
@@ -226,7 +227,12 @@ fn start(
     } else {
         None
     };
+    // Only the CPU backends gain from a second thread of ops: a GPU queues both on one device.
+    let split = (!config.backend.is_gpu())
+        .then(|| PathSplit::plan(&from.model, &paths, train_paths))
+        .flatten();
     Ok(TrainLoop {
+        split,
         base_lr: config.lr,
         global_step: from.epoch * epoch_clips.div_ceil(config.batch_size),
         config: opened.config,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
+use super::split::PathSplit;
 use crate::data::{Augmenter, Dataset};
 use crate::model::{Dfsmn, DfsmnConfig};
 use crate::train::checkpoint::CheckpointWriter;
@@ -42,6 +43,8 @@ pub(super) struct TrainLoop {
     pub(super) train_paths: usize,
     /// Layers of each path, for the metrics.
     pub(super) path_layers: Vec<usize>,
+    /// How a step's trained paths are split over two threads, when they are.
+    pub(super) split: Option<PathSplit>,
     pub(super) augmenter: Option<Arc<Augmenter>>,
     /// The heavy events, when the run was asked for them.
     pub(super) internals: Option<Internals>,

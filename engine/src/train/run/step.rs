@@ -2,6 +2,7 @@
 //! targets were prepared ahead ([`super::ahead`]): the student's front end once and every
 //! trained path's loss on it, the loss and gradient health checks, then the optimiser's update.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use anyhow::bail;
@@ -9,11 +10,12 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use super::ahead::Prepared;
+use super::split::{Fork, PathSplit, add_gradients};
 use super::state::{Running, TrainLoop};
-use crate::model::ForwardTrace;
+use crate::model::{Dfsmn, ForwardTrace};
 use crate::train::events::StepPhases;
 use crate::train::health::check_gradients;
-use crate::train::loss::{PathLoss, TeacherTargets, correct, path_loss};
+use crate::train::loss::{DistillMode, PathLoss, TeacherTargets, correct, path_loss};
 use crate::train::tensors::labels_tensor;
 
 /// Where a step stands in the run.
@@ -52,14 +54,52 @@ impl PhaseClock {
     }
 }
 
-/// The trained paths' losses on one batch.
+/// A group of trained paths' losses on one batch.
 struct StepLoss {
     /// The weighted sum that is differentiated.
     total: Tensor<1>,
+    /// Each path's share of the epoch's running metrics.
+    tallies: Vec<PathTally>,
     /// Path 0's distillation bands `(layer, high, low)`, read only when internals are on.
     path0_bands: Vec<(usize, f32, f32)>,
     /// The first path whose loss is not finite, with its terms named.
     non_finite: Option<String>,
+}
+
+/// One path's loss and accuracy on a batch, for [`Running`].
+struct PathTally {
+    path: usize,
+    loss_sum: f64,
+    correct: usize,
+    seen: usize,
+}
+
+/// What a group's losses need besides the model and the batch.
+#[derive(Clone, Copy)]
+struct LossSpec<'a> {
+    weights: &'a [f64],
+    path_layers: &'a [usize],
+    distill: DistillMode,
+    alpha: f64,
+    /// Read path 0's distillation bands (the internals are on).
+    bands: bool,
+}
+
+/// The inputs of a step, on the autodiff device.
+#[derive(Clone)]
+struct StepInput {
+    x: Tensor<4>,
+    y: Tensor<1, Int>,
+    targets: Option<TeacherTargets>,
+    progress: f64,
+}
+
+/// What the worker of a split step hands back: its paths' losses, and when they were finite
+/// its gradients and batch-norm statistics.
+struct WorkerOutcome {
+    loss: StepLoss,
+    grads: Option<GradientsParams>,
+    stats: Vec<(Tensor<1>, Tensor<1>)>,
 }
 
 impl TrainLoop {
@@ -76,40 +116,85 @@ impl TrainLoop {
     ) -> anyhow::Result<usize> {
         let mut clock = PhaseClock::start();
         let b = prepared.batch.len();
-        let x = prepared.features;
-        let y = labels_tensor(&prepared.batch.labels, &self.ad);
-        let progress = at.progress(self.config.epochs);
-        let targets = prepared.targets.map(TeacherTargets::autodiff);
+        let input = StepInput {
+            x: prepared.features.autodiff(),
+            y: labels_tensor(&prepared.batch.labels, &self.ad),
+            targets: prepared.targets.map(TeacherTargets::autodiff),
+            progress: at.progress(self.config.epochs),
+        };
         phases.teacher += prepared.teacher_seconds;
+        let spec = LossSpec {
+            weights: &self.config.path_weights,
+            path_layers: &self.path_layers,
+            distill: self.config.distill,
+            alpha: self.config.distill_alpha,
+            bands: self.internals.is_some(),
+        };
         let mut trace = want_internals.then(ForwardTrace::default);
-        let loss = self.path_losses(
-            x.autodiff(),
-            y,
-            targets.as_ref(),
-            progress,
-            &mut trace,
-            running,
-        );
-        if !loss.total.clone().into_scalar::<f32>().is_finite() {
+        let own_paths = match &self.split {
+            Some(split) => 0..split.worker.start,
+            None => 0..self.train_paths,
+        };
+        let fork = self
+            .split
+            .as_ref()
+            .map(|s| (s, s.fork(&self.model, &self.ad)));
+        let (loss, grads, worker) = std::thread::scope(|scope| {
+            let worker = fork.as_ref().map(|(split, fork)| {
+                let input = input.clone();
+                scope.spawn(move || worker_step(split, fork, spec, &input))
+            });
+            let loss = group_loss(&self.model, &self.ad, spec, own_paths, &input, &mut trace);
+            let finite = loss.total.clone().into_scalar::<f32>().is_finite();
+            let forward = clock.lap();
+            let grads = finite.then(|| loss.total.clone().backward());
+            let worker = worker.map(|w| w.join());
+            (loss, grads, (worker, forward))
+        });
+        let (worker, forward) = worker;
+        phases.forward += forward;
+        let worker = match worker {
+            Some(Ok(outcome)) => Some(outcome),
+            Some(Err(_)) => bail!("the thin-path worker thread panicked"),
+            None => None,
+        };
+        for t in loss
+            .tallies
+            .iter()
+            .chain(worker.iter().flat_map(|w| &w.loss.tallies))
+        {
+            running[t.path].loss_sum += t.loss_sum;
+            running[t.path].correct += t.correct;
+            running[t.path].seen += t.seen;
+        }
+        let non_finite = loss
+            .non_finite
+            .clone()
+            .or_else(|| worker.as_ref().and_then(|w| w.loss.non_finite.clone()));
+        let (Some(grads), true) = (grads, worker.as_ref().is_none_or(|w| w.grads.is_some())) else {
+            let total = loss.total.into_scalar::<f32>()
+                + worker.map_or(0.0, |w| w.loss.total.into_scalar::<f32>());
             bail!(
-                "the loss became {} at epoch {} step {} ({}); lower the learning rate (now {:.3e})",
-                loss.total.into_scalar::<f32>(),
+                "the loss became {total} at epoch {} step {} ({}); lower the learning rate (now {:.3e})",
                 at.epoch + 1,
                 at.step + 1,
-                loss.non_finite
-                    .unwrap_or_else(|| "the sum of the paths' finite losses".into()),
+                non_finite.unwrap_or_else(|| "the sum of the paths' finite losses".into()),
                 at.lr,
             );
-        }
-        phases.forward += clock.lap();
-        let grads = loss.total.backward();
+        };
         if let (Some(int), Some(tr)) = (self.internals.as_mut(), trace.as_ref()) {
-            int.record_binarizers(&self.model, tr, &grads, progress);
+            int.record_binarizers(&self.model, tr, &grads, input.progress);
         }
         if let Some(int) = self.internals.as_mut() {
             int.record_bands(&loss.path0_bands);
         }
-        let grads = GradientsParams::from_grads(grads, &self.model);
+        let mut grads = GradientsParams::from_grads(grads, &self.model);
+        if let (Some(w), Some((split, fork))) = (worker, fork) {
+            if let Some(theirs) = w.grads {
+                add_gradients(&self.model, &mut grads, theirs);
+            }
+            split.merge_stats(&self.model, &fork.starts, &w.stats);
+        }
         phases.backward += clock.lap();
         if let Some(overflow) = check_gradients(&self.model, &grads) {
             bail!(
@@ -127,64 +212,89 @@ impl TrainLoop {
         phases.update += clock.lap();
         Ok(b)
     }
+}
 
-    /// The student's front end once, then every trained path's loss on it, weighted and
-    /// summed. Path 0 is traced when `trace` is set.
-    fn path_losses(
-        &self,
-        x: Tensor<4>,
-        y: Tensor<1, Int>,
-        targets: Option<&TeacherTargets>,
-        progress: f64,
-        trace: &mut Option<ForwardTrace>,
-        running: &mut [Running],
-    ) -> StepLoss {
-        let [b] = y.dims();
-        let z = self.model.frontend(x, progress, trace);
-        let mut total = Tensor::<1>::zeros([1], &self.ad);
-        let mut path0_bands = Vec::new();
-        let mut non_finite = None;
-        let weights = self.config.path_weights.iter().take(self.train_paths);
-        for (p, weight) in weights.enumerate() {
-            let mut path_trace = if p == 0 { trace.take() } else { None };
-            let out = self.model.backbone(z.clone(), p, progress, &mut path_trace);
-            if p == 0 {
-                *trace = path_trace;
-            }
-            let pl = path_loss(
-                &out,
-                y.clone(),
-                targets,
-                self.config.distill,
-                self.config.distill_alpha,
-            );
-            let path_total = pl.total.clone().into_scalar::<f32>();
-            if !path_total.is_finite() && non_finite.is_none() {
-                non_finite = Some(non_finite_terms(p, self.path_layers[p], &pl));
-            }
-            running[p].loss_sum += path_total as f64 * b as f64;
-            running[p].correct += correct(out.logits.clone(), y.clone());
-            running[p].seen += b;
-            if p == 0 && self.internals.is_some() {
-                path0_bands = pl
-                    .bands
-                    .iter()
-                    .map(|(j, h, l)| {
-                        (
-                            *j,
-                            h.clone().into_scalar::<f32>(),
-                            l.clone().into_scalar::<f32>(),
-                        )
-                    })
-                    .collect();
-            }
-            total = total + pl.total.mul_scalar(*weight);
+/// The worker's share of a split step: its paths' losses on its fork of the model and, when
+/// they are finite, their gradients; then the batch-norm statistics its forward passes left.
+fn worker_step(split: &PathSplit, fork: &Fork, spec: LossSpec, input: &StepInput) -> WorkerOutcome {
+    let device = input.x.device();
+    let loss = group_loss(
+        &fork.model,
+        &device,
+        spec,
+        split.worker.clone(),
+        input,
+        &mut None,
+    );
+    let finite = loss.total.clone().into_scalar::<f32>().is_finite();
+    let grads =
+        finite.then(|| GradientsParams::from_grads(loss.total.clone().backward(), &fork.model));
+    WorkerOutcome {
+        stats: split.worker_stats(fork),
+        loss,
+        grads,
+    }
+}
+
+/// The front end of `model` once, then the loss of each path in `paths` on it, weighted and
+/// summed. Path 0 is traced when `trace` is set.
+fn group_loss(
+    model: &Dfsmn,
+    device: &Device,
+    spec: LossSpec,
+    paths: Range<usize>,
+    input: &StepInput,
+    trace: &mut Option<ForwardTrace>,
+) -> StepLoss {
+    let [b] = input.y.dims();
+    let z = model.frontend(input.x.clone(), input.progress, trace);
+    let mut total = Tensor::<1>::zeros([1], device);
+    let mut tallies = Vec::new();
+    let mut path0_bands = Vec::new();
+    let mut non_finite = None;
+    for p in paths {
+        let mut path_trace = if p == 0 { trace.take() } else { None };
+        let out = model.backbone(z.clone(), p, input.progress, &mut path_trace);
+        if p == 0 {
+            *trace = path_trace;
         }
-        StepLoss {
-            total,
-            path0_bands,
-            non_finite,
+        let pl = path_loss(
+            &out,
+            input.y.clone(),
+            input.targets.as_ref(),
+            spec.distill,
+            spec.alpha,
+        );
+        let path_total = pl.total.clone().into_scalar::<f32>();
+        if !path_total.is_finite() && non_finite.is_none() {
+            non_finite = Some(non_finite_terms(p, spec.path_layers[p], &pl));
         }
+        tallies.push(PathTally {
+            path: p,
+            loss_sum: path_total as f64 * b as f64,
+            correct: correct(out.logits.clone(), input.y.clone()),
+            seen: b,
+        });
+        if p == 0 && spec.bands {
+            path0_bands = pl
+                .bands
+                .iter()
+                .map(|(j, h, l)| {
+                    (
+                        *j,
+                        h.clone().into_scalar::<f32>(),
+                        l.clone().into_scalar::<f32>(),
+                    )
+                })
+                .collect();
+        }
+        total = total + pl.total.mul_scalar(spec.weights[p]);
+    }
+    StepLoss {
+        total,
+        tallies,
+        path0_bands,
+        non_finite,
     }
 }
 
@@ -307,6 +417,109 @@ mod tests {
             non_finite_terms(2, 2, &overflowed_sum),
             "path 2 (2 layers): total inf"
         );
+    }
+
+    use burn::module::Module;
+
+    /// Largest |a - b| over all of a model's gradients, relative to the largest |a|.
+    fn gradient_difference(model: &Dfsmn, a: &GradientsParams, b: &GradientsParams) -> f32 {
+        struct Diff<'a> {
+            a: &'a GradientsParams,
+            b: &'a GradientsParams,
+            largest: f32,
+            diff: f32,
+        }
+        impl burn::module::ModuleVisitor for Diff<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                let (Some(a), Some(b)) = (self.a.get::<D>(param.id), self.b.get::<D>(param.id))
+                else {
+                    assert!(
+                        self.a.get::<D>(param.id).is_none() && self.b.get::<D>(param.id).is_none(),
+                        "a gradient only one of the steps has"
+                    );
+                    return;
+                };
+                self.largest = self.largest.max(a.clone().abs().max().into_scalar::<f32>());
+                self.diff = self.diff.max((a - b).abs().max().into_scalar::<f32>());
+            }
+        }
+        let mut d = Diff {
+            a,
+            b,
+            largest: 0.0,
+            diff: 0.0,
+        };
+        model.visit(&mut d);
+        d.diff / d.largest
+    }
+
+    fn max_difference(a: Tensor<1>, b: Tensor<1>) -> f32 {
+        let scale = a.clone().abs().max().into_scalar::<f32>().max(1e-6);
+        (a - b).abs().max().into_scalar::<f32>() / scale
+    }
+
+    /// The thin paths split over two threads give one thread's gradients and batch-norm
+    /// running statistics, up to float rounding.
+    #[test]
+    fn a_split_step_gives_the_gradients_and_statistics_of_one_thread() {
+        let ad = Device::flex().autodiff();
+        ad.seed(5);
+        let serial_model = DfsmnConfig::student(4).init(&ad);
+        let paths = serial_model.config.paths();
+        let Some(split) = PathSplit::plan(&serial_model, &paths, 3) else {
+            return; // One core: the loop never splits.
+        };
+        // The same parameters (and ids) with statistics of its own.
+        let split_model = split.fork(&serial_model, &ad).model;
+        let (feats, labels) = tiny_set(4, 2);
+        let input = StepInput {
+            x: features_tensor(&feats, labels.len(), &ad),
+            y: labels_tensor(&labels, &ad),
+            targets: None,
+            progress: 0.1,
+        };
+        let (weights, path_layers) = ([1.0, 0.5, 0.25], [8, 4, 2]);
+        let spec = LossSpec {
+            weights: &weights,
+            path_layers: &path_layers,
+            distill: DistillMode::None,
+            alpha: 0.0,
+            bands: false,
+        };
+        let serial = group_loss(&serial_model, &ad, spec, 0..3, &input, &mut None);
+        let serial_grads = GradientsParams::from_grads(serial.total.backward(), &serial_model);
+
+        let fork = split.fork(&split_model, &ad);
+        let (own, worker) = std::thread::scope(|s| {
+            let worker = s.spawn(|| worker_step(&split, &fork, spec, &input));
+            let own = group_loss(&split_model, &ad, spec, 0..1, &input, &mut None);
+            (own, worker.join().unwrap())
+        });
+        let mut grads = GradientsParams::from_grads(own.total.backward(), &split_model);
+        add_gradients(&split_model, &mut grads, worker.grads.unwrap());
+        split.merge_stats(&split_model, &fork.starts, &worker.stats);
+
+        let g = gradient_difference(&serial_model, &serial_grads, &grads);
+        assert!(g < 1e-5, "gradients differ by {g} of the largest");
+        let mut compared = 0;
+        for (one, two) in serial_model.layers.iter().zip(&split_model.layers) {
+            let norms = [
+                (&one.memory_bn, &two.memory_bn),
+                (&one.expand_bn, &two.expand_bn),
+            ];
+            for (a, b) in norms.into_iter().chain(one.out_bn.iter().zip(&two.out_bn)) {
+                let mean = max_difference(a.running_mean.value_sync(), b.running_mean.value_sync());
+                let var = max_difference(a.running_var.value_sync(), b.running_var.value_sync());
+                assert!(
+                    mean < 1e-5 && var < 1e-5,
+                    "running mean {mean}, variance {var}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 8 * (2 + serial_model.layers[0].out_bn.len()));
+        let (a, b) = (&serial_model.bn2, &split_model.bn2);
+        assert!(max_difference(a.running_mean.value_sync(), b.running_mean.value_sync()) < 1e-6);
     }
 
     #[test]
