@@ -13,6 +13,7 @@ use super::ahead::Prepared;
 use super::split::{Fork, PathSplit, add_gradients};
 use super::state::{Running, TrainLoop};
 use crate::model::{Dfsmn, ForwardTrace};
+use crate::train::devices::panic_text;
 use crate::train::events::StepPhases;
 use crate::train::health::check_gradients;
 use crate::train::loss::{DistillMode, PathLoss, TeacherTargets, correct, path_loss};
@@ -155,7 +156,16 @@ impl TrainLoop {
         phases.forward += forward;
         let worker = match worker {
             Some(Ok(outcome)) => Some(outcome),
-            Some(Err(_)) => bail!("the thin-path worker thread panicked"),
+            Some(Err(panic)) => {
+                let why = panic_text(panic.as_ref());
+                bail!(
+                    "the thread training thin paths {:?} panicked: {why}",
+                    self.split
+                        .as_ref()
+                        .map(|s| s.worker.clone())
+                        .unwrap_or_default()
+                )
+            }
             None => None,
         };
         for t in loss
