@@ -74,6 +74,7 @@ impl TrainLoop {
             };
             phases.other += clock.lap();
             clips += self.train_step(prepared, &at, &mut running, &mut phases, want_internals)?;
+            // The step counted its own phases; start "other" after it.
             clock.lap();
             self.global_step += 1;
 

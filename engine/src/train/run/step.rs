@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::bail;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use burn::tensor::Gradients;
 
 use super::ahead::Prepared;
 use super::split::{Fork, PathSplit, add_gradients};
@@ -140,20 +141,16 @@ impl TrainLoop {
             .split
             .as_ref()
             .map(|s| (s, s.fork(&self.model, &self.ad)));
-        let (loss, grads, worker) = std::thread::scope(|scope| {
-            let worker = fork.as_ref().map(|(split, fork)| {
-                let input = input.clone();
-                scope.spawn(move || worker_step(split, fork, spec, &input))
-            });
-            let loss = group_loss(&self.model, &self.ad, spec, own_paths, &input, &mut trace);
-            let finite = loss.total.clone().into_scalar::<f32>().is_finite();
-            let forward = clock.lap();
-            let grads = finite.then(|| loss.total.clone().backward());
-            let worker = worker.map(|w| w.join());
-            (loss, grads, (worker, forward))
-        });
-        let (worker, forward) = worker;
-        phases.forward += forward;
+        let (loss, grads, worker) = losses_and_backward(
+            &self.model,
+            &self.ad,
+            spec,
+            own_paths,
+            fork.as_ref().map(|(split, fork)| (*split, fork)),
+            &input,
+            &mut trace,
+            &mut || phases.forward += clock.lap(),
+        );
         let worker = match worker {
             Some(Ok(outcome)) => Some(outcome),
             Some(Err(panic)) => {
@@ -198,13 +195,11 @@ impl TrainLoop {
         if let Some(int) = self.internals.as_mut() {
             int.record_bands(&loss.path0_bands);
         }
-        let mut grads = GradientsParams::from_grads(grads, &self.model);
-        if let (Some(w), Some((split, fork))) = (worker, fork) {
-            if let Some(theirs) = w.grads {
-                add_gradients(&self.model, &mut grads, theirs);
-            }
-            split.merge_stats(&self.model, &fork.starts, &w.stats);
-        }
+        let grads = combine(
+            &self.model,
+            GradientsParams::from_grads(grads, &self.model),
+            worker.zip(fork),
+        );
         phases.backward += clock.lap();
         if let Some(overflow) = check_gradients(&self.model, &grads) {
             bail!(
@@ -222,6 +217,54 @@ impl TrainLoop {
         phases.update += clock.lap();
         Ok(b)
     }
+}
+
+/// The trained paths' losses and backward passes of one step: `own` paths on this thread
+/// and, when `split` is given, the worker's paths on a scoped thread beside them. Returns this
+/// thread's losses, its gradients (`None` when its loss was not finite) and the worker's
+/// outcome; `forward_done` is called once this thread's forward pass has ended.
+#[allow(clippy::too_many_arguments)]
+fn losses_and_backward(
+    model: &Dfsmn,
+    device: &Device,
+    spec: LossSpec,
+    own: Range<usize>,
+    split: Option<(&PathSplit, &Fork)>,
+    input: &StepInput,
+    trace: &mut Option<ForwardTrace>,
+    forward_done: &mut dyn FnMut(),
+) -> (
+    StepLoss,
+    Option<Gradients>,
+    Option<std::thread::Result<WorkerOutcome>>,
+) {
+    std::thread::scope(|scope| {
+        let worker = split.map(|(split, fork)| {
+            let input = input.clone();
+            scope.spawn(move || worker_step(split, fork, spec, &input))
+        });
+        let loss = group_loss(model, device, spec, own, input, trace);
+        let finite = loss.total.clone().into_scalar::<f32>().is_finite();
+        forward_done();
+        let grads = finite.then(|| loss.total.clone().backward());
+        (loss, grads, worker.map(|w| w.join()))
+    })
+}
+
+/// This thread's parameter gradients with the worker's added, and the worker's batch-norm
+/// updates applied after this thread's (see [`super::split`]).
+fn combine(
+    model: &Dfsmn,
+    mut grads: GradientsParams,
+    worker: Option<(WorkerOutcome, (&PathSplit, Fork))>,
+) -> GradientsParams {
+    if let Some((outcome, (split, fork))) = worker {
+        if let Some(theirs) = outcome.grads {
+            add_gradients(model, &mut grads, theirs);
+        }
+        split.merge_stats(model, &fork.starts, &outcome.stats);
+    }
+    grads
 }
 
 /// The worker's share of a split step: its paths' losses on its fork of the model and, when
@@ -496,18 +539,34 @@ mod tests {
             alpha: 0.0,
             bands: false,
         };
-        let serial = group_loss(&serial_model, &ad, spec, 0..3, &input, &mut None);
-        let serial_grads = GradientsParams::from_grads(serial.total.backward(), &serial_model);
+        let (_, serial, _) = losses_and_backward(
+            &serial_model,
+            &ad,
+            spec,
+            0..3,
+            None,
+            &input,
+            &mut None,
+            &mut || {},
+        );
+        let serial_grads = GradientsParams::from_grads(serial.unwrap(), &serial_model);
 
         let fork = split.fork(&split_model, &ad);
-        let (own, worker) = std::thread::scope(|s| {
-            let worker = s.spawn(|| worker_step(&split, &fork, spec, &input));
-            let own = group_loss(&split_model, &ad, spec, 0..1, &input, &mut None);
-            (own, worker.join().unwrap())
-        });
-        let mut grads = GradientsParams::from_grads(own.total.backward(), &split_model);
-        add_gradients(&split_model, &mut grads, worker.grads.unwrap());
-        split.merge_stats(&split_model, &fork.starts, &worker.stats);
+        let (_, own, worker) = losses_and_backward(
+            &split_model,
+            &ad,
+            spec,
+            0..1,
+            Some((&split, &fork)),
+            &input,
+            &mut None,
+            &mut || {},
+        );
+        let grads = combine(
+            &split_model,
+            GradientsParams::from_grads(own.unwrap(), &split_model),
+            Some((worker.unwrap().unwrap(), (&split, fork))),
+        );
 
         let g = gradient_difference(&serial_model, &serial_grads, &grads);
         assert!(g < 1e-5, "gradients differ by {g} of the largest");
