@@ -6,10 +6,14 @@
 //! The stage changes where the teacher runs, not what it computes: the same batches reach the
 //! step in the same order with the same targets.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use burn::prelude::*;
 use crossbeam_channel::{Receiver, bounded};
+use rayon::ThreadPool;
+
+use super::pools::run_in;
 
 use crate::data::{Batch, BatchLoader, DataError};
 use crate::model::Dfsmn;
@@ -36,12 +40,13 @@ pub(super) struct TeacherAhead {
 
 impl TeacherAhead {
     /// Prepare at most `steps` batches of `loader` on `device`, with `teacher`'s targets when
-    /// it is given.
+    /// it is given; its ops run in `pool` when one is given (see [`super::pools`]).
     pub(super) fn new(
         loader: BatchLoader,
         steps: usize,
         teacher: Option<Dfsmn>,
         device: Device,
+        pool: Option<Arc<ThreadPool>>,
     ) -> Self {
         // One prepared batch waiting while the next is computed: the teacher stays one step
         // ahead without holding more targets in memory than that.
@@ -50,7 +55,9 @@ impl TeacherAhead {
             .name("bifsmn-teacher".into())
             .spawn(move || {
                 for batch in loader.take(steps) {
-                    let prepared = batch.map(|b| prepare(b, teacher.as_ref(), &device));
+                    let prepared = run_in(pool.as_deref(), || {
+                        batch.map(|b| prepare(b, teacher.as_ref(), &device))
+                    });
                     let failed = prepared.is_err();
                     // A send fails only when the stage was dropped: stop quietly.
                     if sender.send(prepared).is_err() || failed {

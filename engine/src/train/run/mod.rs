@@ -4,6 +4,7 @@
 //! - [`epoch`]: one epoch of training, polling the commands before every step;
 //! - [`ahead`]: the teacher's targets for the next batch, on their own thread;
 //! - [`split`]: the thin paths of a step on two threads;
+//! - [`pools`]: the rayon pools of those threads and the teacher's;
 //! - [`step`]: one step (forward, losses, distillation, health checks, optimiser update);
 //! - [`validate`]: validation, the best-epoch choice and the checkpoints.
 //!
@@ -12,6 +13,7 @@
 mod ahead;
 mod epoch;
 mod open;
+mod pools;
 mod split;
 mod state;
 mod step;
@@ -33,10 +35,17 @@ pub(super) fn run(
     commands: Receiver<TrainCommand>,
     sink: EventSink,
 ) -> anyhow::Result<()> {
-    match open::open(config, resume, Commands::new(commands), sink)? {
-        Some(train) => train.run(),
-        None => Ok(()),
-    }
+    let Some(train) = open::open(config, resume, Commands::new(commands), sink)? else {
+        return Ok(());
+    };
+    // A split run's loop runs in its own one-thread pool, all of it: the model's batch-norm
+    // statistics must be updated and read on one thread (see [`pools`]).
+    let pool = train
+        .split
+        .as_ref()
+        .and_then(|s| s.pools.as_ref())
+        .map(|p| std::sync::Arc::clone(&p.training));
+    pools::run_in(pool.as_deref(), move || train.run())
 }
 
 impl TrainLoop {

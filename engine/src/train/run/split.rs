@@ -29,6 +29,7 @@ use burn::nn::BatchNorm;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
+use super::pools::StepPools;
 use crate::model::Dfsmn;
 
 /// Which batch norm of a D-FSMN layer.
@@ -53,6 +54,8 @@ struct Touched {
 pub(super) struct PathSplit {
     pub(super) worker: Range<usize>,
     touched: Vec<Touched>,
+    /// The split run's threads' own rayon pools (see [`super::pools`]).
+    pub(super) pools: Option<StepPools>,
 }
 
 impl PathSplit {
@@ -87,7 +90,11 @@ impl PathSplit {
                 }
             }
         }
-        Some(Self { worker, touched })
+        Some(Self {
+            worker,
+            touched,
+            pools: StepPools::new(),
+        })
     }
 
     /// The worker's copy of `model` for one step: its own parameter leaves (the same ids,

@@ -11,6 +11,7 @@ use burn::prelude::*;
 use burn::tensor::Gradients;
 
 use super::ahead::Prepared;
+use super::pools::run_in;
 use super::split::{Fork, PathSplit, add_gradients};
 use super::state::{Running, TrainLoop};
 use crate::model::{Dfsmn, ForwardTrace};
@@ -241,7 +242,8 @@ fn losses_and_backward(
     std::thread::scope(|scope| {
         let worker = split.map(|(split, fork)| {
             let input = input.clone();
-            scope.spawn(move || worker_step(split, fork, spec, &input))
+            let pool = split.pools.as_ref().map(|p| &*p.worker);
+            scope.spawn(move || run_in(pool, || worker_step(split, fork, spec, &input)))
         });
         let loss = group_loss(model, device, spec, own, input, trace);
         let finite = loss.total.clone().into_scalar::<f32>().is_finite();
