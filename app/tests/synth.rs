@@ -22,6 +22,7 @@ fn a_dataset_made_from_typed_keywords_opens_with_them_as_classes() {
         keywords: "lights on, pause".into(),
         espeak: true,
         festival: false,
+        mbrola: false,
         speakers: 4,
         negatives_per_speaker: 2,
         sentences: 1,

@@ -21,7 +21,8 @@ pub struct SynthArgs {
     #[arg(long, value_delimiter = ',', value_name = "WORDS")]
     pub keywords: Option<Vec<String>>,
     /// Engines, comma-separated: espeak (espeak-ng variants and English accents), festival
-    /// (every English Festival voice in Debian).
+    /// (every English Festival voice in Debian), mbrola (MBROLA's four English voices through
+    /// espeak-ng; Debian contrib and non-free, not installed by the bootstrap).
     #[arg(
         long,
         value_delimiter = ',',
@@ -73,7 +74,9 @@ impl SynthArgs {
             match EngineKind::from_name(name) {
                 Some(e) if !engines.contains(&e) => engines.push(e),
                 Some(_) => {}
-                None => bail!("--engines: unknown engine `{name}` (expected espeak, festival)"),
+                None => {
+                    bail!("--engines: unknown engine `{name}` (expected espeak, festival, mbrola)")
+                }
             }
         }
         Ok(SynthConfig {

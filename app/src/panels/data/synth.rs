@@ -21,6 +21,8 @@ pub struct SynthSettings {
     pub keywords: String,
     pub espeak: bool,
     pub festival: bool,
+    /// MBROLA's voices (Debian contrib/non-free: off until the user installs them).
+    pub mbrola: bool,
     pub speakers: usize,
     pub negatives_per_speaker: usize,
     pub sentences: usize,
@@ -36,6 +38,7 @@ impl Default for SynthSettings {
             keywords: defaults.keywords.join(", "),
             espeak: true,
             festival: true,
+            mbrola: false,
             speakers: 40,
             negatives_per_speaker: defaults.negatives_per_speaker,
             sentences: defaults.sentences_per_speaker,
@@ -88,6 +91,7 @@ impl SynthForm {
         let engines = [
             (f.espeak, EngineKind::Espeak),
             (f.festival, EngineKind::Festival),
+            (f.mbrola, EngineKind::Mbrola),
         ]
         .into_iter()
         .filter_map(|(on, e)| on.then_some(e))
@@ -139,7 +143,7 @@ impl SynthForm {
         match &self.task {
             None => {
                 let f = &self.form;
-                let ready = !f.keywords.trim().is_empty() && (f.espeak || f.festival);
+                let ready = !f.keywords.trim().is_empty() && (f.espeak || f.festival || f.mbrola);
                 if ui
                     .add_enabled(ready, egui::Button::new("Create dataset"))
                     .on_hover_text(
@@ -183,6 +187,11 @@ impl SynthForm {
                 .on_hover_text("Formant voices: 76 variants x 9 English accents");
             ui.checkbox(&mut f.festival, "Festival")
                 .on_hover_text("kal, ked (diphone) and slt (HTS), bent in pitch, rate and tract");
+            ui.checkbox(&mut f.mbrola, "MBROLA").on_hover_text(
+                "us1, us2, us3, en1: diphones cut from recordings of people, through espeak-ng. \
+                 Not installed by the bootstrap (Debian contrib/non-free: apt install mbrola-us1 \
+                 mbrola-us2 mbrola-us3 mbrola-en1)",
+            );
         });
         ui.horizontal(|ui| {
             ui.label("Speakers per engine");
@@ -246,5 +255,7 @@ mod tests {
         assert_eq!(form.settings(), settings);
         form.form.espeak = false;
         assert!(form.config().engines.is_empty());
+        form.form.mbrola = true;
+        assert_eq!(form.config().engines, vec![EngineKind::Mbrola]);
     }
 }

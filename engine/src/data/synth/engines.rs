@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::SynthError;
-use super::speakers::{EngineKind, FESTIVAL_VOICES, Speaker, TakeVoice};
+use super::speakers::{EngineKind, FESTIVAL_VOICES, MBROLA_VOICES, Speaker, TakeVoice};
 use crate::audio;
 
 /// The Debian package that provides an engine's program.
@@ -14,6 +14,7 @@ pub fn engine_package(engine: EngineKind) -> &'static str {
     match engine {
         EngineKind::Espeak => "espeak-ng",
         EngineKind::Festival => "festival",
+        EngineKind::Mbrola => "mbrola",
     }
 }
 
@@ -21,8 +22,13 @@ fn program(engine: EngineKind) -> &'static str {
     match engine {
         EngineKind::Espeak => "espeak-ng",
         EngineKind::Festival => "festival",
+        EngineKind::Mbrola => "mbrola",
     }
 }
+
+/// Where Debian's MBROLA voice packages put a voice's diphone database (`mb-us1` ->
+/// `/usr/share/mbrola/us1/us1`), which espeak-ng looks for.
+const MBROLA_DIR: &str = "/usr/share/mbrola";
 
 /// Check that an engine and every voice the speakers need are installed; the error names the
 /// apt package to install.
@@ -32,13 +38,41 @@ pub fn check_installed(engine: EngineKind, speakers: &[Speaker]) -> Result<(), S
         program: program(engine).into(),
         package: engine_package(engine).into(),
     };
+    // `mbrola -h` prints its usage and exits 0; it has no --version.
+    let probe = if engine == EngineKind::Mbrola {
+        "-h"
+    } else {
+        "--version"
+    };
     let version = Command::new(program(engine))
-        .arg("--version")
+        .arg(probe)
         .stdin(Stdio::null())
         .output()
         .map_err(|_| missing())?;
     if !version.status.success() {
         return Err(missing());
+    }
+    if engine == EngineKind::Mbrola {
+        // espeak-ng drives MBROLA: it must be there too.
+        check_installed(EngineKind::Espeak, &[])?;
+        for s in speakers {
+            let database = s.voice.trim_start_matches("mb-");
+            if !Path::new(MBROLA_DIR)
+                .join(database)
+                .join(database)
+                .is_file()
+            {
+                return Err(SynthError::MissingVoice {
+                    engine,
+                    voice: s.voice.clone(),
+                    package: MBROLA_VOICES
+                        .iter()
+                        .find(|(v, _)| *v == s.voice)
+                        .map_or("an mbrola-* package", |(_, p)| p)
+                        .to_string(),
+                });
+            }
+        }
     }
     if engine == EngineKind::Festival {
         let installed = festival_voices()?;
@@ -116,7 +150,7 @@ pub fn render(
     espeak_data: Option<&Path>,
 ) -> Result<Vec<Vec<f32>>, SynthError> {
     match speaker.engine {
-        EngineKind::Espeak => utterances
+        EngineKind::Espeak | EngineKind::Mbrola => utterances
             .iter()
             .enumerate()
             .map(|(i, u)| {
@@ -170,7 +204,20 @@ fn render_espeak(
             ),
         ));
     }
+    if speaker.engine == EngineKind::Mbrola && lacks_diphones(&out.stderr) {
+        // The voice has no recording of a diphone the word needs (mb-us3 has no `O2`, the
+        // vowel of "on" and "off") and MBROLA put silence in its place: what is left is not
+        // the word. An empty render is dropped like any render without speech.
+        let _ = std::fs::remove_file(wav);
+        return Ok(Vec::new());
+    }
     read_render(speaker, &u.text, wav)
+}
+
+/// Whether MBROLA's messages say it replaced a missing diphone with silence
+/// ("mbrola: Warning: _-O2 unknown, replaced with _-_").
+fn lacks_diphones(stderr: &[u8]) -> bool {
+    String::from_utf8_lossy(stderr).contains("unknown, replaced with")
 }
 
 fn read_render(speaker: &Speaker, text: &str, wav: &Path) -> Result<Vec<f32>, SynthError> {
@@ -327,6 +374,14 @@ mod tests {
     }
 
     #[test]
+    fn a_diphone_mbrola_lacks_is_noticed() {
+        assert!(lacks_diphones(
+            b"mbrola: Warning: _-O2 unknown, replaced with _-_\nALSA lib ..."
+        ));
+        assert!(!lacks_diphones(b"ALSA lib pcm.c: Unknown PCM default"));
+    }
+
+    #[test]
     fn a_missing_program_names_its_package() {
         let err = SynthError::MissingEngine {
             engine: EngineKind::Festival,
@@ -334,5 +389,14 @@ mod tests {
             package: "festival".into(),
         };
         assert!(err.to_string().contains("apt install festival"), "{err}");
+        assert!(!err.to_string().contains("non-free"), "{err}");
+        let err = SynthError::MissingVoice {
+            engine: EngineKind::Mbrola,
+            voice: "mb-us2".into(),
+            package: "mbrola-us2".into(),
+        };
+        let text = err.to_string();
+        assert!(text.contains("apt install mbrola-us2"), "{text}");
+        assert!(text.contains("contrib non-free"), "{text}");
     }
 }

@@ -92,7 +92,7 @@ impl Default for SynthConfig {
                 .iter()
                 .map(|w| w.to_string())
                 .collect(),
-            engines: EngineKind::ALL.to_vec(),
+            engines: EngineKind::DEFAULT.to_vec(),
             speakers_per_engine: 150,
             takes: 2,
             negatives_per_speaker: 20,
@@ -110,13 +110,19 @@ impl Default for SynthConfig {
 /// Everything that can stop a corpus; each names the file, engine, voice or setting.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
-    #[error("{engine} is not installed (`{program}` not found): apt install {package}")]
+    #[error(
+        "{engine} is not installed (`{program}` not found): apt install {package}{}",
+        engine.apt_component_hint()
+    )]
     MissingEngine {
         engine: EngineKind,
         program: String,
         package: String,
     },
-    #[error("{engine} voice `{voice}` is not installed: apt install {package}")]
+    #[error(
+        "{engine} voice `{voice}` is not installed: apt install {package}{}",
+        engine.apt_component_hint()
+    )]
     MissingVoice {
         engine: EngineKind,
         voice: String,

@@ -31,17 +31,38 @@ pub enum EngineKind {
     Espeak,
     /// The Festival Speech Synthesis System with Debian's English voices (diphone and HTS).
     Festival,
+    /// MBROLA's English diphone voices, cut from recordings of people, driven by espeak-ng
+    /// (`-v mb-us1` etc.): espeak-ng's phonemes and prosody, MBROLA's waveforms. Debian ships
+    /// them in its contrib and non-free components.
+    Mbrola,
 }
 
 impl EngineKind {
     /// Every engine, in the order a corpus interleaves them.
-    pub const ALL: [EngineKind; 2] = [Self::Espeak, Self::Festival];
+    pub const ALL: [EngineKind; 3] = [Self::Espeak, Self::Festival, Self::Mbrola];
+
+    /// The engines a corpus uses unless told otherwise: those in Debian's main component,
+    /// which the bootstrap installs.
+    pub const DEFAULT: [EngineKind; 2] = [Self::Espeak, Self::Festival];
 
     /// Name on the command line and in the manifest.
     pub fn name(self) -> &'static str {
         match self {
             Self::Espeak => "espeak",
             Self::Festival => "festival",
+            Self::Mbrola => "mbrola",
+        }
+    }
+
+    /// What to add to an `apt install` hint: the MBROLA packages are outside Debian's main
+    /// component, which is all a default sources list has.
+    pub fn apt_component_hint(self) -> &'static str {
+        match self {
+            Self::Mbrola => {
+                " (Debian's contrib and non-free components: add `contrib non-free` to the \
+                 Components of /etc/apt/sources.list.d/debian.sources, then apt update)"
+            }
+            _ => "",
         }
     }
 
@@ -50,6 +71,7 @@ impl EngineKind {
         match name.trim().to_ascii_lowercase().as_str() {
             "espeak" | "espeak-ng" => Some(Self::Espeak),
             "festival" => Some(Self::Festival),
+            "mbrola" => Some(Self::Mbrola),
             _ => None,
         }
     }
@@ -142,7 +164,7 @@ pub const ESPEAK_VARIANTS: [&str; 76] = [
     "whisper",
 ];
 
-/// espeak-ng's English accents (the mbrola voices are not in Debian main).
+/// espeak-ng's English accents (its MBROLA voices are the engine [`EngineKind::Mbrola`]).
 pub const ESPEAK_ACCENTS: [&str; 9] = [
     "en",
     "en-us",
@@ -160,6 +182,15 @@ pub const FESTIVAL_VOICES: [(&str, &str); 3] = [
     ("kal_diphone", "festvox-kallpc16k"),
     ("ked_diphone", "festvox-kdlpc16k"),
     ("cmu_us_slt_arctic_hts", "festvox-us-slt-hts"),
+];
+
+/// MBROLA's English voices as espeak-ng names them, and the package each comes in (Debian
+/// non-free; the `mbrola` program is in contrib).
+pub const MBROLA_VOICES: [(&str, &str); 4] = [
+    ("mb-us1", "mbrola-us1"),
+    ("mb-us2", "mbrola-us2"),
+    ("mb-us3", "mbrola-us3"),
+    ("mb-en1", "mbrola-en1"),
 ];
 
 /// Vocal-tract warps come from a grid of 200 Hz steps of the assumed recording rate, so the
@@ -227,14 +258,15 @@ pub fn speakers(
         let mut s = match engine {
             EngineKind::Espeak => espeak_speaker(index, fractions, timbres, seed, &mut rng),
             EngineKind::Festival => festival_speaker(index, &mut rng),
+            EngineKind::Mbrola => mbrola_speaker(index, &mut rng),
         };
         s.id = speaker_id(&s.describe());
         if !seen.insert(s.id.clone()) {
             continue;
         }
         // Installed espeak-ng variants are split by variant (voice-disjoint); a generated
-        // timbre or a Festival speaker is a voice of its own.
-        if engine == EngineKind::Festival || s.timbre.is_some() {
+        // timbre, a Festival or an MBROLA speaker is a voice of its own.
+        if engine != EngineKind::Espeak || s.timbre.is_some() {
             s.split = super::fraction_split(seed, "speaker-split", &s.id, fractions);
         }
         out.push(s);
@@ -293,6 +325,22 @@ fn festival_speaker(index: usize, rng: &mut ChaCha8Rng) -> Speaker {
     }
 }
 
+fn mbrola_speaker(index: usize, rng: &mut ChaCha8Rng) -> Speaker {
+    let (voice, _) = MBROLA_VOICES[index % MBROLA_VOICES.len()];
+    Speaker {
+        id: String::new(),
+        engine: EngineKind::Mbrola,
+        voice: voice.to_string(),
+        // espeak-ng's pitch and rate settings, which it hands on to MBROLA.
+        pitch: rng.random_range(25..=75) as f32,
+        rate: rng.random_range(130..=200) as f32,
+        // Four voices: the tract range of Festival's three.
+        warp_hz: warp(rng, 0.86, 1.14),
+        split: Split::Train,
+        timbre: None,
+    }
+}
+
 fn warp(rng: &mut ChaCha8Rng, lo: f32, hi: f32) -> u32 {
     let lo = (16000.0 * lo / WARP_STEP_HZ as f32).ceil() as u32;
     let hi = (16000.0 * hi / WARP_STEP_HZ as f32).floor() as u32;
@@ -318,7 +366,7 @@ impl Speaker {
     pub fn take_voice(&self, rng: &mut ChaCha8Rng, attempt: u32) -> TakeVoice {
         let speedup = 1.15f32.powi(attempt as i32);
         match self.engine {
-            EngineKind::Espeak => TakeVoice {
+            EngineKind::Espeak | EngineKind::Mbrola => TakeVoice {
                 pitch: (self.pitch + rng.random_range(-6..=6) as f32).clamp(0.0, 99.0),
                 rate: ((self.rate * rng.random_range(0.92..1.08)) * speedup).min(450.0),
             },

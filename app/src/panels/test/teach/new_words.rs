@@ -499,6 +499,7 @@ impl NewWords {
             .map(|e| match e {
                 EngineKind::Espeak => format!("{} espeak-ng", s.speakers_per_engine),
                 EngineKind::Festival => format!("{} Festival", s.speakers_per_engine),
+                EngineKind::Mbrola => format!("{} MBROLA", s.speakers_per_engine),
             })
             .collect();
         format!(
