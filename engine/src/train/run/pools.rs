@@ -5,9 +5,13 @@
 //! step three threads already keep two cores busy (path 0, the worker's paths, the teacher one
 //! batch ahead), so a flex op sent to the shared pool waits there behind the others' ops and
 //! the loader's clips, and the pool's idle threads spin between jobs on cores the step needs.
-//! Each of the three threads therefore runs its ops in a pool of its own with one thread: an
-//! op's parallel loop then runs inline, on the thread that asked for it. Measured in
-//! `docs/SCALE.md`.
+//! Each of the three threads therefore runs its work in a pool of its own with one thread: an
+//! op's parallel loop then runs in order on that pool's thread, which waits for no other
+//! thread's op and spins for none. Measured in `docs/SCALE.md`.
+//!
+//! The price: a split run's validation, which runs in the training loop's pool too, has one
+//! core for its forward passes instead of two (a validation split is a fraction of the
+//! training split and has no backward pass).
 //!
 //! A pool's work runs on the pool's thread, not on the caller's. burn keeps a batch norm's
 //! pending running-statistics update per thread (`RunningState`), so everything that updates
