@@ -24,7 +24,7 @@
 
 use std::ops::Range;
 
-use burn::module::{Module, ModuleVisitor, Param, RunningState};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, RunningState};
 use burn::nn::BatchNorm;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -100,8 +100,13 @@ impl PathSplit {
     /// The worker's copy of `model` for one step: its own parameter leaves (the same ids,
     /// so the gradients line up) and private batch-norm statistics, with the starting values
     /// of those the worker's paths update. Call on the training thread, before the step.
-    pub(super) fn fork(&self, model: &Dfsmn, device: &Device) -> Fork {
-        let mut forked = model.clone().fork(device);
+    pub(super) fn fork(&self, model: &Dfsmn) -> Fork {
+        // Not `Module::fork`: on an autodiff device it moves each tracked parameter with
+        // `to_device`, which records a step on the parameter's graph. Parameters the
+        // optimiser leaves alone live all run, so their graphs grew by a step per fork and
+        // were never freed; burn's graph sweep after every backward pass walked them all,
+        // and a run slowed down step by step (docs/SCALE.md).
+        let mut forked = model.clone().map(&mut FreshLeaves);
         // The fork shares its running statistics with the model: give it its own, or the
         // two threads' updates would be averaged by burn in whatever order they arrive.
         private_stats(&mut forked.bn1);
@@ -148,6 +153,20 @@ impl PathSplit {
             bn.running_var
                 .update(var_b.clone() + (var_a - var0.clone()).mul_scalar(decay));
         }
+    }
+}
+
+/// Every float parameter as a new leaf of the autodiff graph, with the same value, id and
+/// `require_grad`, and no step recorded on the parameter it comes from.
+struct FreshLeaves;
+
+impl ModuleMapper for FreshLeaves {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|tensor| {
+            let tracked = tensor.is_require_grad();
+            let leaf = tensor.detach();
+            if tracked { leaf.require_grad() } else { leaf }
+        })
     }
 }
 

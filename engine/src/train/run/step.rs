@@ -138,10 +138,7 @@ impl TrainLoop {
             Some(split) => 0..split.worker.start,
             None => 0..self.train_paths,
         };
-        let fork = self
-            .split
-            .as_ref()
-            .map(|s| (s, s.fork(&self.model, &self.ad)));
+        let fork = self.split.as_ref().map(|s| (s, s.fork(&self.model)));
         let (loss, grads, worker) = losses_and_backward(
             &self.model,
             &self.ad,
@@ -525,7 +522,7 @@ mod tests {
             return; // One core: the loop never splits.
         };
         // The same parameters (and ids) with statistics of its own.
-        let split_model = split.fork(&serial_model, &ad).model;
+        let split_model = split.fork(&serial_model).model;
         let (feats, labels) = tiny_set(4, 2);
         let input = StepInput {
             x: features_tensor(&feats, labels.len(), &ad),
@@ -553,7 +550,7 @@ mod tests {
         );
         let serial_grads = GradientsParams::from_grads(serial.unwrap(), &serial_model);
 
-        let fork = split.fork(&split_model, &ad);
+        let fork = split.fork(&split_model);
         let (_, own, worker) = losses_and_backward(
             &split_model,
             &ad,
