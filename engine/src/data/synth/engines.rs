@@ -1,5 +1,6 @@
-//! Driving the synthesizers: espeak-ng once per utterance, Festival once per speaker (its
-//! start-up costs more than a word), both writing WAV files that are decoded here.
+//! Driving the synthesizers: espeak-ng once per utterance (also for MBROLA's voices, which it
+//! drives), Festival once per speaker (its start-up costs more than a word), all writing WAV
+//! files that are decoded here.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
