@@ -63,15 +63,7 @@ pub fn check_installed(engine: EngineKind, speakers: &[Speaker]) -> Result<(), S
                 .join(database)
                 .is_file()
             {
-                return Err(SynthError::MissingVoice {
-                    engine,
-                    voice: s.voice.clone(),
-                    package: MBROLA_VOICES
-                        .iter()
-                        .find(|(v, _)| *v == s.voice)
-                        .map_or("an mbrola-* package", |(_, p)| p)
-                        .to_string(),
-                });
+                return Err(missing_voice(engine, &s.voice));
             }
         }
     }
@@ -79,19 +71,29 @@ pub fn check_installed(engine: EngineKind, speakers: &[Speaker]) -> Result<(), S
         let installed = festival_voices()?;
         for s in speakers {
             if !installed.contains(&s.voice) {
-                let package = FESTIVAL_VOICES
-                    .iter()
-                    .find(|(v, _)| *v == s.voice)
-                    .map_or("a festvox-* package", |(_, p)| p);
-                return Err(SynthError::MissingVoice {
-                    engine,
-                    voice: s.voice.clone(),
-                    package: package.to_string(),
-                });
+                return Err(missing_voice(engine, &s.voice));
             }
         }
     }
     Ok(())
+}
+
+/// The error for `engine`'s `voice` not being installed, naming the package it comes in.
+fn missing_voice(engine: EngineKind, voice: &str) -> SynthError {
+    let (voices, fallback): (&[(&str, &str)], &str) = match engine {
+        EngineKind::Festival => (&FESTIVAL_VOICES, "a festvox-* package"),
+        EngineKind::Mbrola => (&MBROLA_VOICES, "an mbrola-* package"),
+        EngineKind::Espeak => (&[], "espeak-ng"),
+    };
+    SynthError::MissingVoice {
+        engine,
+        voice: voice.to_string(),
+        package: voices
+            .iter()
+            .find(|(v, _)| *v == voice)
+            .map_or(fallback, |(_, p)| p)
+            .to_string(),
+    }
 }
 
 /// The voices Festival reports.
@@ -372,6 +374,23 @@ mod tests {
         let hts = festival_script(&festival_speaker("cmu_us_slt_arctic_hts"), &[u], &files);
         assert!(hts.contains("'(\"-r\" 1.250)"));
         assert!(!hts.contains("int_lr_params"));
+    }
+
+    #[test]
+    fn a_missing_voice_names_its_own_package() {
+        let package = |engine, voice| match missing_voice(engine, voice) {
+            SynthError::MissingVoice { package, .. } => package,
+            other => panic!("{other}"),
+        };
+        assert_eq!(package(EngineKind::Mbrola, "mb-us3"), "mbrola-us3");
+        assert_eq!(
+            package(EngineKind::Festival, "ked_diphone"),
+            "festvox-kdlpc16k"
+        );
+        assert_eq!(
+            package(EngineKind::Festival, "rab_diphone"),
+            "a festvox-* package"
+        );
     }
 
     #[test]
