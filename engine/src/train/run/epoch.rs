@@ -48,11 +48,7 @@ impl TrainLoop {
             .teacher
             .clone()
             .filter(|_| self.config.distill != DistillMode::None);
-        let teacher_pool = self
-            .split
-            .as_ref()
-            .and_then(|s| s.pools.as_ref())
-            .map(|p| std::sync::Arc::clone(&p.teacher));
+        let teacher_pool = self.pools().map(|p| std::sync::Arc::clone(&p.teacher));
         let mut batches =
             TeacherAhead::new(loader, steps, teacher, self.device.clone(), teacher_pool)
                 .enumerate();

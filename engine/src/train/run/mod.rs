@@ -40,11 +40,7 @@ pub(super) fn run(
     };
     // A split run's loop runs in its own one-thread pool, all of it: the model's batch-norm
     // statistics must be updated and read on one thread (see [`pools`]).
-    let pool = train
-        .split
-        .as_ref()
-        .and_then(|s| s.pools.as_ref())
-        .map(|p| std::sync::Arc::clone(&p.training));
+    let pool = train.pools().map(|p| std::sync::Arc::clone(&p.training));
     pools::run_in(pool.as_deref(), move || train.run())
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
+use super::pools::StepPools;
 use super::split::PathSplit;
 use crate::data::{Augmenter, Dataset};
 use crate::model::{Dfsmn, DfsmnConfig};
@@ -57,6 +58,11 @@ pub(super) struct TrainLoop {
 }
 
 impl TrainLoop {
+    /// The split run's own rayon pools (see [`super::pools`]), when the run is split.
+    pub(super) fn pools(&self) -> Option<&StepPools> {
+        self.split.as_ref().and_then(|s| s.pools.as_ref())
+    }
+
     /// One metrics entry per trained path from the running means.
     pub(super) fn path_metrics(&self, running: &[Running]) -> Vec<PathMetrics> {
         running
